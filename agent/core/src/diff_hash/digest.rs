@@ -1,0 +1,174 @@
+//! The 32-byte digest of each side of the changed paths. Blob contents are read and hashed on
+//! every core, each thread with its own repository handle (libgit2 handles are not shared across
+//! threads); each distinct blob is read once however many paths name it.
+
+use super::error::DiffHashError;
+use super::tree::{show, Change, Side};
+use git2::{ObjectType, Oid, Repository};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SideDigest {
+    pub digest: [u8; 32],
+    /// Content bytes: the blob's size, 0 for a gitlink.
+    pub size: u64,
+}
+
+pub struct Digests {
+    blobs: HashMap<Oid, SideDigest>,
+}
+
+impl Digests {
+    pub fn side(&self, side: &Side) -> Result<SideDigest, DiffHashError> {
+        if side.is_gitlink() {
+            return Ok(SideDigest {
+                digest: Sha256::digest(side.oid.to_string().as_bytes()).into(),
+                size: 0,
+            });
+        }
+        self.blobs
+            .get(&side.oid)
+            .copied()
+            .ok_or_else(|| DiffHashError::MalformedTree {
+                path: side.oid.to_string(),
+                problem: "blob digest missing (internal error; please report)".into(),
+            })
+    }
+}
+
+/// Hashes every distinct blob named by a changed path.
+pub fn digest_blobs(repo: &Repository, changes: &[Change]) -> Result<Digests, DiffHashError> {
+    // The first path naming each blob, for error messages.
+    let mut named: HashMap<Oid, &[u8]> = HashMap::new();
+    for c in changes {
+        for side in [c.base, c.head].into_iter().flatten() {
+            if !side.is_gitlink() {
+                named.entry(side.oid).or_insert(&c.path);
+            }
+        }
+    }
+    let work: Vec<(Oid, &[u8])> = named.into_iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(work.len().max(1))
+        .min(16);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(HashMap::with_capacity(work.len()));
+    let first_error: Mutex<Option<DiffHashError>> = Mutex::new(None);
+    let git_dir = repo.path().to_path_buf();
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let worker = match Repository::open(&git_dir) {
+                    Ok(r) => r,
+                    Err(source) => {
+                        record(&first_error, DiffHashError::MissingObject {
+                            oid: String::new(),
+                            path: git_dir.display().to_string(),
+                            source,
+                        });
+                        return;
+                    }
+                };
+                let odb = match worker.odb() {
+                    Ok(o) => o,
+                    Err(source) => {
+                        record(&first_error, DiffHashError::MissingObject {
+                            oid: String::new(),
+                            path: git_dir.display().to_string(),
+                            source,
+                        });
+                        return;
+                    }
+                };
+                let mut local = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((oid, path)) = work.get(i) else { break };
+                    match hash_blob(&odb, *oid, path) {
+                        Ok(d) => local.push((*oid, d)),
+                        Err(e) => {
+                            record(&first_error, e);
+                            next.store(work.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+                if let Ok(mut r) = results.lock() {
+                    r.extend(local);
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let blobs = results.into_inner().unwrap_or_default();
+    Ok(Digests { blobs })
+}
+
+fn record(slot: &Mutex<Option<DiffHashError>>, e: DiffHashError) {
+    if let Ok(mut s) = slot.lock() {
+        s.get_or_insert(e);
+    }
+}
+
+/// Streams loose objects (libgit2 can stream only those); reads packed ones whole.
+fn hash_blob(odb: &git2::Odb<'_>, oid: Oid, path: &[u8]) -> Result<SideDigest, DiffHashError> {
+    let missing = |source| DiffHashError::MissingObject {
+        oid: oid.to_string(),
+        path: show(path),
+        source,
+    };
+    let wrong = |found: ObjectType| DiffHashError::WrongObjectType {
+        path: show(path),
+        oid: oid.to_string(),
+        found: found.str(),
+    };
+    let mut hasher = Sha256::new();
+    if let Ok((mut reader, size, kind)) = odb.reader(oid) {
+        if kind != ObjectType::Blob {
+            return Err(wrong(kind));
+        }
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            let n = reader.read(&mut buf).map_err(|source| DiffHashError::Read {
+                path: show(path),
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            total += n as u64;
+        }
+        if total != size as u64 {
+            return Err(DiffHashError::Read {
+                path: show(path),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("object {oid} has {total} bytes, its header says {size}"),
+                ),
+            });
+        }
+        return Ok(SideDigest {
+            digest: hasher.finalize().into(),
+            size: total,
+        });
+    }
+    let object = odb.read(oid).map_err(missing)?;
+    if object.kind() != ObjectType::Blob {
+        return Err(wrong(object.kind()));
+    }
+    hasher.update(object.data());
+    Ok(SideDigest {
+        digest: hasher.finalize().into(),
+        size: object.len() as u64,
+    })
+}

@@ -1,0 +1,63 @@
+use thiserror::Error;
+
+/// Why a governance action was refused. Each variant's [`RuleError::code`] is the error code the
+/// on-chain app reports for the same check (docs/governance-rules.md).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RuleError {
+    #[error("proposal {0} does not exist")]
+    UnknownProposal(u64),
+    #[error("the proposer's weight {weight} is below the minimum proposer weight {required}")]
+    InsufficientWeight { weight: u64, required: u64 },
+    #[error("voting on proposal {id} starts at {start}, it is {now}")]
+    VotingNotStarted { id: u64, start: u64, now: u64 },
+    #[error("voting on proposal {id} is closed")]
+    VotingClosed { id: u64 },
+    #[error("{voter} has already voted on proposal {id}")]
+    AlreadyVoted { id: u64, voter: String },
+    #[error("{voter} had no weight when proposal {id} was created")]
+    NotMember { id: u64, voter: String },
+    #[error("proposal {id} is not open (it was finalized or canceled)")]
+    NotOpen { id: u64 },
+    #[error("the outcome of proposal {id} can still change; finalize after {end}")]
+    OutcomeUndecided { id: u64, end: u64 },
+    #[error("only the proposer may cancel proposal {id}")]
+    NotProposer { id: u64 },
+    #[error("proposal {id} is a {kind} proposal, carried out by hosts, not by execute")]
+    NotExecutableKind { id: u64, kind: &'static str },
+    #[error("proposal {id} is not queued")]
+    NotQueued { id: u64 },
+    #[error("proposal {id} is timelocked until {eta}")]
+    TimelockActive { id: u64, eta: u64 },
+    #[error("proposal {id} expired at {expired_at}")]
+    Expired { id: u64, expired_at: u64 },
+    #[error("the total weight would be {total}, above the maximum {max}")]
+    TotalWeightTooLarge { total: u128, max: u64 },
+    #[error("invalid rules: {0}")]
+    InvalidRules(String),
+    #[error("a {kind} proposal needs a {kind} payload")]
+    PayloadMismatch { kind: &'static str },
+}
+
+impl RuleError {
+    /// The snake_case code shared with the on-chain app.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleError::UnknownProposal(_) => "unknown_proposal",
+            RuleError::InsufficientWeight { .. } => "insufficient_weight",
+            RuleError::VotingNotStarted { .. } => "voting_not_started",
+            RuleError::VotingClosed { .. } => "voting_closed",
+            RuleError::AlreadyVoted { .. } => "already_voted",
+            RuleError::NotMember { .. } => "not_member",
+            RuleError::NotOpen { .. } => "not_open",
+            RuleError::OutcomeUndecided { .. } => "outcome_undecided",
+            RuleError::NotProposer { .. } => "not_proposer",
+            RuleError::NotExecutableKind { .. } => "not_executable_kind",
+            RuleError::NotQueued { .. } => "not_queued",
+            RuleError::TimelockActive { .. } => "timelock_active",
+            RuleError::Expired { .. } => "expired",
+            RuleError::TotalWeightTooLarge { .. } => "total_weight_too_large",
+            RuleError::InvalidRules(_) => "invalid_rules",
+            RuleError::PayloadMismatch { .. } => "payload_mismatch",
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The governance rules engine: pure functions and a pure state model, no I/O.
+//!
+//! The rules are specified in `docs/governance-rules.md`; the scenario vectors in
+//! `contracts/vectors/governance.json` hold this engine and the on-chain app to the same answers.
+
+mod error;
+mod model;
+mod params;
+mod state;
+mod tally;
+
+pub use error::RuleError;
+pub use model::{Choice, Governance, Kind, Payload, Proposal};
+pub use params::{Rules, RulesProblem, MAX_DURATION, MAX_TOTAL_WEIGHT, PPM};
+pub use state::{ProposalState, Stored};
+pub use tally::{cap_weight, decide, passes, quorum_votes, support_passes, Outcome, Tally};

@@ -1,0 +1,504 @@
+//! A pure model of one DAO: members with weight histories, proposals, and the actions on them,
+//! each checked in the order the app checks them.
+
+use super::error::RuleError;
+use super::params::{Rules, MAX_TOTAL_WEIGHT};
+use super::state::{ProposalState, Stored};
+use super::tally::{cap_weight, decide, quorum_votes, Outcome, Tally};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a proposal is for. Codes are the ones the app stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Deploy,
+    Emergency,
+    Membership,
+    Hosts,
+    Parameters,
+    Treasury,
+}
+
+impl Kind {
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Deploy => 0,
+            Kind::Emergency => 1,
+            Kind::Membership => 2,
+            Kind::Hosts => 3,
+            Kind::Parameters => 4,
+            Kind::Treasury => 5,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Kind> {
+        Some(match code {
+            0 => Kind::Deploy,
+            1 => Kind::Emergency,
+            2 => Kind::Membership,
+            3 => Kind::Hosts,
+            4 => Kind::Parameters,
+            5 => Kind::Treasury,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Deploy => "deploy",
+            Kind::Emergency => "emergency",
+            Kind::Membership => "membership",
+            Kind::Hosts => "hosts",
+            Kind::Parameters => "parameters",
+            Kind::Treasury => "treasury",
+        }
+    }
+
+    /// Deploy and emergency proposals are carried out by hosts; the rest by `execute`.
+    pub fn is_executed_on_chain(self) -> bool {
+        !matches!(self, Kind::Deploy | Kind::Emergency)
+    }
+}
+
+/// A vote's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    For,
+    Against,
+    Abstain,
+}
+
+/// What an executed proposal changes, as far as the rules are concerned. Deploy, hosts and
+/// treasury payloads do not touch the rules and are `Other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Other,
+    Membership { member: String, weight: u64 },
+    Parameters(Rules),
+}
+
+/// One proposal and everything the rules fixed when it was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub id: u64,
+    pub kind: Kind,
+    pub proposer: String,
+    pub payload: Payload,
+    pub created_at: u64,
+    pub start: u64,
+    pub end: u64,
+    pub support_ppm: u64,
+    pub quorum_votes: u64,
+    pub cap_weight: Option<u64>,
+    pub timelock: u64,
+    pub grace_period: u64,
+    pub total: u64,
+    pub member_seq: u64,
+    pub tally: Tally,
+    pub voted_weight: u64,
+    pub voters: BTreeSet<String>,
+    pub stored: Stored,
+    pub eta: Option<u64>,
+}
+
+impl Proposal {
+    /// The outcome if it is decided at `now`.
+    pub fn outcome_at(&self, now: u64) -> Option<Outcome> {
+        let remaining = self.total.saturating_sub(self.voted_weight);
+        decide(
+            self.support_ppm,
+            self.quorum_votes,
+            &self.tally,
+            remaining,
+            now >= self.end,
+        )
+    }
+
+    /// The state a user sees at `now` (docs/governance-rules.md, "States").
+    pub fn state_at(&self, now: u64) -> ProposalState {
+        match self.stored {
+            Stored::Voting if now < self.start => ProposalState::Pending,
+            Stored::Voting if now < self.end => ProposalState::Active,
+            Stored::Voting => match self.outcome_at(now) {
+                Some(Outcome::Succeeded) => ProposalState::Succeeded,
+                _ => ProposalState::Defeated,
+            },
+            Stored::Canceled => ProposalState::Canceled,
+            Stored::Defeated => ProposalState::Defeated,
+            Stored::Queued => match self.eta {
+                Some(eta) if now < eta.saturating_add(self.grace_period) => ProposalState::Queued,
+                _ => ProposalState::Expired,
+            },
+            Stored::Executed => ProposalState::Executed,
+        }
+    }
+}
+
+/// A DAO's members, rules and proposals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Governance {
+    pub rules: Rules,
+    pub member_seq: u64,
+    pub total_weight: u64,
+    /// Each member's weight history: `(member_seq of the change, weight from then on)`.
+    pub members: BTreeMap<String, Vec<(u64, u64)>>,
+    pub proposals: Vec<Proposal>,
+}
+
+impl Governance {
+    pub fn new(rules: Rules) -> Result<Governance, RuleError> {
+        check_rules(&rules)?;
+        Ok(Governance {
+            rules,
+            member_seq: 0,
+            total_weight: 0,
+            members: BTreeMap::new(),
+            proposals: Vec::new(),
+        })
+    }
+
+    /// A member's weight now.
+    pub fn weight(&self, member: &str) -> u64 {
+        self.weight_at(member, self.member_seq)
+    }
+
+    /// A member's weight as of the member change sequence number `seq`.
+    pub fn weight_at(&self, member: &str, seq: u64) -> u64 {
+        self.members
+            .get(member)
+            .and_then(|h| h.iter().rev().find(|(s, _)| *s <= seq))
+            .map_or(0, |(_, w)| *w)
+    }
+
+    /// Sets a member's weight (0 removes it); one change of the member sequence.
+    pub fn set_member(&mut self, member: &str, weight: u64) -> Result<(), RuleError> {
+        let total = u128::from(self.total_weight) - u128::from(self.weight(member))
+            + u128::from(weight);
+        let total = u64::try_from(total)
+            .ok()
+            .filter(|t| *t <= MAX_TOTAL_WEIGHT)
+            .ok_or(RuleError::TotalWeightTooLarge {
+                total,
+                max: MAX_TOTAL_WEIGHT,
+            })?;
+        self.member_seq += 1;
+        self.total_weight = total;
+        self.members
+            .entry(member.to_owned())
+            .or_default()
+            .push((self.member_seq, weight));
+        Ok(())
+    }
+
+    pub fn proposal(&self, id: u64) -> Result<&Proposal, RuleError> {
+        id.checked_sub(1)
+            .and_then(|i| self.proposals.get(usize::try_from(i).ok()?))
+            .ok_or(RuleError::UnknownProposal(id))
+    }
+
+    fn proposal_mut(&mut self, id: u64) -> Result<&mut Proposal, RuleError> {
+        id.checked_sub(1)
+            .and_then(|i| self.proposals.get_mut(usize::try_from(i).ok()?))
+            .ok_or(RuleError::UnknownProposal(id))
+    }
+
+    /// Creates a proposal at `now` and returns its id.
+    pub fn propose(
+        &mut self,
+        by: &str,
+        kind: Kind,
+        payload: Payload,
+        now: u64,
+    ) -> Result<u64, RuleError> {
+        let required = self.rules.min_proposer_weight.max(1);
+        let weight = self.weight(by);
+        if weight < required {
+            return Err(RuleError::InsufficientWeight { weight, required });
+        }
+        match (&payload, kind) {
+            (Payload::Membership { .. }, Kind::Membership) => {}
+            (Payload::Parameters(rules), Kind::Parameters) => check_rules(rules)?,
+            (Payload::Other, k) if !matches!(k, Kind::Membership | Kind::Parameters) => {}
+            _ => {
+                return Err(RuleError::PayloadMismatch {
+                    kind: kind.as_str(),
+                })
+            }
+        }
+        let r = self.rules;
+        let (period, support_ppm) = match kind {
+            Kind::Emergency => (r.emergency_period, r.emergency_support_ppm),
+            _ => (r.voting_period, r.support_ppm),
+        };
+        let start = now.saturating_add(r.voting_delay);
+        let id = self.proposals.len() as u64 + 1;
+        self.proposals.push(Proposal {
+            id,
+            kind,
+            proposer: by.to_owned(),
+            payload,
+            created_at: now,
+            start,
+            end: start.saturating_add(period),
+            support_ppm,
+            quorum_votes: quorum_votes(self.total_weight, r.quorum_ppm),
+            cap_weight: cap_weight(self.total_weight, r.vote_cap_ppm),
+            timelock: r.timelock,
+            grace_period: r.grace_period,
+            total: self.total_weight,
+            member_seq: self.member_seq,
+            tally: Tally::default(),
+            voted_weight: 0,
+            voters: BTreeSet::new(),
+            stored: Stored::Voting,
+            eta: None,
+        });
+        Ok(id)
+    }
+
+    /// Casts `by`'s vote with its snapshot weight, clipped to the proposal's cap.
+    pub fn vote(&mut self, by: &str, id: u64, choice: Choice, now: u64) -> Result<(), RuleError> {
+        let p = self.proposal(id)?;
+        if p.stored != Stored::Voting {
+            return Err(RuleError::VotingClosed { id });
+        }
+        if now < p.start {
+            return Err(RuleError::VotingNotStarted {
+                id,
+                start: p.start,
+                now,
+            });
+        }
+        if now >= p.end {
+            return Err(RuleError::VotingClosed { id });
+        }
+        if p.voters.contains(by) {
+            return Err(RuleError::AlreadyVoted {
+                id,
+                voter: by.to_owned(),
+            });
+        }
+        let weight = self.weight_at(by, p.member_seq);
+        if weight == 0 {
+            return Err(RuleError::NotMember {
+                id,
+                voter: by.to_owned(),
+            });
+        }
+        let p = self.proposal_mut(id)?;
+        let effective = p.cap_weight.map_or(weight, |c| weight.min(c));
+        let slot = match choice {
+            Choice::For => &mut p.tally.for_,
+            Choice::Against => &mut p.tally.against,
+            Choice::Abstain => &mut p.tally.abstain,
+        };
+        // Snapshot weights sum to at most the proposal's total ≤ MAX_TOTAL_WEIGHT: no overflow.
+        *slot += effective;
+        p.voted_weight += weight;
+        p.voters.insert(by.to_owned());
+        Ok(())
+    }
+
+    /// Ends the vote if its outcome is decided; returns the proposal's state afterwards.
+    pub fn finalize(&mut self, id: u64, now: u64) -> Result<ProposalState, RuleError> {
+        let p = self.proposal_mut(id)?;
+        if p.stored != Stored::Voting {
+            return Err(RuleError::NotOpen { id });
+        }
+        match p.outcome_at(now) {
+            None => Err(RuleError::OutcomeUndecided { id, end: p.end }),
+            Some(Outcome::Defeated) => {
+                p.stored = Stored::Defeated;
+                Ok(ProposalState::Defeated)
+            }
+            Some(Outcome::Succeeded) => {
+                p.stored = Stored::Queued;
+                p.eta = Some(now.saturating_add(p.timelock));
+                Ok(p.state_at(now))
+            }
+        }
+    }
+
+    pub fn cancel(&mut self, by: &str, id: u64, now: u64) -> Result<(), RuleError> {
+        let p = self.proposal_mut(id)?;
+        if p.stored != Stored::Voting {
+            return Err(RuleError::NotOpen { id });
+        }
+        if p.proposer != by {
+            return Err(RuleError::NotProposer { id });
+        }
+        if now >= p.end {
+            return Err(RuleError::VotingClosed { id });
+        }
+        p.stored = Stored::Canceled;
+        Ok(())
+    }
+
+    /// Carries out a queued membership, hosts, parameters or treasury proposal.
+    pub fn execute(&mut self, id: u64, now: u64) -> Result<(), RuleError> {
+        let p = self.proposal(id)?;
+        if !p.kind.is_executed_on_chain() {
+            return Err(RuleError::NotExecutableKind {
+                id,
+                kind: p.kind.as_str(),
+            });
+        }
+        let eta = match (p.stored, p.eta) {
+            (Stored::Queued, Some(eta)) => eta,
+            _ => return Err(RuleError::NotQueued { id }),
+        };
+        if now < eta {
+            return Err(RuleError::TimelockActive { id, eta });
+        }
+        let expired_at = eta.saturating_add(p.grace_period);
+        if now >= expired_at {
+            return Err(RuleError::Expired { id, expired_at });
+        }
+        match p.payload.clone() {
+            Payload::Membership { member, weight } => self.set_member(&member, weight)?,
+            Payload::Parameters(rules) => {
+                check_rules(&rules)?;
+                self.rules = rules;
+            }
+            Payload::Other => {}
+        }
+        self.proposal_mut(id)?.stored = Stored::Executed;
+        Ok(())
+    }
+}
+
+fn check_rules(rules: &Rules) -> Result<(), RuleError> {
+    let problems = rules.problems();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(RuleError::InvalidRules(text.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dao(members: &[(&str, u64)]) -> Governance {
+        let rules = Rules {
+            voting_delay: 10,
+            voting_period: 100,
+            emergency_period: 50,
+            timelock: 20,
+            grace_period: 30,
+            ..Rules::default()
+        };
+        let mut g = Governance::new(rules).unwrap();
+        for (m, w) in members {
+            g.set_member(m, *w).unwrap();
+        }
+        g
+    }
+
+    #[test]
+    fn a_failed_action_changes_nothing() {
+        let mut g = dao(&[("a", 10), ("b", 5)]);
+        let id = g.propose("a", Kind::Deploy, Payload::Other, 0).unwrap();
+        let before = g.clone();
+        for e in [
+            g.vote("a", id, Choice::For, 5).unwrap_err(),
+            g.vote("x", id, Choice::For, 15).unwrap_err(),
+            g.finalize(id, 15).unwrap_err(),
+            g.cancel("b", id, 15).unwrap_err(),
+            g.execute(id, 15).unwrap_err(),
+            g.propose("x", Kind::Deploy, Payload::Other, 15).unwrap_err(),
+        ] {
+            assert!(!e.code().is_empty());
+            assert_eq!(g, before, "{e}");
+        }
+    }
+
+    #[test]
+    fn rules_in_force_at_creation_stay_with_the_proposal() {
+        let mut g = dao(&[("a", 10)]);
+        let new_rules = Rules {
+            voting_period: 1000,
+            support_ppm: 900_000,
+            emergency_support_ppm: 900_000,
+            ..g.rules
+        };
+        let change = g
+            .propose("a", Kind::Parameters, Payload::Parameters(new_rules), 0)
+            .unwrap();
+        let deploy = g.propose("a", Kind::Deploy, Payload::Other, 0).unwrap();
+        g.vote("a", change, Choice::For, 10).unwrap();
+        assert_eq!(g.finalize(change, 11).unwrap(), ProposalState::Queued);
+        g.execute(change, 31).unwrap();
+        assert_eq!(g.rules, new_rules);
+        // The deploy proposal keeps its 100 s period and 50 % support.
+        let p = g.proposal(deploy).unwrap();
+        assert_eq!((p.end, p.support_ppm), (110, 500_000));
+        // New proposals take the new rules.
+        let later = g.propose("a", Kind::Deploy, Payload::Other, 40).unwrap();
+        assert_eq!(g.proposal(later).unwrap().end, 1050);
+    }
+
+    #[test]
+    fn a_payload_must_match_its_kind() {
+        let mut g = dao(&[("a", 10)]);
+        let e = g
+            .propose("a", Kind::Membership, Payload::Other, 0)
+            .unwrap_err();
+        assert_eq!(e.code(), "payload_mismatch");
+        let bad = Rules {
+            support_ppm: 1_000_000,
+            ..g.rules
+        };
+        let e = g
+            .propose("a", Kind::Parameters, Payload::Parameters(bad), 0)
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_rules");
+        assert!(g.proposals.is_empty());
+    }
+
+    #[test]
+    fn total_weight_is_bounded() {
+        let mut g = dao(&[("a", MAX_TOTAL_WEIGHT)]);
+        let e = g.set_member("b", 1).unwrap_err();
+        assert_eq!(e.code(), "total_weight_too_large");
+        g.set_member("a", MAX_TOTAL_WEIGHT - 1).unwrap();
+        g.set_member("b", 1).unwrap();
+        assert_eq!(g.total_weight, MAX_TOTAL_WEIGHT);
+        let e = g.set_member("c", u64::MAX).unwrap_err();
+        assert_eq!(e.code(), "total_weight_too_large");
+    }
+
+    #[test]
+    fn executing_a_membership_change_is_one_member_change() {
+        let mut g = dao(&[("a", 10)]);
+        let id = g
+            .propose(
+                "a",
+                Kind::Membership,
+                Payload::Membership {
+                    member: "b".into(),
+                    weight: 7,
+                },
+                0,
+            )
+            .unwrap();
+        g.vote("a", id, Choice::For, 10).unwrap();
+        g.finalize(id, 10).unwrap();
+        let seq = g.member_seq;
+        g.execute(id, 30).unwrap();
+        assert_eq!((g.weight("b"), g.member_seq, g.total_weight), (7, seq + 1, 17));
+        assert_eq!(g.proposal(id).unwrap().state_at(30), ProposalState::Executed);
+        assert_eq!(g.execute(id, 31).unwrap_err().code(), "not_queued");
+    }
+
+    #[test]
+    fn unknown_ids_including_zero_are_refused() {
+        let mut g = dao(&[("a", 10)]);
+        for id in [0, 1, u64::MAX] {
+            assert_eq!(g.finalize(id, 0).unwrap_err().code(), "unknown_proposal");
+        }
+    }
+}

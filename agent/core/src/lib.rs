@@ -7,6 +7,7 @@
 //!
 //! No I/O happens in `rules`; `diff_hash` reads a git repository; `config` parses text.
 
+pub mod address;
 pub mod config;
 pub mod diff_hash;
 pub mod rules;

@@ -3,6 +3,8 @@
 //! reading raw tree objects through the git CLI), on fixture repositories that cover every case
 //! the specification names; and bad input, which must give an error that names the problem.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use dao_core::diff_hash::{diff_hash, diff_hash_revisions, resolve_commit, DiffHash};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -73,7 +75,11 @@ fn agrees_with_the_independent_implementation_on_every_fixture() {
         } else {
             // The direction of a change is part of what is approved.
             let back = diff_hash_revisions(&case.repo, &case.head, &case.base).unwrap();
-            assert_ne!(back.diff_hash, ours.diff_hash, "case {} reversed", case.name);
+            assert_ne!(
+                back.diff_hash, ours.diff_hash,
+                "case {} reversed",
+                case.name
+            );
         }
     }
     assert!(seen_empty, "no fixture exercises the empty change");
@@ -131,7 +137,11 @@ fn revisions_tags_and_abbreviations_resolve_to_commits() {
     git(dir.path(), &["tag", "-a", "-m", "t", "v2", &two], None);
     let full = diff_hash_revisions(dir.path(), &one, &two).unwrap();
     for (b, h) in [("HEAD~1", "HEAD"), (&one[..10], "v2"), (&one, "main")] {
-        assert_eq!(diff_hash_revisions(dir.path(), b, h).unwrap(), full, "{b} {h}");
+        assert_eq!(
+            diff_hash_revisions(dir.path(), b, h).unwrap(),
+            full,
+            "{b} {h}"
+        );
     }
     assert_eq!(full.changed_paths, 2);
     assert_eq!(full.bytes_hashed, 4 + 4 + 2);
@@ -149,7 +159,11 @@ fn not_a_repository_is_named() {
 #[test]
 fn an_unknown_revision_is_named() {
     let (dir, one, _) = small_repo();
-    for bad in ["no-such-branch", "0123456789abcdef0123456789abcdef01234567", "HEAD~9"] {
+    for bad in [
+        "no-such-branch",
+        "0123456789abcdef0123456789abcdef01234567",
+        "HEAD~9",
+    ] {
         let e = diff_hash_revisions(dir.path(), &one, bad).unwrap_err();
         assert!(
             e.to_string().contains(&format!("unknown revision `{bad}`")),
@@ -224,11 +238,17 @@ fn trees_where_two_entries_claim_one_path_are_refused() {
     for (what, entries) in [
         (
             "contains '/'",
-            vec![("100644", &b"a/b"[..], blob.as_str()), ("40000", b"a", &inner)],
+            vec![
+                ("100644", &b"a/b"[..], blob.as_str()),
+                ("40000", b"a", &inner),
+            ],
         ),
         (
             "appears twice",
-            vec![("100644", &b"x"[..], blob.as_str()), ("100644", b"x", &blob)],
+            vec![
+                ("100644", &b"x"[..], blob.as_str()),
+                ("100644", b"x", &blob),
+            ],
         ),
     ] {
         let tree = raw_tree(p, &entries);
@@ -291,4 +311,30 @@ fn very_deep_trees_do_not_exhaust_the_stack() {
         .unwrap();
     assert_eq!(summary, 2); // a.txt removed, d/d/…/leaf added
     drop(repo);
+}
+
+#[test]
+fn the_worked_example_of_the_documentation_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"], None);
+    std::fs::write(p.join("a.txt"), "one\n").unwrap();
+    std::fs::create_dir(p.join("d")).unwrap();
+    std::fs::write(p.join("d/x"), "x\n").unwrap();
+    git(p, &["add", "."], None);
+    git(p, &["commit", "-q", "-m", "base"], None);
+    std::fs::write(p.join("a.txt"), "two\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p.join("a.txt"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    git(p, &["rm", "-q", "d/x"], None);
+    std::fs::write(p.join("d"), "y\n").unwrap();
+    std::os::unix::fs::symlink("a.txt", p.join("link")).unwrap();
+    git(p, &["add", "-A"], None);
+    git(p, &["commit", "-q", "-m", "head"], None);
+    let s = diff_hash_revisions(p, "HEAD~1", "HEAD").unwrap();
+    assert_eq!(
+        s.diff_hash.to_string(),
+        "sha256:da98fb5a8df88302090bffc87c4e9697956a03a39ce0770c3443a597022ead5b"
+    );
+    assert_eq!((s.changed_paths, s.bytes_hashed), (4, 17));
 }

@@ -1,6 +1,8 @@
 //! Replays contracts/vectors/governance.json through the rules engine. The app's test suite
 //! replays the same file on chain.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use dao_core::rules::{Choice, Governance, Kind, Payload, ProposalState, Rules, Tally};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -204,10 +206,15 @@ fn run(s: &Scenario) -> Result<(), String> {
         match (&step.error, result) {
             (None, Ok(())) => {}
             (None, Err(e)) => return Err(here(format!("unexpected error {}: {e}", e.code()))),
-            (Some(want), Ok(())) => return Err(here(format!("expected error {want}, got success"))),
+            (Some(want), Ok(())) => {
+                return Err(here(format!("expected error {want}, got success")))
+            }
             (Some(want), Err(e)) => {
                 if e.code() != want {
-                    return Err(here(format!("expected error {want}, got {}: {e}", e.code())));
+                    return Err(here(format!(
+                        "expected error {want}, got {}: {e}",
+                        e.code()
+                    )));
                 }
                 if g != before {
                     return Err(here(format!("failed action {want} changed the state")));
@@ -234,14 +241,16 @@ fn every_scenario_vector_holds_in_the_rules_engine() {
 #[test]
 fn the_vectors_cover_every_error_code_and_state() {
     let file = load();
-    let text = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../contracts/vectors/governance.json"
-        ))
+    let text = serde_json::to_string(
+        &serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../contracts/vectors/governance.json"
+            ))
+            .unwrap(),
+        )
         .unwrap(),
     )
-    .unwrap())
     .unwrap();
     for code in [
         "unknown_proposal",
@@ -260,7 +269,10 @@ fn the_vectors_cover_every_error_code_and_state() {
         "total_weight_too_large",
         "invalid_rules",
     ] {
-        assert!(text.contains(&format!("\"error\":\"{code}\"")), "no vector expects {code}");
+        assert!(
+            text.contains(&format!("\"error\":\"{code}\"")),
+            "no vector expects {code}"
+        );
     }
     for state in ProposalState::ALL {
         assert!(

@@ -67,29 +67,37 @@ pub fn digest_blobs(repo: &Repository, changes: &[Change]) -> Result<Digests, Di
                 let worker = match Repository::open(&git_dir) {
                     Ok(r) => r,
                     Err(source) => {
-                        record(&first_error, DiffHashError::MissingObject {
-                            oid: String::new(),
-                            path: git_dir.display().to_string(),
-                            source,
-                        });
+                        record(
+                            &first_error,
+                            DiffHashError::MissingObject {
+                                oid: String::new(),
+                                path: git_dir.display().to_string(),
+                                source,
+                            },
+                        );
                         return;
                     }
                 };
                 let odb = match worker.odb() {
                     Ok(o) => o,
                     Err(source) => {
-                        record(&first_error, DiffHashError::MissingObject {
-                            oid: String::new(),
-                            path: git_dir.display().to_string(),
-                            source,
-                        });
+                        record(
+                            &first_error,
+                            DiffHashError::MissingObject {
+                                oid: String::new(),
+                                path: git_dir.display().to_string(),
+                                source,
+                            },
+                        );
                         return;
                     }
                 };
                 let mut local = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((oid, path)) = work.get(i) else { break };
+                    let Some((oid, path)) = work.get(i) else {
+                        break;
+                    };
                     match hash_blob(&odb, *oid, path) {
                         Ok(d) => local.push((*oid, d)),
                         Err(e) => {
@@ -138,10 +146,12 @@ fn hash_blob(odb: &git2::Odb<'_>, oid: Oid, path: &[u8]) -> Result<SideDigest, D
         let mut buf = vec![0u8; 1 << 16];
         let mut total = 0u64;
         loop {
-            let n = reader.read(&mut buf).map_err(|source| DiffHashError::Read {
-                path: show(path),
-                source,
-            })?;
+            let n = reader
+                .read(&mut buf)
+                .map_err(|source| DiffHashError::Read {
+                    path: show(path),
+                    source,
+                })?;
             if n == 0 {
                 break;
             }

@@ -53,7 +53,11 @@ pub fn show(path: &[u8]) -> String {
 
 /// The entries of a tree by name. Names must be non-empty and free of `/`, and unique: otherwise
 /// two entries could claim one path and the stream would not be canonical.
-fn entries(repo: &Repository, oid: Oid, dir: &[u8]) -> Result<BTreeMap<Vec<u8>, Entry>, DiffHashError> {
+fn entries(
+    repo: &Repository,
+    oid: Oid,
+    dir: &[u8],
+) -> Result<BTreeMap<Vec<u8>, Entry>, DiffHashError> {
     let where_ = || show(dir.strip_suffix(b"/").unwrap_or(b"."));
     let tree = repo
         .find_tree(oid)
@@ -86,10 +90,15 @@ fn entries(repo: &Repository, oid: Oid, dir: &[u8]) -> Result<BTreeMap<Vec<u8>, 
 }
 
 /// Every changed path between the trees `base` and `head`, in no particular order.
-pub fn changed_paths(repo: &Repository, base: Oid, head: Oid) -> Result<Vec<Change>, DiffHashError> {
+pub fn changed_paths(
+    repo: &Repository,
+    base: Oid,
+    head: Oid,
+) -> Result<Vec<Change>, DiffHashError> {
     let mut out = Vec::new();
     // (directory prefix ending in '/', or empty at the root; base tree; head tree)
-    let mut stack: Vec<(Vec<u8>, Option<Oid>, Option<Oid>)> = vec![(Vec::new(), Some(base), Some(head))];
+    let mut stack: Vec<(Vec<u8>, Option<Oid>, Option<Oid>)> =
+        vec![(Vec::new(), Some(base), Some(head))];
     while let Some((dir, b, h)) = stack.pop() {
         if b == h {
             continue;

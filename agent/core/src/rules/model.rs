@@ -174,8 +174,8 @@ impl Governance {
 
     /// Sets a member's weight (0 removes it); one change of the member sequence.
     pub fn set_member(&mut self, member: &str, weight: u64) -> Result<(), RuleError> {
-        let total = u128::from(self.total_weight) - u128::from(self.weight(member))
-            + u128::from(weight);
+        let total =
+            u128::from(self.total_weight) - u128::from(self.weight(member)) + u128::from(weight);
         let total = u64::try_from(total)
             .ok()
             .filter(|t| *t <= MAX_TOTAL_WEIGHT)
@@ -409,7 +409,8 @@ mod tests {
             g.finalize(id, 15).unwrap_err(),
             g.cancel("b", id, 15).unwrap_err(),
             g.execute(id, 15).unwrap_err(),
-            g.propose("x", Kind::Deploy, Payload::Other, 15).unwrap_err(),
+            g.propose("x", Kind::Deploy, Payload::Other, 15)
+                .unwrap_err(),
         ] {
             assert!(!e.code().is_empty());
             assert_eq!(g, before, "{e}");
@@ -489,8 +490,14 @@ mod tests {
         g.finalize(id, 10).unwrap();
         let seq = g.member_seq;
         g.execute(id, 30).unwrap();
-        assert_eq!((g.weight("b"), g.member_seq, g.total_weight), (7, seq + 1, 17));
-        assert_eq!(g.proposal(id).unwrap().state_at(30), ProposalState::Executed);
+        assert_eq!(
+            (g.weight("b"), g.member_seq, g.total_weight),
+            (7, seq + 1, 17)
+        );
+        assert_eq!(
+            g.proposal(id).unwrap().state_at(30),
+            ProposalState::Executed
+        );
         assert_eq!(g.execute(id, 31).unwrap_err().code(), "not_queued");
     }
 

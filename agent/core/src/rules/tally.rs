@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(quorum_votes(10, 100_000), 1);
         assert_eq!(quorum_votes(0, 500_000), 0);
         assert_eq!(quorum_votes(1, 1), 1);
-        assert_eq!(quorum_votes(super::super::MAX_TOTAL_WEIGHT, PPM), 1_000_000_000_000);
+        assert_eq!(
+            quorum_votes(super::super::MAX_TOTAL_WEIGHT, PPM),
+            1_000_000_000_000
+        );
     }
 
     #[test]

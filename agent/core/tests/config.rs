@@ -1,0 +1,247 @@
+//! The configuration schema: valid files parse with their defaults, and each kind of bad file is
+//! refused with every problem named by its key path.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use dao_core::config::{parse, Network, Role, SwitchMode};
+use std::path::Path;
+use std::time::Duration;
+
+fn example(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/examples")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn problems(text: &str) -> Vec<String> {
+    parse(text)
+        .map(|c| panic!("expected problems, parsed {c:?}"))
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const MINIMAL: &str = r#"
+roles = ["watcher"]
+[chain]
+algod_url = "http://127.0.0.1:4001"
+app_id = 7
+network = "devnet"
+"#;
+
+#[test]
+fn the_documented_executor_example_is_valid() {
+    let c = parse(&example("executor.toml")).unwrap();
+    assert_eq!(c.roles, [Role::Watcher, Role::Executor]);
+    assert_eq!(c.chain.network, Network::Testnet);
+    assert_eq!(c.host.as_ref().unwrap().id, "web-1");
+    let s = c.source.as_ref().unwrap();
+    assert_eq!(s.allowed_remotes.len(), 2);
+    assert_eq!(
+        s.checkout_dir,
+        Path::new("/var/lib/dao-governance/checkout")
+    );
+    assert_eq!(c.executor.build_timeout.0, Duration::from_secs(5400));
+    assert_eq!(c.executor.health.timeout.0, Duration::from_secs(90));
+    assert_eq!(c.executor.switch_mode, SwitchMode::Systemd);
+    assert_eq!(c.executor.health.command.as_ref().unwrap().len(), 4);
+}
+
+#[test]
+fn the_documented_watcher_example_is_valid_and_needs_no_host() {
+    let c = parse(&example("watcher.toml")).unwrap();
+    assert_eq!(c.roles, [Role::Watcher]);
+    assert!(c.host.is_none() && c.source.is_none() && c.keys.account_key_file.is_none());
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.state_dir, Path::new("/var/lib/dao-governance"));
+    assert_eq!(
+        c.executor.system_profile,
+        Path::new("/nix/var/nix/profiles/system")
+    );
+    assert_eq!(c.executor.fetch_timeout.0, Duration::from_secs(300));
+    assert!(c.executor.health.check_chain && c.executor.health.check_remote);
+    let with_host = format!("{MINIMAL}[host]\nid = \"db-2\"\n");
+    let c = parse(&with_host).unwrap();
+    assert_eq!(
+        c.host.unwrap().flake_output,
+        "nixosConfigurations.\"db-2\".config.system.build.toplevel"
+    );
+}
+
+#[test]
+fn a_bad_duration_is_named_by_its_key() {
+    let text = format!("{MINIMAL}[executor.health]\ntimeout = \"90 seconds\"\n");
+    assert_eq!(
+        problems(&text),
+        ["executor.health.timeout: expected a duration like \"90s\", got \"90 seconds\""]
+    );
+    let text = format!("{MINIMAL}[executor.health]\ntimeout = 90\n");
+    assert_eq!(
+        problems(&text),
+        ["executor.health.timeout: invalid type: integer `90`, expected a duration like \"90s\""]
+    );
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported_at_once() {
+    let text = r#"
+roles = ["watcher", "executor", "executor", "builder", 5]
+state_dir = "var/lib/dao"
+colour = "blue"
+
+[chain]
+algod_url = "ftp://algod.example.org"
+algod_token_file = "/nix/store/abc-token"
+app_id = -1
+network = "moonnet"
+allowed_program_hashes = ["NOTANADDRESS"]
+retries = 3
+
+[host]
+id = "-bad host-"
+
+[source]
+allowed_remotes = ["git@github.com:org/repo.git", "https://user:secret@git.example.org/r.git", 42]
+
+[executor]
+switch_mode = "teleport"
+operator_group = "Wheel"
+build_timeout = "0s"
+fetch_timeout = "1w"
+
+[executor.health]
+required_units = ["sshd", "nginx.service"]
+command = ["curl", "-f"]
+check_chain = "yes"
+
+[keys]
+account_key_file = "relative/key"
+"#;
+    let got = problems(text);
+    let paths: Vec<&str> = got.iter().map(|p| p.split(": ").next().unwrap()).collect();
+    for want in [
+        "colour",
+        "chain.app_id",
+        "chain.retries",
+        "executor.fetch_timeout",
+        "executor.health.check_chain",
+        "roles[2]",
+        "roles[3]",
+        "roles[4]",
+        "state_dir",
+        "chain.algod_url",
+        "chain.algod_token_file",
+        "chain.network",
+        "chain.allowed_program_hashes[0]",
+        "host.id",
+        "source.allowed_remotes[0]",
+        "source.allowed_remotes[1]",
+        "source.allowed_remotes[2]",
+        "executor.switch_mode",
+        "executor.operator_group",
+        "executor.build_timeout",
+        "executor.health.required_units[0]",
+        "executor.health.command[0]",
+        "keys.account_key_file",
+    ] {
+        assert!(
+            paths.contains(&want),
+            "no problem at {want}; got:\n{}",
+            got.join("\n")
+        );
+    }
+    // Nothing is said twice: a key with a type error is not also "missing".
+    let mut dedup = paths.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), paths.len(), "{}", got.join("\n"));
+    // The messages say what to do.
+    let all = got.join("\n");
+    for hint in [
+        "unknown field `colour`",
+        "invalid value: integer `-1`",
+        "ssh://user@host/path",
+        "contains a password",
+        "inside /nix/store",
+        "\"sshd\" is not a systemd unit name",
+        "must be an absolute path",
+        "unknown role \"builder\"",
+        "\"executor\" is listed twice",
+        "expected a string, got integer",
+    ] {
+        assert!(all.contains(hint), "no {hint:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn an_executor_without_host_remotes_or_key_is_refused() {
+    let text = MINIMAL.replace("[\"watcher\"]", "[\"executor\"]");
+    let got = problems(&text);
+    assert_eq!(
+        got,
+        [
+            "host: missing: the executor needs [host] with its id",
+            "source: missing: the executor needs [source] with its allowed remotes",
+            "keys.account_key_file: missing: the executor signs its reports with this host's account key",
+        ]
+    );
+    let text = format!("{text}[host]\nid = \"h\"\n[source]\nallowed_remotes = []\n[keys]\naccount_key_file = \"/etc/k\"\n");
+    assert_eq!(
+        problems(&text),
+        ["source.allowed_remotes: must list at least one remote of the governed repository"]
+    );
+}
+
+#[test]
+fn missing_required_keys_are_named() {
+    assert_eq!(
+        problems(""),
+        [
+            "roles: missing: list the roles of this host, e.g. roles = [\"watcher\", \"executor\"]",
+            "chain: missing: the [chain] section says which app to follow",
+        ]
+    );
+    let got = problems("roles = []\n[chain]\n");
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(got[0].starts_with("roles: must name at least one role"));
+    assert!(got[1].starts_with("chain.algod_url: missing"));
+    assert!(got[2].starts_with("chain.app_id: missing"));
+    assert!(got[3].starts_with("chain.network: missing"));
+}
+
+#[test]
+fn a_section_of_the_wrong_type_is_reported_once() {
+    let got = problems("roles = [\"watcher\"]\nchain = 5\n");
+    assert_eq!(got, ["chain: invalid type: integer `5`, expected a table"]);
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let got = problems("roles = [\"watcher\"]\n[chain\n");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("line 2"), "{got:?}");
+}
+
+#[test]
+fn app_id_zero_and_bad_program_hash_checksum_are_refused() {
+    let good = dao_core::address::Address([9; 32]).to_string();
+    let first = if good.starts_with('A') { "B" } else { "A" };
+    let typo = format!("{first}{}", &good[1..]);
+    let text = MINIMAL.replace("app_id = 7", "app_id = 0")
+        + &format!("allowed_program_hashes = [\"{good}\", \"{typo}\"]\n");
+    let got = problems(&text);
+    assert_eq!(
+        got,
+        [
+            "chain.app_id: must be an application id above 0",
+            "chain.allowed_program_hashes[1]: not a program hash in address form: \
+             the checksum does not match: a character is mistyped",
+        ]
+    );
+}

@@ -63,52 +63,16 @@ pub fn digest_blobs(repo: &Repository, changes: &[Change]) -> Result<Digests, Di
 
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| {
-                let worker = match Repository::open(&git_dir) {
-                    Ok(r) => r,
-                    Err(source) => {
-                        record(
-                            &first_error,
-                            DiffHashError::MissingObject {
-                                oid: String::new(),
-                                path: git_dir.display().to_string(),
-                                source,
-                            },
-                        );
-                        return;
-                    }
-                };
-                let odb = match worker.odb() {
-                    Ok(o) => o,
-                    Err(source) => {
-                        record(
-                            &first_error,
-                            DiffHashError::MissingObject {
-                                oid: String::new(),
-                                path: git_dir.display().to_string(),
-                                source,
-                            },
-                        );
-                        return;
-                    }
-                };
-                let mut local = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((oid, path)) = work.get(i) else {
-                        break;
-                    };
-                    match hash_blob(&odb, *oid, path) {
-                        Ok(d) => local.push((*oid, d)),
-                        Err(e) => {
-                            record(&first_error, e);
-                            next.store(work.len(), Ordering::Relaxed);
-                            break;
-                        }
+            scope.spawn(|| match hash_share(&git_dir, &work, &next) {
+                Ok(local) => {
+                    if let Ok(mut r) = results.lock() {
+                        r.extend(local);
                     }
                 }
-                if let Ok(mut r) = results.lock() {
-                    r.extend(local);
+                Err(e) => {
+                    // Stop the other workers early: the whole hash fails anyway.
+                    next.store(work.len(), Ordering::Relaxed);
+                    record(&first_error, e);
                 }
             });
         }
@@ -118,6 +82,25 @@ pub fn digest_blobs(repo: &Repository, changes: &[Change]) -> Result<Digests, Di
     }
     let blobs = results.into_inner().unwrap_or_default();
     Ok(Digests { blobs })
+}
+
+/// One worker: takes blobs off the shared list until it is empty.
+fn hash_share(
+    git_dir: &std::path::Path,
+    work: &[(Oid, &[u8])],
+    next: &AtomicUsize,
+) -> Result<Vec<(Oid, SideDigest)>, DiffHashError> {
+    let reopen = |source| DiffHashError::Reopen {
+        path: git_dir.to_path_buf(),
+        source,
+    };
+    let repo = Repository::open(git_dir).map_err(reopen)?;
+    let odb = repo.odb().map_err(reopen)?;
+    let mut local = Vec::new();
+    while let Some((oid, path)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+        local.push((*oid, hash_blob(&odb, *oid, path)?));
+    }
+    Ok(local)
 }
 
 fn record(slot: &Mutex<Option<DiffHashError>>, e: DiffHashError) {

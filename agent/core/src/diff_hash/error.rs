@@ -37,6 +37,12 @@ pub enum DiffHashError {
         oid: String,
         found: &'static str,
     },
+    #[error("cannot open {} again to read blobs in parallel: {source}", path.display())]
+    Reopen {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
     #[error("malformed tree at `{path}`: {problem}")]
     MalformedTree { path: String, problem: String },
     #[error("`{0}` is not a diff hash: expected sha256:<64 lowercase hex digits>")]

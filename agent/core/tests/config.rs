@@ -36,7 +36,8 @@ fn the_documented_executor_example_is_valid() {
     let c = parse(&example("executor.toml")).unwrap();
     assert_eq!(c.roles, [Role::Watcher, Role::Executor]);
     assert_eq!(c.chain.network, Network::Testnet);
-    assert_eq!(c.host.as_ref().unwrap().id, "web-1");
+    let host = c.host.as_ref().unwrap();
+    assert_eq!((host.id, host.name.as_str()), (1, "web-1"));
     let s = c.source.as_ref().unwrap();
     assert_eq!(s.allowed_remotes.len(), 2);
     assert_eq!(
@@ -66,7 +67,7 @@ fn defaults_fill_what_is_left_out() {
     );
     assert_eq!(c.executor.fetch_timeout.0, Duration::from_secs(300));
     assert!(c.executor.health.check_chain && c.executor.health.check_remote);
-    let with_host = format!("{MINIMAL}[host]\nid = \"db-2\"\n");
+    let with_host = format!("{MINIMAL}[host]\nid = 2\nname = \"db-2\"\n");
     let c = parse(&with_host).unwrap();
     assert_eq!(
         c.host.unwrap().flake_output,
@@ -104,7 +105,8 @@ allowed_program_hashes = ["NOTANADDRESS"]
 retries = 3
 
 [host]
-id = "-bad host-"
+id = "web"
+name = "-bad host-"
 
 [source]
 allowed_remotes = ["git@github.com:org/repo.git", "https://user:secret@git.example.org/r.git", 42]
@@ -140,6 +142,7 @@ account_key_file = "relative/key"
         "chain.network",
         "chain.allowed_program_hashes[0]",
         "host.id",
+        "host.name",
         "source.allowed_remotes[0]",
         "source.allowed_remotes[1]",
         "source.allowed_remotes[2]",
@@ -186,12 +189,12 @@ fn an_executor_without_host_remotes_or_key_is_refused() {
     assert_eq!(
         got,
         [
-            "host: missing: the executor needs [host] with its id",
+            "host: missing: the executor needs [host] with its id and name",
             "source: missing: the executor needs [source] with its allowed remotes",
             "keys.account_key_file: missing: the executor signs its reports with this host's account key",
         ]
     );
-    let text = format!("{text}[host]\nid = \"h\"\n[source]\nallowed_remotes = []\n[keys]\naccount_key_file = \"/etc/k\"\n");
+    let text = format!("{text}[host]\nid = 1\nname = \"h\"\n[source]\nallowed_remotes = []\n[keys]\naccount_key_file = \"/etc/k\"\n");
     assert_eq!(
         problems(&text),
         ["source.allowed_remotes: must list at least one remote of the governed repository"]

@@ -134,15 +134,15 @@ impl Problems {
     }
 }
 
-/// Host ids go into box names on chain: short, and unambiguous in logs and unit names.
-pub fn host_id_problem(id: &str) -> Option<String> {
+/// Host names appear in logs, unit names and flake attribute paths: short and unambiguous.
+pub fn host_name_problem(id: &str) -> Option<String> {
     let ok_chars = id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     let starts_ok = id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
     (!(ok_chars && starts_ok && id.len() <= 32)).then(|| {
         format!(
-            "{id:?} is not a host id: 1 to 32 of A–Z a–z 0–9 . _ -, starting with a letter or digit"
+            "{id:?} is not a host name: 1 to 32 of A–Z a–z 0–9 . _ -, starting with a letter or digit"
         )
     })
 }

@@ -87,7 +87,10 @@ pub struct Chain {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Host {
-    pub id: String,
+    /// The host's id in the app (`set_host`); proposals target hosts by it.
+    pub id: u64,
+    /// The host's name, for people: logs, status, the default flake output.
+    pub name: String,
     pub flake_output: String,
 }
 
@@ -298,21 +301,29 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
     let host = match raw.host {
         None => {
             if executor_role {
-                p.add("host", "missing: the executor needs [host] with its id");
+                p.add(
+                    "host",
+                    "missing: the executor needs [host] with its id and name",
+                );
             }
             None
         }
         Some(h) => {
-            let id = p
-                .require("host.id", h.id, "this host's id, as registered in the app")
-                .and_then(|id| match check::host_id_problem(&id) {
+            let id = p.require(
+                "host.id",
+                h.id,
+                "this host's id in the app (the number given to set_host)",
+            );
+            let name = p
+                .require("host.name", h.name, "this host's name, e.g. \"web-1\"")
+                .and_then(|n| match check::host_name_problem(&n) {
                     Some(m) => {
-                        p.add("host.id", m);
+                        p.add("host.name", m);
                         None
                     }
-                    None => Some(id),
+                    None => Some(n),
                 });
-            let output = match (h.flake_output, &id) {
+            let output = match (h.flake_output, &name) {
                 (Some(o), _) => match check::flake_output_problem(&o) {
                     Some(m) => {
                         p.add("host.flake_output", m);
@@ -320,13 +331,17 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                     }
                     None => Some(o),
                 },
-                (None, Some(id)) => Some(format!(
-                    "nixosConfigurations.\"{id}\".config.system.build.toplevel"
+                (None, Some(name)) => Some(format!(
+                    "nixosConfigurations.\"{name}\".config.system.build.toplevel"
                 )),
                 (None, None) => None,
             };
-            match (id, output) {
-                (Some(id), Some(flake_output)) => Some(Host { id, flake_output }),
+            match (id, name, output) {
+                (Some(id), Some(name), Some(flake_output)) => Some(Host {
+                    id,
+                    name,
+                    flake_output,
+                }),
                 _ => None,
             }
         }

@@ -30,7 +30,8 @@ pub struct RawChain {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHost {
-    pub id: Option<String>,
+    pub id: Option<u64>,
+    pub name: Option<String>,
     pub flake_output: Option<String>,
 }
 

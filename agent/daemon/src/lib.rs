@@ -2,3 +2,4 @@
 //! them). The daemon binary arrives with the rest of the pipeline, the journal and the D-Bus face.
 
 pub mod executor;
+pub mod journal;

@@ -1,0 +1,280 @@
+//! The journal: one record per (proposal, host), written atomically before and after every step
+//! of the executor pipeline, so that recovery after a crash at any point knows exactly what was
+//! done. A record is replaced whole (temp file, fsync, rename, fsync of the directory): a reader
+//! sees the old record or the new one, never a mix. Records are read strictly: a record that
+//! does not parse is an error naming the file, never a guess and never silently skipped.
+
+use dao_core::diff_hash::DiffHash;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const VERSION: u32 = 1;
+
+/// The pipeline's steps; the tag names a step in the journal, logs, errors and D-Bus status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    FetchCommits,
+    VerifyChange,
+    DryBuild,
+    BuildToplevel,
+    SwitchConfiguration,
+    ConfirmHealth,
+    RevertConfiguration,
+    ReportOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Started,
+    Done,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepEntry {
+    pub step: Step,
+    pub state: StepState,
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The system the host ran before switching: what a revert restores, exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generation {
+    pub number: u64,
+    pub store_path: PathBuf,
+}
+
+/// What is reported on chain (the app's report statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    Failed,
+    RolledBack,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub status: Status,
+    /// The step that decided it (for failed, rolled back and refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Report {
+    /// Not yet on chain.
+    Pending,
+    /// Submitted in this transaction; confirmation is checked against the chain on recovery.
+    Submitted {
+        txid: String,
+    },
+    Confirmed {
+        txid: String,
+        round: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub version: u32,
+    pub proposal: u64,
+    pub host: u64,
+    pub base: String,
+    pub head: String,
+    pub diff_hash: DiffHash,
+    pub steps: Vec<StepEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Generation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toplevel: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    pub report: Report,
+}
+
+impl Record {
+    pub fn new(proposal: u64, host: u64, base: &str, head: &str, diff_hash: DiffHash) -> Record {
+        Record {
+            version: VERSION,
+            proposal,
+            host,
+            base: base.to_owned(),
+            head: head.to_owned(),
+            diff_hash,
+            steps: Vec::new(),
+            previous: None,
+            toplevel: None,
+            outcome: None,
+            report: Report::Pending,
+        }
+    }
+
+    /// The last state recorded for `step`, if any.
+    pub fn last(&self, step: Step) -> Option<StepState> {
+        self.steps
+            .iter()
+            .rev()
+            .find(|e| e.step == step)
+            .map(|e| e.state)
+    }
+
+    pub fn file_name(proposal: u64, host: u64) -> String {
+        format!("proposal-{proposal}-host-{host}.json")
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("journal directory {}: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("journal record {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "journal record {} is corrupt ({problem}); the agent will not guess what happened: \
+         inspect it, and move it aside only once the host's state is known",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, problem: String },
+}
+
+/// The journal directory.
+pub struct Journal {
+    dir: PathBuf,
+}
+
+impl Journal {
+    /// Opens (creating, mode 0700) the journal directory. Leftover temporary files of a write
+    /// that a crash interrupted are removed: their rename never happened, so they never counted.
+    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
+        let dir_err = |source| JournalError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(dir_err)?;
+        for entry in fs::read_dir(dir).map_err(dir_err)? {
+            let path = entry.map_err(dir_err)?.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                fs::remove_file(&path).map_err(|source| JournalError::Io { path, source })?;
+            }
+        }
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path_of(&self, proposal: u64, host: u64) -> PathBuf {
+        self.dir.join(Record::file_name(proposal, host))
+    }
+
+    /// Replaces the record of its (proposal, host) atomically and durably.
+    pub fn put(&self, record: &Record) -> Result<(), JournalError> {
+        let path = self.path_of(record.proposal, record.host);
+        let tmp = path.with_extension("json.tmp");
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| JournalError::Io { path: p, source }
+        };
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| JournalError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(&bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        // The rename is durable only once the directory is.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))?;
+        Ok(())
+    }
+
+    /// The record of (proposal, host), if there is one.
+    pub fn get(&self, proposal: u64, host: u64) -> Result<Option<Record>, JournalError> {
+        let path = self.path_of(proposal, host);
+        match fs::read(&path) {
+            Ok(bytes) => parse(&path, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(JournalError::Io { path, source }),
+        }
+    }
+
+    /// Every record, by proposal then host. Any file that is not a record is an error.
+    pub fn all(&self) -> Result<Vec<Record>, JournalError> {
+        let dir_err = |source| JournalError::Dir {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(dir_err)? {
+            let path = entry.map_err(dir_err)?.path();
+            let bytes = fs::read(&path).map_err(|source| JournalError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            out.push(parse(&path, &bytes)?);
+        }
+        out.sort_by_key(|r| (r.proposal, r.host));
+        Ok(out)
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<Record, JournalError> {
+    let corrupt = |problem: String| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let record: Record = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if record.version != VERSION {
+        return Err(corrupt(format!(
+            "version {} is not {VERSION}, the version this agent writes",
+            record.version
+        )));
+    }
+    let expected = Record::file_name(record.proposal, record.host);
+    if path.file_name().and_then(|n| n.to_str()) != Some(expected.as_str()) {
+        return Err(corrupt(format!(
+            "it holds proposal {} host {}, which belongs in {expected}",
+            record.proposal, record.host
+        )));
+    }
+    Ok(record)
+}

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 struct File {
     version: u32,
+    #[serde(default)]
     #[allow(dead_code)]
-    description: String,
+    description: Option<String>,
     scenarios: Vec<Scenario>,
 }
 
@@ -95,13 +96,23 @@ enum PayloadSpec {
     Parameters { rules: Rules },
 }
 
-fn load() -> File {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../contracts/vectors/governance.json"
-    );
+const SHARED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../contracts/vectors/governance.json"
+);
+/// The app suite's own extra scenarios, in the same format: the engine must agree with them too.
+const APP_EXTRA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../contracts/tests/vectors_local.json"
+);
+
+fn load_from(path: &str) -> File {
     let text = std::fs::read_to_string(path).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+fn load() -> File {
+    load_from(SHARED)
 }
 
 fn run(s: &Scenario) -> Result<(), String> {
@@ -230,6 +241,18 @@ fn every_scenario_vector_holds_in_the_rules_engine() {
     let file = load();
     assert_eq!(file.version, 1);
     assert!(file.scenarios.len() >= 20, "the vector file lost scenarios");
+    let failures: Vec<String> = file
+        .scenarios
+        .iter()
+        .filter_map(|s| run(s).err().map(|e| format!("{}: {e}", s.name)))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_app_suites_extra_scenarios_hold_in_the_rules_engine_too() {
+    let file = load_from(APP_EXTRA);
+    assert!(!file.scenarios.is_empty());
     let failures: Vec<String> = file
         .scenarios
         .iter()

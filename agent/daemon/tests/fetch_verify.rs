@@ -179,6 +179,7 @@ fn fetches_by_commit_id_and_verifies_the_approved_change() {
         std::slice::from_ref(&url),
         Some(&url),
         &[f.base, f.head],
+        true, // shallow: depth-1 fetches by id work against git daemon
         T,
     )
     .unwrap();
@@ -194,7 +195,7 @@ fn fetches_by_commit_id_and_verifies_the_approved_change() {
     // A second fetch finds everything already there and asks no remote.
     drop(d);
     assert_eq!(
-        fetch_commits(&co, &[url], None, &[f.base, f.head], T).unwrap(),
+        fetch_commits(&co, &[url], None, &[f.base, f.head], false, T).unwrap(),
         Fetched::AlreadyPresent
     );
 }
@@ -205,7 +206,7 @@ fn a_head_that_does_not_match_the_approved_hash_is_refused() {
     let d = GitDaemon::start(f.served.parent().unwrap());
     let url = d.url("fleet.git");
     let co = tempfile::tempdir().unwrap();
-    fetch_commits(co.path(), &[url], None, &[f.base, f.tampered], T).unwrap();
+    fetch_commits(co.path(), &[url], None, &[f.base, f.tampered], false, T).unwrap();
     let repo = git2::Repository::open_bare(co.path()).unwrap();
     let e = verify_change(
         &repo,
@@ -256,11 +257,27 @@ fn a_remote_that_is_down_is_named_and_the_next_one_is_tried() {
     let down = format!("git://127.0.0.1:{}/fleet.git", free_port());
     let up = d.url("fleet.git");
     let co = tempfile::tempdir().unwrap();
-    let got = fetch_commits(co.path(), &[down.clone(), up.clone()], None, &[f.head], T).unwrap();
+    let got = fetch_commits(
+        co.path(),
+        &[down.clone(), up.clone()],
+        None,
+        &[f.head],
+        false,
+        T,
+    )
+    .unwrap();
     assert_eq!(got, Fetched::Remote(up));
 
     let co = tempfile::tempdir().unwrap();
-    let e = fetch_commits(co.path(), std::slice::from_ref(&down), None, &[f.head], T).unwrap_err();
+    let e = fetch_commits(
+        co.path(),
+        std::slice::from_ref(&down),
+        None,
+        &[f.head],
+        false,
+        T,
+    )
+    .unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, FetchError::AllRemotesFailed { .. }));
     assert!(
@@ -298,6 +315,7 @@ fn a_remote_that_hangs_times_out_with_its_url() {
         std::slice::from_ref(&url),
         None,
         &[oid],
+        false,
         Duration::from_secs(2),
     )
     .unwrap_err();
@@ -321,6 +339,7 @@ fn a_remote_that_serves_another_repository_is_refused() {
         std::slice::from_ref(&url),
         None,
         &[f.base, f.head],
+        false,
         T,
     )
     .unwrap_err();
@@ -337,7 +356,7 @@ fn a_remote_not_on_the_allow_list_is_never_contacted() {
     let evil = d.url("fleet.git");
     let allowed = vec![format!("git://127.0.0.1:{}/fleet.git", free_port())];
     let co = tempfile::tempdir().unwrap();
-    let e = fetch_commits(co.path(), &allowed, Some(&evil), &[f.head], T).unwrap_err();
+    let e = fetch_commits(co.path(), &allowed, Some(&evil), &[f.head], false, T).unwrap_err();
     assert!(matches!(e, FetchError::NotAllowed { .. }), "{e}");
     assert!(e.to_string().contains("not in source.allowed_remotes"));
     // Nothing was fetched (nor even a checkout created).
@@ -355,6 +374,7 @@ fn a_checkout_path_holding_something_else_is_an_error() {
         &["file:///nonexistent".into()],
         None,
         &[Oid::ZERO_SHA1],
+        false,
         T,
     )
     .unwrap_err();

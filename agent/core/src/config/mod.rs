@@ -98,6 +98,9 @@ pub struct Host {
 pub struct Source {
     pub allowed_remotes: Vec<String>,
     pub checkout_dir: PathBuf,
+    /// Fetch the approved commits without their history. Needs a Nix whose git fetcher accepts
+    /// shallow repositories (`shallow=1`); Nix 2.8 does not.
+    pub shallow: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -387,6 +390,7 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
             checkout.map(|checkout_dir| Source {
                 allowed_remotes: remotes,
                 checkout_dir,
+                shallow: s.shallow.unwrap_or(false),
             })
         }
     };

@@ -40,6 +40,7 @@ pub struct RawHost {
 pub struct RawSource {
     pub allowed_remotes: Option<Vec<Value>>,
     pub checkout_dir: Option<String>,
+    pub shallow: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -80,7 +80,8 @@ fn has_commit(repo: &Repository, oid: Oid) -> bool {
     repo.find_commit(oid).is_ok()
 }
 
-/// Fetches `commits` into the bare checkout at `checkout`.
+/// Fetches `commits` into the bare checkout at `checkout`; `shallow` fetches only the commits
+/// themselves (depth 1), without history.
 ///
 /// `preferred`, when given (the repository URL pinned in the app), is tried first, and must be
 /// one of `allowed`; then the other allowed remotes in their configured order. Each remote gets
@@ -91,6 +92,7 @@ pub fn fetch_commits(
     allowed: &[String],
     preferred: Option<&str>,
     commits: &[Oid],
+    shallow: bool,
     timeout: Duration,
 ) -> Result<Fetched, FetchError> {
     if let Some(p) = preferred {
@@ -113,7 +115,7 @@ pub fn fetch_commits(
     );
     let mut attempts = Vec::new();
     for url in order {
-        match fetch_from(&repo, url, commits, timeout) {
+        match fetch_from(&repo, url, commits, shallow, timeout) {
             Ok(()) => {
                 let missing: Vec<String> = commits
                     .iter()
@@ -144,11 +146,12 @@ pub fn fetch_commits(
     })
 }
 
-/// One fetch of the commits by id, shallow, no tags, aborted at the deadline.
+/// One fetch of the commits by id, no tags, aborted at the deadline.
 fn fetch_from(
     repo: &Repository,
     url: &str,
     commits: &[Oid],
+    shallow: bool,
     timeout: Duration,
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
@@ -173,8 +176,10 @@ fn fetch_from(
     let mut options = FetchOptions::new();
     options
         .remote_callbacks(callbacks)
-        .download_tags(AutotagOption::None)
-        .depth(1);
+        .download_tags(AutotagOption::None);
+    if shallow {
+        options.depth(1);
+    }
     let refspecs: Vec<String> = commits.iter().map(Oid::to_string).collect();
     remote
         .fetch(&refspecs, Some(&mut options), None)

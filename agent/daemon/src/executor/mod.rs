@@ -2,6 +2,8 @@
 //! Each step acts only on facts it derived itself: commit ids and the diff hash approved on
 //! chain, and git objects it hashed.
 
+pub mod build;
+pub mod command;
 pub mod fetch;
 pub mod verify;
 

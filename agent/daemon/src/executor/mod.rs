@@ -2,6 +2,7 @@
 //! Each step acts only on facts it derived itself: commit ids and the diff hash approved on
 //! chain, and git objects it hashed.
 
+pub mod activate;
 pub mod build;
 pub mod command;
 pub mod fetch;

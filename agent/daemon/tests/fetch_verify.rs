@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use dao_agent::executor::confirm::{confirm, Check};
 use dao_agent::executor::{
     fetch_commits, verify_change, Approved, FetchError, Fetched, VerifyError,
 };
@@ -383,4 +384,16 @@ fn a_checkout_path_holding_something_else_is_an_error() {
         std::fs::read_to_string(co.join("notes.txt")).unwrap(),
         "mine"
     );
+}
+
+#[test]
+fn the_remote_health_check_passes_against_a_live_remote() {
+    let f = fleet("fleet.git", "ours");
+    let d = GitDaemon::start(f.served.parent().unwrap());
+    confirm(
+        &[Check::Remote(d.url("fleet.git"))],
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+    )
+    .unwrap();
 }

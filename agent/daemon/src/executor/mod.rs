@@ -5,6 +5,7 @@
 pub mod activate;
 pub mod build;
 pub mod command;
+pub mod confirm;
 pub mod fetch;
 pub mod verify;
 

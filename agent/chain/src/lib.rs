@@ -1,0 +1,28 @@
+//! Chain client of nixos-dao-governance: everything the agent and the CLI need from algod.
+//!
+//! - [`decode`]: strict decoders of the app's global state, boxes and payloads.
+//! - [`events`]: the app's ARC-28 events.
+//! - [`node`]: algod reads with timeouts; [`node::App`] reads the app's state, typed.
+//! - [`txn`]: ARC-4 method calls with box references and box payments; app refusals come back
+//!   as [`errors::ChainError::AppError`] with the app's error code.
+//! - [`preflight`]: the checks before following an app (released program, sealed, rules, repo).
+//! - [`follow`]: the block-by-block [`follow::Follower`], with a persisted watermark.
+//! - [`verify`]: re-verification of proposals with the shared rules engine.
+//! - [`keys`]: account keys from files or systemd credentials, never from the environment.
+//!
+//! See README.md for the trust model.
+
+pub mod decode;
+pub mod errors;
+pub mod events;
+pub mod follow;
+pub mod keys;
+pub mod node;
+pub mod preflight;
+pub mod txn;
+pub mod verify;
+
+pub use errors::ChainError;
+pub use follow::{Event, Follower, Status};
+pub use keys::Signer;
+pub use node::{App, Node};

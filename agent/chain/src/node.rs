@@ -1,0 +1,402 @@
+//! Reads from algod (through algonaut's client), each bounded by a timeout, and the app's state
+//! decoded strictly.
+
+use crate::decode::{
+    self, BoxKey, GlobalState, GlobalValue, HistoryEntry, Member, ProposalBox, Report, VoteRecord,
+};
+use crate::errors::ChainError;
+use algonaut::algod::v2::Algod;
+use algonaut::core::{AppId, Round};
+use dao_core::address::Address;
+use sha2::{Digest, Sha512_256};
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a request may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Ordinary requests.
+    pub request: Duration,
+    /// `wait-for-block-after` (algod answers after about a minute without a block).
+    pub wait: Duration,
+    /// From submitting a group to its confirmation.
+    pub confirm: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            request: Duration::from_secs(15),
+            wait: Duration::from_secs(75),
+            confirm: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A connection to one algod.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub(crate) algod: Algod,
+    url: String,
+    pub timeouts: Timeouts,
+}
+
+/// The application's parameters, as far as the client needs them.
+#[derive(Debug, Clone)]
+pub struct AppInfo {
+    pub id: u64,
+    pub creator: String,
+    pub approval_program: Vec<u8>,
+    pub clear_program: Vec<u8>,
+    pub global: Vec<(Vec<u8>, GlobalValue)>,
+}
+
+/// The address of an application's account: SHA-512/256("appID" ++ id).
+pub fn app_address(app_id: u64) -> Address {
+    let mut h = Sha512_256::new();
+    h.update(b"appID");
+    h.update(app_id.to_be_bytes());
+    Address(h.finalize().into())
+}
+
+impl Node {
+    /// Connects to `url` with an API token.
+    pub fn new(url: &str, token: &str) -> Result<Node, ChainError> {
+        let algod = Algod::new(url, token).map_err(|e| ChainError::Algod {
+            url: url.to_owned(),
+            what: "creating the client".into(),
+            source: Box::new(e),
+        })?;
+        Ok(Node {
+            algod,
+            url: url.trim_end_matches('/').to_owned(),
+            timeouts: Timeouts::default(),
+        })
+    }
+
+    /// Connects with the token read from a file (config `chain.algod_token_file`).
+    pub fn with_token_file(url: &str, token_file: Option<&Path>) -> Result<Node, ChainError> {
+        let token = match token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|source| ChainError::Token {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .trim()
+                .to_owned(),
+            None => String::new(),
+        };
+        Node::new(url, &token)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Runs one algod request with the request timeout, naming it in errors.
+    pub(crate) async fn call<T, F>(
+        &self,
+        what: &str,
+        limit: Duration,
+        f: F,
+    ) -> Result<T, ChainError>
+    where
+        F: Future<Output = Result<T, algonaut::Error>>,
+    {
+        match tokio::time::timeout(limit, f).await {
+            Err(_) => Err(ChainError::Timeout {
+                url: self.url.clone(),
+                what: what.to_owned(),
+                after: limit,
+            }),
+            Ok(Err(e)) => Err(ChainError::Algod {
+                url: self.url.clone(),
+                what: what.to_owned(),
+                source: Box::new(e),
+            }),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    /// The last round algod knows.
+    pub async fn last_round(&self) -> Result<u64, ChainError> {
+        let s = self
+            .call("GET /v2/status", self.timeouts.request, self.algod.status())
+            .await?;
+        Ok(s.last_round.0)
+    }
+
+    /// Waits until a block after `round` exists (or algod's own wait ends) and returns the last
+    /// round.
+    pub async fn wait_for_block_after(&self, round: u64) -> Result<u64, ChainError> {
+        let s = self
+            .call(
+                "GET /v2/status/wait-for-block-after",
+                self.timeouts.wait,
+                self.algod.status_after_block(Round(round)),
+            )
+            .await?;
+        Ok(s.last_round.0)
+    }
+
+    /// The timestamp of a block.
+    pub async fn block_timestamp(&self, round: u64) -> Result<u64, ChainError> {
+        let b = self
+            .call(
+                &format!("GET /v2/blocks/{round}"),
+                self.timeouts.request,
+                self.algod.block(round),
+            )
+            .await?;
+        b.block.timestamp.ok_or_else(|| ChainError::NotFound {
+            what: format!("the timestamp of block {round}"),
+        })
+    }
+
+    /// The app-call logs of a block: `(txid, app id, logs)` in block order.
+    pub async fn block_logs(
+        &self,
+        round: u64,
+    ) -> Result<Vec<(String, u64, Vec<Vec<u8>>)>, ChainError> {
+        let b = self
+            .call(
+                &format!("GET /v2/blocks/{round}/logs"),
+                self.timeouts.request,
+                self.algod.block_logs(round),
+            )
+            .await?;
+        Ok(b.logs
+            .into_iter()
+            .map(|l| {
+                (
+                    l.tx_id,
+                    l.application_index,
+                    l.logs.into_iter().map(|b| b.0).collect(),
+                )
+            })
+            .collect())
+    }
+
+    /// An application's parameters and global state; `NotFound` when it does not exist.
+    pub async fn app_info(&self, app_id: u64) -> Result<AppInfo, ChainError> {
+        let what = format!("GET /v2/applications/{app_id}");
+        let r = self
+            .call(&what, self.timeouts.request, self.algod.app(AppId(app_id)))
+            .await;
+        let app = match r {
+            Err(ChainError::Algod { source, .. }) if source.is_404() => {
+                return Err(ChainError::NotFound {
+                    what: format!("application {app_id}"),
+                })
+            }
+            other => other?,
+        };
+        let mut global = Vec::new();
+        for kv in app.params.global_state.unwrap_or_default() {
+            let key = data_encoding::BASE64
+                .decode(kv.key.as_bytes())
+                .map_err(|_| {
+                    ChainError::Invalid(format!(
+                        "application {app_id}: a global-state key is not base64"
+                    ))
+                })?;
+            let value = match kv.value.value_type {
+                1 => GlobalValue::Bytes(kv.value.bytes.clone()),
+                2 => GlobalValue::Uint(kv.value.uint),
+                other => {
+                    return Err(ChainError::Invalid(format!(
+                        "application {app_id}: global key {:?} has unknown value type {other}",
+                        String::from_utf8_lossy(&key)
+                    )))
+                }
+            };
+            global.push((key, value));
+        }
+        Ok(AppInfo {
+            id: app.id,
+            creator: app.params.creator,
+            approval_program: app.params.approval_program.0,
+            clear_program: app.params.clear_state_program.0,
+            global,
+        })
+    }
+
+    /// The balance and minimum balance of an account, µAlgo.
+    pub async fn balance(&self, address: &Address) -> Result<(u64, u64), ChainError> {
+        let a = algonaut::core::Address(address.0);
+        let acct = self
+            .call(
+                "GET /v2/accounts",
+                self.timeouts.request,
+                self.algod.account(&a),
+            )
+            .await?;
+        Ok((acct.amount, acct.min_balance))
+    }
+}
+
+/// A governance app on a node: typed, strictly decoded reads.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub node: Node,
+    pub app_id: u64,
+}
+
+impl App {
+    pub fn new(node: Node, app_id: u64) -> App {
+        App { node, app_id }
+    }
+
+    /// The app account's address (the treasury).
+    pub fn address(&self) -> Address {
+        app_address(self.app_id)
+    }
+
+    pub async fn global(&self) -> Result<GlobalState, ChainError> {
+        let info = self.node.app_info(self.app_id).await?;
+        Ok(decode::decode_global(&info.global)?)
+    }
+
+    /// The raw value of a box, `None` when it does not exist.
+    pub async fn read_box(&self, key: &BoxKey) -> Result<Option<Vec<u8>>, ChainError> {
+        let name = format!("b64:{}", data_encoding::BASE64.encode(&key.name()));
+        let what = format!("GET /v2/applications/{}/box ({key})", self.app_id);
+        let r = self
+            .node
+            .call(
+                &what,
+                self.node.timeouts.request,
+                self.node.algod.app_box(AppId(self.app_id), &name),
+            )
+            .await;
+        match r {
+            Ok(b) => {
+                if b.name.0 != key.name() {
+                    return Err(ChainError::Invalid(format!(
+                        "algod answered {key} with another box's name"
+                    )));
+                }
+                Ok(Some(b.value.0))
+            }
+            Err(ChainError::Algod { source, .. }) if source.is_404() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The names of all the app's boxes, decoded (an unknown name is an error).
+    pub async fn box_keys(&self) -> Result<Vec<BoxKey>, ChainError> {
+        let what = format!("GET /v2/applications/{}/boxes", self.app_id);
+        let r = self
+            .node
+            .call(
+                &what,
+                self.node.timeouts.request,
+                self.node.algod.app_boxes(AppId(self.app_id), None),
+            )
+            .await?;
+        let mut keys = Vec::with_capacity(r.boxes.len());
+        for b in r.boxes {
+            keys.push(BoxKey::parse(&b.name.0)?);
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    pub async fn member(&self, a: &Address) -> Result<Option<Member>, ChainError> {
+        let k = BoxKey::Member(*a);
+        match self.read_box(&k).await? {
+            Some(v) => Ok(Some(decode::decode_member(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn history(&self, a: &Address, index: u64) -> Result<HistoryEntry, ChainError> {
+        let k = BoxKey::History(*a, index);
+        let v = self
+            .read_box(&k)
+            .await?
+            .ok_or_else(|| ChainError::NotFound {
+                what: k.to_string(),
+            })?;
+        Ok(decode::decode_history(&k, &v)?)
+    }
+
+    pub async fn proposal(&self, id: u64) -> Result<ProposalBox, ChainError> {
+        let k = BoxKey::Proposal(id);
+        let v = self
+            .read_box(&k)
+            .await?
+            .ok_or_else(|| ChainError::NotFound {
+                what: k.to_string(),
+            })?;
+        Ok(decode::decode_proposal(&k, &v)?)
+    }
+
+    pub async fn vote_record(
+        &self,
+        id: u64,
+        voter: &Address,
+    ) -> Result<Option<VoteRecord>, ChainError> {
+        let k = BoxKey::Vote(id, *voter);
+        match self.read_box(&k).await? {
+            Some(v) => Ok(Some(decode::decode_vote(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn host(&self, host_id: u64) -> Result<Option<Address>, ChainError> {
+        let k = BoxKey::Host(host_id);
+        match self.read_box(&k).await? {
+            Some(v) => Ok(Some(decode::decode_host(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The report of a host on a proposal and its rollback amendment.
+    pub async fn reports(
+        &self,
+        id: u64,
+        host_id: u64,
+    ) -> Result<(Option<Report>, Option<Report>), ChainError> {
+        let mut out = (None, None);
+        for (k, slot) in [
+            (BoxKey::Report(id, host_id), &mut out.0),
+            (BoxKey::Rollback(id, host_id), &mut out.1),
+        ] {
+            if let Some(v) = self.read_box(&k).await? {
+                *slot = Some(decode::decode_report(&k, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A member's full weight history, in order.
+    pub async fn member_history(&self, a: &Address) -> Result<Vec<HistoryEntry>, ChainError> {
+        let Some(m) = self.member(a).await? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for i in 0..m.history_len {
+            out.push(self.history(a, i).await?);
+        }
+        Ok(out)
+    }
+
+    /// The index of the history entry in force at `member_seq` (what `vote` takes), and the
+    /// snapshot weight; `(0, 0)` for an account without an entry at or before it.
+    pub async fn snapshot(&self, a: &Address, member_seq: u64) -> Result<(u64, u64), ChainError> {
+        let history = self.member_history(a).await?;
+        Ok(snapshot_of(&history, member_seq))
+    }
+}
+
+/// The index and weight of the last entry with `seq <= member_seq`, or `(0, 0)`.
+pub fn snapshot_of(history: &[HistoryEntry], member_seq: u64) -> (u64, u64) {
+    history
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, e)| e.seq <= member_seq)
+        .map_or((0, 0), |(i, e)| (i as u64, e.weight))
+}

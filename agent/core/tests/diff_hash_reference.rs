@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use dao_testkit::git_stdin as git;
+
 use dao_core::diff_hash::{diff_hash, diff_hash_revisions, resolve_commit, DiffHash};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -83,35 +85,6 @@ fn agrees_with_the_independent_implementation_on_every_fixture() {
         }
     }
     assert!(seen_empty, "no fixture exercises the empty change");
-}
-
-fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
-    use std::io::Write;
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A repository with two commits: `one` (a.txt) and `two` (a.txt changed, b.txt added).

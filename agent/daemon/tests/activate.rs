@@ -3,14 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use dao_testkit::NIX_CONFIG;
+
 use dao_agent::executor::activate::{revert_direct, switch_direct, ActivateError, Profile};
 use dao_agent::journal::Generation;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const NIX_CONFIG: &str =
-    "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nbuild-users-group =";
 const T: Duration = Duration::from_secs(60);
 
 /// Builds a toplevel whose switch appends "<name> <action>" to `log`, then exits `code`.

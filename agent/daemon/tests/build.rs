@@ -3,42 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use dao_testkit::{git, NIX_CONFIG};
+
 use dao_agent::executor::build::{build_toplevel, dry_build, BuildError, Nix, Target};
 use dao_agent::executor::command::CommandError;
 use git2::Oid;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn nix() -> Nix {
     Nix {
         program: "nix".into(),
-        env: vec![(
-            "NIX_CONFIG".into(),
-            "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nbuild-users-group =".into(),
-        )],
+        env: vec![("NIX_CONFIG".into(), NIX_CONFIG.into())],
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A flake whose `hosts.NAME` outputs run `script` as their builder, committed, and fetched

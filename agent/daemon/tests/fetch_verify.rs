@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use dao_testkit::{free_port, git, GitDaemon};
+
 use dao_agent::executor::confirm::{confirm, Check};
 use dao_agent::executor::{
     fetch_commits, verify_change, Approved, FetchError, Fetched, VerifyError,
@@ -10,100 +12,8 @@ use dao_agent::executor::{
 use dao_core::diff_hash::{diff_hash_revisions, DiffHash};
 use git2::Oid;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A `git daemon` serving `base` on a free port of 127.0.0.1; stopped (by its PID) on drop.
-struct GitDaemon {
-    pid: u32,
-    port: u16,
-    _pid_dir: tempfile::TempDir,
-}
-
-impl GitDaemon {
-    fn start(base: &Path) -> GitDaemon {
-        for _ in 0..20 {
-            let port = free_port();
-            let pid_dir = tempfile::tempdir().unwrap();
-            let pid_file = pid_dir.path().join("pid");
-            let ok = Command::new("git")
-                .args([
-                    "daemon",
-                    "--export-all",
-                    "--reuseaddr",
-                    "--listen=127.0.0.1",
-                    "--detach",
-                ])
-                .arg(format!("--port={port}"))
-                .arg(format!("--base-path={}", base.display()))
-                .arg(format!("--pid-file={}", pid_file.display()))
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .status()
-                .unwrap()
-                .success();
-            if !ok {
-                continue;
-            }
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(5) {
-                if let Ok(pid) = std::fs::read_to_string(&pid_file) {
-                    if let Ok(pid) = pid.trim().parse() {
-                        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                            return GitDaemon {
-                                pid,
-                                port,
-                                _pid_dir: pid_dir,
-                            };
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("git daemon did not start");
-    }
-
-    fn url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The governed repository: base (genesis), head (an approved change), and a tampered head that
 /// changes one more file than what was approved.

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use dao_testkit::{git, NIX_CONFIG};
+
 use dao_agent::executor::activate::Profile;
 use dao_agent::executor::build::Nix;
 use dao_agent::executor::confirm::Check;
@@ -22,9 +24,6 @@ use git2::Oid;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-const NIX_CONFIG: &str =
-    "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nbuild-users-group =";
 
 /// Test double for the chain: reports as JSON lines in a file, shared across processes.
 struct FileReporter(PathBuf);
@@ -67,27 +66,6 @@ impl Reporter for FileReporter {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A host in a temporary directory: the governed repository, its state, its profile.

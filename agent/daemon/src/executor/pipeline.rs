@@ -202,6 +202,18 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// Records `step` as failed with `why` and makes that the final outcome, as `status`.
+    fn end_at(
+        &self,
+        rec: &mut Record,
+        step: Step,
+        status: Status,
+        why: String,
+    ) -> Result<(), PipelineError> {
+        self.mark(rec, step, StepState::Failed, Some(why.clone()))?;
+        Ok(self.finish(rec, status, Some(step), Some(why))?)
+    }
+
     /// Takes an approved proposal through the pipeline to a final outcome, then reports it.
     pub fn run(&self, approved: &Approved, lineage: &Lineage) -> Result<Record, PipelineError> {
         let mut rec = match self.journal.get(approved.proposal, self.host)? {
@@ -277,21 +289,7 @@ impl Executor<'_> {
             approved,
         ) {
             Ok(p) => p,
-            Err(e) => {
-                let why = e.to_string();
-                self.mark(
-                    rec,
-                    Step::VerifyChange,
-                    StepState::Failed,
-                    Some(why.clone()),
-                )?;
-                return Ok(self.finish(
-                    rec,
-                    Status::Refused,
-                    Some(Step::VerifyChange),
-                    Some(why),
-                )?);
-            }
+            Err(e) => return self.end_at(rec, Step::VerifyChange, Status::Refused, e.to_string()),
         };
         let mut commits: Vec<Oid> = plan.iter().flat_map(|a| [a.base, a.head]).collect();
         commits.dedup();
@@ -363,40 +361,24 @@ impl Executor<'_> {
     /// Records the current generation, switches, confirms; reverts on failure.
     fn activate(&self, rec: &mut Record, toplevel: &Path) -> Result<(), PipelineError> {
         if rec.previous.is_none() {
+            let none = || {
+                format!(
+                    "the system profile {} has no generation to come back to",
+                    self.profile.path.display()
+                )
+            };
             match self.profile.current() {
                 Ok(Some(g)) => rec.previous = Some(g),
                 Ok(None) => {
-                    let why = format!(
-                        "the system profile {} has no generation to come back to",
-                        self.profile.path.display()
-                    );
-                    self.mark(
-                        rec,
-                        Step::SwitchConfiguration,
-                        StepState::Failed,
-                        Some(why.clone()),
-                    )?;
-                    return Ok(self.finish(
-                        rec,
-                        Status::Failed,
-                        Some(Step::SwitchConfiguration),
-                        Some(why),
-                    )?);
+                    return self.end_at(rec, Step::SwitchConfiguration, Status::Failed, none())
                 }
                 Err(e) => {
-                    let why = e.to_string();
-                    self.mark(
+                    return self.end_at(
                         rec,
                         Step::SwitchConfiguration,
-                        StepState::Failed,
-                        Some(why.clone()),
-                    )?;
-                    return Ok(self.finish(
-                        rec,
                         Status::Failed,
-                        Some(Step::SwitchConfiguration),
-                        Some(why),
-                    )?);
+                        e.to_string(),
+                    )
                 }
             }
             // The way back is durable before anything changes.

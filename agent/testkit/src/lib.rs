@@ -1,0 +1,131 @@
+//! Test support shared by the workspace's test suites: git without the user's configuration,
+//! a git daemon on 127.0.0.1, and the Nix settings that let Debian's nix-bin build offline.
+//! Test code: it panics on failure, by design.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Nix settings for tests: flakes, no sandbox (no build users here), no substituters (no network).
+pub const NIX_CONFIG: &str =
+    "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nbuild-users-group =";
+
+/// A `git` command in `dir` that ignores the user's and system's configuration and has a fixed
+/// identity.
+pub fn git_command(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C")
+        .arg(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.org")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.org");
+    c
+}
+
+/// Runs git in `dir`, panics on failure, returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_stdin(dir, args, None)
+}
+
+/// Runs git in `dir` with `stdin` as its input.
+pub fn git_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
+    let mut child = git_command(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `git daemon` serving the repositories under a directory on 127.0.0.1; stopped, by its PID,
+/// on drop.
+pub struct GitDaemon {
+    pid: u32,
+    pub port: u16,
+    _pid_dir: tempfile::TempDir,
+}
+
+impl GitDaemon {
+    pub fn start(base: &Path) -> GitDaemon {
+        for _ in 0..20 {
+            let port = free_port();
+            let pid_dir = tempfile::tempdir().unwrap();
+            let pid_file = pid_dir.path().join("pid");
+            let ok = Command::new("git")
+                .args([
+                    "daemon",
+                    "--export-all",
+                    "--reuseaddr",
+                    "--listen=127.0.0.1",
+                    "--detach",
+                ])
+                .arg(format!("--port={port}"))
+                .arg(format!("--base-path={}", base.display()))
+                .arg(format!("--pid-file={}", pid_file.display()))
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .status()
+                .unwrap()
+                .success();
+            if !ok {
+                continue;
+            }
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                let pid = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|p| p.trim().parse().ok());
+                if let Some(pid) = pid {
+                    if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                        return GitDaemon {
+                            pid,
+                            port,
+                            _pid_dir: pid_dir,
+                        };
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("git daemon did not start");
+    }
+
+    /// The git:// URL of a repository it serves.
+    pub fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the devnet's test suite. Needs the venv at /work/main/.venv (or $VENV) with algojig==0.0.2,
+# Run the devnet's test suite. Needs the venv at <repo>/.venv (or $VENV) with algojig==0.0.2,
 # py-algorand-sdk and pytest. Safe from any cwd; exits non-zero when any test fails.
 #
 # algojig hard-codes /tmp/jig: pytest runs in a private mount namespace with a fresh temporary

@@ -19,6 +19,7 @@ pub mod follow;
 pub mod keys;
 pub mod node;
 pub mod preflight;
+pub mod released;
 pub mod txn;
 pub mod verify;
 

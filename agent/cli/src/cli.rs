@@ -38,6 +38,84 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Deploy the governance app, add members and hosts, seal it, and write the repo-spec file.
+    ///
+    /// The repo-spec file (commit it to the governed repository) points at the app; the chain
+    /// stays the source of truth.
+    Form(FormArgs),
+    /// Propose deploying the change BASE..HEAD of a local checkout; prints the proposal's id.
+    Submit(SubmitArgs),
+    /// Vote for, against or abstain on a proposal.
+    Vote {
+        id: u64,
+        #[arg(value_enum)]
+        choice: Choice,
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a proposal's vote once its outcome is decided (anyone may).
+    Finalize {
+        id: u64,
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Carry out a queued membership, hosts, parameters or treasury proposal (anyone may).
+    Execute {
+        id: u64,
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel your own proposal while it is still being voted on.
+    Cancel {
+        id: u64,
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List proposals: id, kind, state, tally, end of voting, targets.
+    Proposals {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one proposal: everything stored, the tally re-computed locally, each host's report.
+    Show {
+        id: u64,
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List members and their weights.
+    Members {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List hosts and their agents' addresses.
+    Hosts {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -49,4 +127,106 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+/// Where the app is. Each flag overrides the repo-spec file.
+#[derive(Debug, clap::Args)]
+pub struct ChainArgs {
+    /// The repo-spec file written by `form`.
+    #[arg(long, value_name = "FILE", default_value = "dao-spec.toml")]
+    pub spec: PathBuf,
+    /// algod's REST endpoint, e.g. http://127.0.0.1:4001.
+    #[arg(long, value_name = "URL")]
+    pub algod: Option<String>,
+    /// A file holding algod's API token.
+    #[arg(long, value_name = "FILE")]
+    pub algod_token_file: Option<PathBuf>,
+    /// The governance app's id.
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<u64>,
+}
+
+/// The account that signs: a key file (mode 0600: a 25-word mnemonic or a 64-hex seed). Keys
+/// are never taken from arguments or the environment.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Choice {
+    For,
+    Against,
+    Abstain,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FormArgs {
+    /// URL of the governed repository, pinned in the app for ever.
+    #[arg(long, value_name = "URL")]
+    pub repository: String,
+    /// The genesis commit (any revision naming a commit in --repo): the root every approved
+    /// change must descend from.
+    #[arg(long, value_name = "REV")]
+    pub genesis: String,
+    /// The local checkout of the governed repository.
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+    /// A member and its weight, ADDRESS=WEIGHT (repeat for each member).
+    #[arg(long = "member", value_name = "ADDRESS=WEIGHT", required = true)]
+    pub members: Vec<String>,
+    /// A host and its agent's address, ID=ADDRESS (repeat for each host).
+    #[arg(long = "host", value_name = "ID=ADDRESS")]
+    pub hosts: Vec<String>,
+    /// The rules as a TOML file with all ten rules (docs/governance-rules.md); defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// The network the app lives on: devnet, localnet, testnet, betanet or mainnet.
+    #[arg(long, default_value = "localnet")]
+    pub network: String,
+    /// algod's REST endpoint.
+    #[arg(long, value_name = "URL")]
+    pub algod: String,
+    /// A file holding algod's API token.
+    #[arg(long, value_name = "FILE")]
+    pub algod_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Where to write the repo-spec file.
+    #[arg(long, value_name = "FILE", default_value = "dao-spec.toml")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The commit the change starts from.
+    #[arg(long, value_name = "REV")]
+    pub base: String,
+    /// The commit the change ends at.
+    #[arg(long, value_name = "REV")]
+    pub head: String,
+    /// The local checkout holding both commits.
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+    /// Target these host ids (repeat), or use --all-hosts.
+    #[arg(long = "target", value_name = "HOST_ID", conflicts_with = "all_hosts")]
+    pub targets: Vec<u64>,
+    /// Target every host.
+    #[arg(long)]
+    pub all_hosts: bool,
+    /// An emergency proposal: shorter vote, higher support.
+    #[arg(long)]
+    pub emergency: bool,
+    /// Where members read about the change (a pull request, say), at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub description: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
 }

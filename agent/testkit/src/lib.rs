@@ -129,3 +129,96 @@ impl Drop for GitDaemon {
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
     }
 }
+
+/// The repository's root, for test programs that live there (devnet/run).
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A devnet (devnet/run) on 127.0.0.1, port 0, in a temporary state directory; SIGTERM by PID
+/// on drop. Needs the repository's .venv (scripts/test creates it).
+pub struct Devnet {
+    child: std::process::Child,
+    pub pid: u32,
+    pub url: String,
+    pub token_file: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Devnet {
+    pub fn start() -> Devnet {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("dn");
+        let mut child = Command::new(repo_root().join("devnet/run"))
+            .args(["--port", "0", "--state-dir"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start devnet/run");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("devnet ready line {line:?}: {e}"));
+        let pid = u32::try_from(ready["pid"].as_u64().unwrap()).unwrap();
+        assert_eq!(pid, child.id(), "devnet/run execs down to the server");
+        Devnet {
+            child,
+            pid,
+            url: ready["url"].as_str().unwrap().to_owned(),
+            token_file: ready["token_file"].as_str().unwrap().into(),
+            dir,
+        }
+    }
+
+    /// The key file (mode 0600, 25-word mnemonic) of prefunded dev account `n` (1-based).
+    pub fn key_file(&self, n: u32) -> std::path::PathBuf {
+        self.dir.path().join(format!("dn/accounts/dev{n}.mnemonic"))
+    }
+
+    /// The address of dev account `n`.
+    pub fn address(&self, n: u32) -> String {
+        let accounts: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(self.dir.path().join("dn/accounts.json")).unwrap(),
+        )
+        .unwrap();
+        accounts[format!("dev{n}")].as_str().unwrap().to_owned()
+    }
+
+    /// Moves block time forward by `seconds` (one empty block).
+    pub fn advance(&self, seconds: u64) {
+        let token = std::fs::read_to_string(&self.token_file).unwrap();
+        let addr = self.url.trim_start_matches("http://");
+        let body = format!("{{\"seconds\": {seconds}}}");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST /devnet/advance HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            token.trim(),
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+        assert!(out.contains("round"), "advance: {out}");
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

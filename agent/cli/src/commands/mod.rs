@@ -1,5 +1,10 @@
+mod act;
+mod chain;
 mod docs;
+mod form;
 mod hash;
+mod inspect;
+mod submit;
 mod validate_config;
 
 use crate::cli::Command;
@@ -14,6 +19,37 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => hash::run(&repo, &base, &head, json),
         Command::ValidateConfig { file, json } => validate_config::run(&file, json),
+        Command::Form(a) => form::run(&a),
+        Command::Submit(a) => submit::run(&a),
+        Command::Vote {
+            id,
+            choice,
+            chain,
+            key,
+            json,
+        } => act::run(act::Action::Vote(choice), id, &chain, &key, json),
+        Command::Finalize {
+            id,
+            chain,
+            key,
+            json,
+        } => act::run(act::Action::Finalize, id, &chain, &key, json),
+        Command::Execute {
+            id,
+            chain,
+            key,
+            json,
+        } => act::run(act::Action::Execute, id, &chain, &key, json),
+        Command::Cancel {
+            id,
+            chain,
+            key,
+            json,
+        } => act::run(act::Action::Cancel, id, &chain, &key, json),
+        Command::Proposals { chain, json } => inspect::proposals(&chain, json),
+        Command::Show { id, chain, json } => inspect::show(id, &chain, json),
+        Command::Members { chain, json } => inspect::members(&chain, json),
+        Command::Hosts { chain, json } => inspect::hosts(&chain, json),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(&out),
     }

@@ -1,0 +1,269 @@
+//! proposals, show, members, hosts: reads, with every tally re-computed locally.
+
+use super::chain::{app, block_on, now};
+use super::print_json;
+use crate::cli::ChainArgs;
+use dao_chain::decode::{BoxKey, ProposalPayload, Report, Targets};
+use dao_chain::verify::Verified;
+use dao_chain::App;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+fn targets_json(t: &Targets) -> Value {
+    match t {
+        Targets::All => json!("all"),
+        Targets::Hosts(h) => json!(h),
+    }
+}
+
+fn payload_json(p: &ProposalPayload) -> Value {
+    match p {
+        ProposalPayload::Deploy {
+            base,
+            head,
+            diff_hash,
+            targets,
+            description_url,
+        } => json!({
+            "base": hex(base), "head": hex(head),
+            "diff_hash": format!("sha256:{}", hex(diff_hash)),
+            "targets": targets_json(targets), "description_url": description_url,
+        }),
+        ProposalPayload::Membership {
+            member,
+            weight,
+            description_url,
+        } => json!({
+            "member": member.to_string(), "weight": weight, "description_url": description_url,
+        }),
+        ProposalPayload::Hosts {
+            host_id,
+            agent,
+            description_url,
+        } => json!({
+            "host_id": host_id, "agent": agent.to_string(), "description_url": description_url,
+        }),
+        ProposalPayload::Parameters {
+            rules,
+            description_url,
+        } => json!({
+            "rules": rules, "description_url": description_url,
+        }),
+        ProposalPayload::Treasury {
+            receiver,
+            amount,
+            description_url,
+        } => json!({
+            "receiver": receiver.to_string(), "amount": amount, "description_url": description_url,
+        }),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn report_json(r: &Report) -> Value {
+    json!({
+        "status": format!("{:?}", r.status).to_lowercase(),
+        "toplevel_sha256": hex(&r.toplevel_sha256),
+        "generation": r.generation,
+        "logs_sha256": hex(&r.logs_sha256),
+        "reported_at": r.reported_at,
+    })
+}
+
+/// A proposal as verified: stored fields, and the tally and state re-computed by the engine.
+fn verified_json(v: &Verified) -> Value {
+    let h = &v.proposal.header;
+    let t = v.engine.tally;
+    json!({
+        "id": v.proposal.id,
+        "kind": v.engine.kind.as_str(),
+        "state": v.state.as_str(),
+        "proposer": h.proposer.to_string(),
+        "start": h.start, "end": h.end, "eta": (h.eta > 0).then_some(h.eta),
+        "tally": { "for": t.for_, "against": t.against, "abstain": t.abstain },
+        "voted_weight": v.engine.voted_weight,
+        "total": h.total, "quorum_votes": h.quorum_votes, "support_ppm": h.support_ppm,
+        "verified": true, "rules_checked": v.rules_checked,
+        "payload": payload_json(&v.proposal.payload),
+    })
+}
+
+async fn verified_all(app: &App) -> anyhow::Result<Vec<Result<Verified, String>>> {
+    let g = app.global().await?;
+    let knowledge = app.rules_knowledge().await?;
+    let now = now(&app.node).await?;
+    let mut out = Vec::new();
+    for id in 1..=g.proposal_count {
+        out.push(
+            app.verify_proposal(id, &knowledge, now)
+                .await
+                .map_err(|e| e.to_string()),
+        );
+    }
+    Ok(out)
+}
+
+pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+    let app = app(chain)?;
+    let all = block_on(verified_all(&app))??;
+    if json_out {
+        let list: Vec<Value> = all
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Ok(v) => verified_json(v),
+                Err(e) => json!({ "id": i + 1, "verified": false, "error": e }),
+            })
+            .collect();
+        print_json(&list)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>4}  {:<10} {:<10} {:>22}  {:>12}  targets",
+        "id", "kind", "state", "for/against/abstain", "ends"
+    );
+    for (i, v) in all.iter().enumerate() {
+        match v {
+            Ok(v) => {
+                let t = v.engine.tally;
+                let targets = match &v.proposal.payload {
+                    ProposalPayload::Deploy {
+                        targets: Targets::All,
+                        ..
+                    } => "all".to_owned(),
+                    ProposalPayload::Deploy {
+                        targets: Targets::Hosts(h),
+                        ..
+                    } => h.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+                    _ => "-".to_owned(),
+                };
+                println!(
+                    "{:>4}  {:<10} {:<10} {:>22}  {:>12}  {targets}",
+                    v.proposal.id,
+                    v.engine.kind.as_str(),
+                    v.state.as_str(),
+                    format!("{}/{}/{}", t.for_, t.against, t.abstain),
+                    v.proposal.header.end,
+                );
+            }
+            Err(e) => println!("{:>4}  NOT VERIFIED: {e}", i + 1),
+        }
+    }
+    // Any proposal that does not verify is a reason to look, and to exit non-zero.
+    Ok(if all.iter().all(Result::is_ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub fn show(id: u64, chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+    let app = app(chain)?;
+    let (v, reports) = block_on(async {
+        let knowledge = app.rules_knowledge().await?;
+        let now = now(&app.node).await?;
+        let v = app.verify_proposal(id, &knowledge, now).await?;
+        let hosts: Vec<u64> = match &v.proposal.payload {
+            ProposalPayload::Deploy {
+                targets: Targets::Hosts(h),
+                ..
+            } => h.clone(),
+            ProposalPayload::Deploy {
+                targets: Targets::All,
+                ..
+            } => app
+                .box_keys()
+                .await?
+                .into_iter()
+                .filter_map(|k| match k {
+                    BoxKey::Host(h) => Some(h),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut reports = Vec::new();
+        for h in hosts {
+            let (r, amended) = app.reports(id, h).await?;
+            reports.push((h, r, amended));
+        }
+        anyhow::Ok((v, reports))
+    })??;
+    let mut out = verified_json(&v);
+    out["votes"] = v
+        .votes
+        .iter()
+        .map(|(a, r)| json!({ "voter": a.to_string(), "choice": format!("{:?}", r.choice).to_lowercase(), "weight": r.weight, "effective_weight": r.effective_weight }))
+        .collect();
+    out["reports"] = reports
+        .iter()
+        .map(|(h, r, amended)| json!({ "host": h, "report": r.as_ref().map(report_json), "amended": amended.as_ref().map(report_json) }))
+        .collect();
+    if json_out {
+        print_json(&out)?;
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn members(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+    let app = app(chain)?;
+    let list = block_on(async {
+        let mut out = Vec::new();
+        for k in app.box_keys().await? {
+            if let BoxKey::Member(a) = k {
+                if let Some(m) = app.member(&a).await? {
+                    out.push((a, m.weight));
+                }
+            }
+        }
+        out.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        anyhow::Ok(out)
+    })??;
+    if json_out {
+        print_json(
+            &list
+                .iter()
+                .map(|(a, w)| json!({ "address": a.to_string(), "weight": w }))
+                .collect::<Vec<_>>(),
+        )?;
+    } else {
+        for (a, w) in list.iter().filter(|(_, w)| *w > 0) {
+            println!("{w:>14}  {a}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn hosts(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+    let app = app(chain)?;
+    let list = block_on(async {
+        let mut out = Vec::new();
+        for k in app.box_keys().await? {
+            if let BoxKey::Host(id) = k {
+                if let Some(a) = app.host(id).await? {
+                    out.push((id, a));
+                }
+            }
+        }
+        out.sort_by_key(|x| x.0);
+        anyhow::Ok(out)
+    })??;
+    if json_out {
+        print_json(
+            &list
+                .iter()
+                .map(|(id, a)| json!({ "host_id": id, "agent": a.to_string() }))
+                .collect::<Vec<_>>(),
+        )?;
+    } else {
+        for (id, a) in &list {
+            println!("{id:>6}  {a}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

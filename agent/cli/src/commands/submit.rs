@@ -1,0 +1,87 @@
+//! `submit`: propose deploying BASE..HEAD. The diff hash is computed here, from the local
+//! objects, never taken from anyone.
+
+use super::chain::{app, block_on, now, signer};
+use super::print_json;
+use crate::cli::SubmitArgs;
+use anyhow::Context;
+use dao_chain::decode::Targets;
+use dao_chain::txn::DeployProposal;
+use dao_core::diff_hash::{diff_hash, resolve_commit};
+use std::process::ExitCode;
+
+pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
+    let repo = git2::Repository::open(&a.repo).with_context(|| {
+        format!(
+            "{} is not a git repository (give it with --repo)",
+            a.repo.display()
+        )
+    })?;
+    let base = resolve_commit(&repo, &a.base)?;
+    let head = resolve_commit(&repo, &a.head)?;
+    let summary = diff_hash(&repo, base, head)?;
+    if summary.is_empty() {
+        anyhow::bail!(
+            "{}..{} changes nothing (identical trees): there is nothing to propose",
+            a.base,
+            a.head
+        );
+    }
+    let targets = if a.all_hosts {
+        Targets::All
+    } else if a.targets.is_empty() {
+        anyhow::bail!(
+            "say which hosts the change is for: --target HOST_ID (repeatable) or --all-hosts"
+        );
+    } else {
+        Targets::Hosts(a.targets.clone())
+    };
+    let mut b = [0u8; 20];
+    b.copy_from_slice(base.as_bytes());
+    let mut h = [0u8; 20];
+    h.copy_from_slice(head.as_bytes());
+    let proposal = DeployProposal {
+        emergency: a.emergency,
+        base: b,
+        head: h,
+        diff_hash: summary.diff_hash.0,
+        targets,
+        description_url: a.description.clone(),
+    };
+    let signer = signer(&a.key)?;
+    let app = app(&a.chain)?;
+    let (id, confirmed, p, chain_now) = block_on(async {
+        let (id, confirmed) = app.propose_deploy(&signer, &proposal).await?;
+        let p = app.proposal(id).await?;
+        let chain_now = now(&app.node).await?;
+        anyhow::Ok((id, confirmed, p, chain_now))
+    })??;
+    if a.json {
+        print_json(&serde_json::json!({
+            "id": id,
+            "txid": confirmed.txid,
+            "round": confirmed.round,
+            "diff_hash": summary.diff_hash,
+            "base": summary.base,
+            "head": summary.head,
+            "changed_paths": summary.changed_paths,
+            "start": p.header.start,
+            "end": p.header.end,
+            "now": chain_now,
+        }))?;
+    } else {
+        println!(
+            "proposal {id}: {} ({} changed paths)",
+            summary.diff_hash, summary.changed_paths
+        );
+        println!(
+            "voting opens in {} s and closes in {} s (chain time {}); round {}, tx {}",
+            p.header.start.saturating_sub(chain_now),
+            p.header.end.saturating_sub(chain_now),
+            chain_now,
+            confirmed.round,
+            confirmed.txid
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -58,35 +58,11 @@ pub enum Command {
         json: bool,
     },
     /// End a proposal's vote once its outcome is decided (anyone may).
-    Finalize {
-        id: u64,
-        #[command(flatten)]
-        chain: ChainArgs,
-        #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Finalize(ProposalCall),
     /// Carry out a queued membership, hosts, parameters or treasury proposal (anyone may).
-    Execute {
-        id: u64,
-        #[command(flatten)]
-        chain: ChainArgs,
-        #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Execute(ProposalCall),
     /// Cancel your own proposal while it is still being voted on.
-    Cancel {
-        id: u64,
-        #[command(flatten)]
-        chain: ChainArgs,
-        #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Cancel(ProposalCall),
     /// List proposals: id, kind, state, tally, end of voting, targets.
     Proposals {
         #[command(flatten)]
@@ -152,6 +128,18 @@ pub struct ChainArgs {
 pub struct KeyArgs {
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+}
+
+/// A signed call about one proposal (finalize, execute, cancel).
+#[derive(Debug, clap::Args)]
+pub struct ProposalCall {
+    pub id: u64,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

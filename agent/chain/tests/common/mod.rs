@@ -7,56 +7,33 @@ use dao_chain::keys::Signer;
 use dao_chain::node::{App, Node};
 use dao_core::address::Address;
 use dao_core::rules::Rules;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    dao_testkit::repo_root()
 }
 
-/// A devnet on 127.0.0.1, port 0, in a temporary state directory; SIGTERM by PID on drop.
+/// The shared devnet launcher (dao-testkit), with the typed handles these tests use.
 pub struct Devnet {
-    child: Child,
-    pub pid: u32,
+    inner: dao_testkit::Devnet,
     pub url: String,
     pub token: String,
-    pub dir: tempfile::TempDir,
 }
 
 impl Devnet {
     pub fn start() -> Devnet {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("dn");
-        let mut child = Command::new(repo_root().join("devnet/run"))
-            .args(["--port", "0", "--state-dir"])
-            .arg(&state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start devnet/run");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let ready: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("devnet ready line {line:?}: {e}"));
-        let url = ready["url"].as_str().unwrap().to_owned();
-        let token = std::fs::read_to_string(ready["token_file"].as_str().unwrap())
+        let inner = dao_testkit::Devnet::start();
+        let token = std::fs::read_to_string(&inner.token_file)
             .unwrap()
             .trim()
             .to_owned();
-        let pid = ready["pid"].as_u64().unwrap() as u32;
-        assert_eq!(pid, child.id(), "devnet/run execs down to the server");
         Devnet {
-            child,
-            pid,
-            url,
+            url: inner.url.clone(),
             token,
-            dir,
+            inner,
         }
     }
 
@@ -65,8 +42,7 @@ impl Devnet {
     }
 
     pub fn account(&self, n: u32) -> Signer {
-        let p = self.dir.path().join(format!("dn/accounts/dev{n}.mnemonic"));
-        Signer::from_file(&p).unwrap()
+        Signer::from_file(&self.inner.key_file(n)).unwrap()
     }
 
     pub fn addr(&self) -> String {
@@ -84,22 +60,6 @@ impl Devnet {
             .post("/devnet/advance", &format!("{{\"seconds\": {seconds}}}"))
             .await;
         assert!(r.contains("round"), "advance: {r}");
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        for _ in 0..50 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

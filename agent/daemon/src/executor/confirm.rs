@@ -44,13 +44,7 @@ fn run_check(check: &Check, budget: Duration) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         Check::Remote(url) => {
-            let millis = i32::try_from(budget.as_millis()).unwrap_or(i32::MAX).max(1);
-            // SAFETY: as in fetch.rs: process-wide integer options, set before each use.
-            #[allow(unsafe_code)]
-            unsafe {
-                let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
-                let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
-            }
+            super::fetch::set_socket_timeouts(budget);
             let mut remote =
                 Remote::create_detached(url.as_str()).map_err(|e| e.message().to_owned())?;
             remote

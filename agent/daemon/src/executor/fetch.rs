@@ -146,6 +146,20 @@ pub fn fetch_commits(
     })
 }
 
+/// Sets libgit2's connect and read timeouts for the next network operation.
+pub(crate) fn set_socket_timeouts(timeout: Duration) {
+    let millis = i32::try_from(timeout.as_millis())
+        .unwrap_or(i32::MAX)
+        .max(1);
+    // SAFETY: sets libgit2 process-wide options (plain integers); the agent runs one network
+    // operation at a time and sets the values before each, so none sees a value change mid-way.
+    #[allow(unsafe_code)]
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
+    }
+}
+
 /// One fetch of the commits by id, no tags, aborted at the deadline.
 fn fetch_from(
     repo: &Repository,
@@ -157,16 +171,7 @@ fn fetch_from(
     let deadline = Instant::now() + timeout;
     // libgit2 has no per-call timeout: a socket read timeout catches a remote that sends
     // nothing, the progress callback one that trickles.
-    let millis = i32::try_from(timeout.as_millis())
-        .unwrap_or(i32::MAX)
-        .max(1);
-    // SAFETY: sets libgit2 process-wide options (plain integers); the agent runs one fetch at a
-    // time and sets the same values before each, so no other fetch sees a changed value mid-way.
-    #[allow(unsafe_code)]
-    unsafe {
-        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
-        let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
-    }
+    set_socket_timeouts(timeout);
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(|e| format!("not a usable remote URL: {}", e.message()))?;

@@ -52,7 +52,7 @@ pub enum PreflightError {
         #[source]
         source: DecodeError,
     },
-    #[error("application {app_id} governs {pinned:?}, not the expected repository {expected:?}: check chain.app_id")]
+    #[error("application {app_id} governs {pinned:?}, not an expected repository ({expected}): check chain.app_id and source.allowed_remotes")]
     RepoMismatch {
         app_id: u64,
         pinned: String,
@@ -69,11 +69,12 @@ pub struct Followable {
 }
 
 /// Runs every check, in order: exists, program hash, global state decodes, rules valid,
-/// sealed, repository.
+/// sealed, repository (one of `expected_repos`; any when it is empty: a watcher that fetches
+/// nothing).
 pub async fn preflight(
     node: &Node,
     app_id: u64,
-    expected_repo: &str,
+    expected_repos: &[&str],
     allowed_program_hashes: &[String],
 ) -> Result<Followable, PreflightError> {
     let mut allowed: Vec<Address> = released_program_hashes().to_vec();
@@ -122,11 +123,11 @@ pub async fn preflight(
     if !global.sealed {
         return Err(PreflightError::NotSealed { app_id });
     }
-    if global.repo != expected_repo {
+    if !expected_repos.is_empty() && !expected_repos.contains(&global.repo.as_str()) {
         return Err(PreflightError::RepoMismatch {
             app_id,
             pinned: global.repo.clone(),
-            expected: expected_repo.to_owned(),
+            expected: expected_repos.join(", "),
         });
     }
     Ok(Followable {

@@ -15,7 +15,9 @@ async fn preflight_accepts_the_released_sealed_app_and_refuses_the_rest() {
 
     // Sealed, released, right repository: accepted.
     let dao = form(&dn, true).await;
-    let ok = preflight(&node, dao.app.app_id, REPO, &[]).await.unwrap();
+    let ok = preflight(&node, dao.app.app_id, &[REPO], &[])
+        .await
+        .unwrap();
     assert!(ok.global.sealed);
     assert_eq!(
         ok.program_hash,
@@ -23,25 +25,25 @@ async fn preflight_accepts_the_released_sealed_app_and_refuses_the_rest() {
     );
 
     // Another repository.
-    let e = preflight(&node, dao.app.app_id, "https://evil.example/x.git", &[])
+    let e = preflight(&node, dao.app.app_id, &["https://evil.example/x.git"], &[])
         .await
         .unwrap_err();
     assert!(matches!(e, PreflightError::RepoMismatch { .. }), "{e}");
     assert!(e.to_string().contains("evil.example"), "{e}");
 
     // Missing app.
-    let e = preflight(&node, 987_654, REPO, &[]).await.unwrap_err();
+    let e = preflight(&node, 987_654, &[REPO], &[]).await.unwrap_err();
     assert!(matches!(e, PreflightError::AppMissing { .. }), "{e}");
 
     // A malformed allow-list entry.
-    let e = preflight(&node, dao.app.app_id, REPO, &["nope".into()])
+    let e = preflight(&node, dao.app.app_id, &[REPO], &["nope".into()])
         .await
         .unwrap_err();
     assert!(matches!(e, PreflightError::BadAllowedHash { .. }), "{e}");
 
     // Unsealed.
     let unsealed = form(&dn, false).await;
-    let e = preflight(&node, unsealed.app.app_id, REPO, &[])
+    let e = preflight(&node, unsealed.app.app_id, &[REPO], &[])
         .await
         .unwrap_err();
     assert!(matches!(e, PreflightError::NotSealed { .. }), "{e}");
@@ -72,7 +74,9 @@ async fn a_tampered_program_is_refused_unless_explicitly_allowed() {
         .unwrap();
     app.seal(&creator).await.unwrap();
 
-    let e = preflight(&node, app.app_id, REPO, &[]).await.unwrap_err();
+    let e = preflight(&node, app.app_id, &[REPO], &[])
+        .await
+        .unwrap_err();
     let hash = Address::of_program(&compiled.0);
     match &e {
         PreflightError::ProgramNotAllowed { hash: h, .. } => assert_eq!(*h, hash),
@@ -81,7 +85,7 @@ async fn a_tampered_program_is_refused_unless_explicitly_allowed() {
     assert!(e.to_string().contains(&hash.to_string()), "{e}");
 
     // An operator may allow it explicitly (config chain.allowed_program_hashes).
-    let ok = preflight(&node, app.app_id, REPO, &[hash.to_string()])
+    let ok = preflight(&node, app.app_id, &[REPO], &[hash.to_string()])
         .await
         .unwrap();
     assert_eq!(ok.program_hash, hash);

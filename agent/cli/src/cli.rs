@@ -92,6 +92,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what this host's agent is doing: paused or not, the deployment in progress, the last
+    /// outcome, an operator rollback, the generation the host runs.
+    Status(LocalArgs),
+    /// List this host's deployments from the agent's journal, newest first.
+    Deployments(LocalArgs),
+    /// Go back to an earlier system generation now, pause automatic deployment, and amend the
+    /// host's on-chain report of the undone deployment to "rolled back" (root or operators).
+    Rollback {
+        /// The profile generation to go back to; by default the one the host ran before its
+        /// current deployment.
+        #[arg(long = "to", value_name = "GENERATION")]
+        to: Option<u64>,
+        /// Why (recorded, logged and hashed into the on-chain report), at most 512 bytes.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Stop applying approved proposals on this host until `resume` (root or operators).
+    Pause {
+        /// Why, at most 512 bytes.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Apply approved proposals again after `pause` or `rollback` (root or operators).
+    Resume(LocalArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -103,6 +131,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+/// Talking to this host's agent over D-Bus.
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
+    /// The bus the agent is on: a D-Bus address; the system bus by default (which also honours
+    /// DBUS_SYSTEM_BUS_ADDRESS).
+    #[arg(long, value_name = "ADDRESS")]
+    pub bus: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the app is. Each flag overrides the repo-spec file.

@@ -164,9 +164,14 @@ pub enum JournalError {
     Corrupt { path: PathBuf, problem: String },
 }
 
+/// Called with every record right after it is durably written (the daemon turns records into
+/// its status, sd-notify STATUS lines and D-Bus signals).
+pub type Observer = Box<dyn Fn(&Record) + Send + Sync>;
+
 /// The journal directory.
 pub struct Journal {
     dir: PathBuf,
+    observer: Option<Observer>,
 }
 
 impl Journal {
@@ -190,7 +195,16 @@ impl Journal {
         }
         Ok(Journal {
             dir: dir.to_path_buf(),
+            observer: None,
         })
+    }
+
+    /// The same journal, telling `observer` of every record written.
+    pub fn observed(self, observer: Observer) -> Journal {
+        Journal {
+            observer: Some(observer),
+            ..self
+        }
     }
 
     pub fn path_of(&self, proposal: u64, host: u64) -> PathBuf {
@@ -224,6 +238,9 @@ impl Journal {
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(io(&self.dir))?;
+        if let Some(observe) = &self.observer {
+            observe(record);
+        }
         Ok(())
     }
 

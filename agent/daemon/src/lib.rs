@@ -1,6 +1,7 @@
-//! The agent. Today: the front of the executor pipeline (fetch the approved commits, verify
-//! them). The daemon binary arrives with the rest of the pipeline, the journal and the D-Bus face.
+//! The agent: the executor pipeline (fetch, verify, dry-build, build, activate, confirm, report),
+//! its journal, its D-Bus face, and the `dao-agent` daemon that runs the roles.
 
 pub mod control;
+pub mod daemon;
 pub mod executor;
 pub mod journal;

@@ -106,7 +106,7 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
         }
         let sealed = app.seal(&signer).await.context("sealing the app")?;
         // What agents will check, checked now.
-        let ok = preflight(&node, app.app_id, &a.repository, &[])
+        let ok = preflight(&node, app.app_id, &[a.repository.as_str()], &[])
             .await
             .context("the formed app does not pass the agents' preflight")?;
         anyhow::Ok((app, ok.program_hash, sealed.round))

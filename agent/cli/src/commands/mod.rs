@@ -4,6 +4,7 @@ mod docs;
 mod form;
 mod hash;
 mod inspect;
+mod local;
 mod submit;
 mod validate_config;
 
@@ -35,6 +36,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Show { id, chain, json } => inspect::show(id, &chain, json),
         Command::Members { chain, json } => inspect::members(&chain, json),
         Command::Hosts { chain, json } => inspect::hosts(&chain, json),
+        Command::Status(l) => local::status(&l),
+        Command::Deployments(l) => local::deployments(&l),
+        Command::Rollback { to, reason, local } => local::rollback(to, &reason, &local),
+        Command::Pause { reason, local } => local::pause(&reason, &local),
+        Command::Resume(l) => local::resume(&l),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(&out),
     }

@@ -102,6 +102,14 @@ impl Profile {
         Ok(Some(Generation { number, store_path }))
     }
 
+    /// Generation `number` of the profile, as its link says now.
+    pub fn generation(&self, number: u64) -> Result<Generation, ActivateError> {
+        Ok(Generation {
+            number,
+            store_path: self.store_path_of(number)?,
+        })
+    }
+
     fn store_path_of(&self, number: u64) -> Result<PathBuf, ActivateError> {
         let gen_link = self.dir().join(format!("{}-{number}-link", self.name()));
         let target = fs::read_link(&gen_link).map_err(|source| ActivateError::ReadProfile {

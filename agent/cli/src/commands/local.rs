@@ -1,0 +1,229 @@
+//! Commands for this host's agent, over D-Bus (io.github.nixos_dao_governance.Agent1).
+//!
+//! Who may change anything is decided by the agent from the caller's credentials on the bus;
+//! this side only asks and prints the answer (or the refusal, which names what is needed).
+
+use super::chain::block_on;
+use super::print_json;
+use crate::cli::LocalArgs;
+use anyhow::{anyhow, Context};
+use serde_json::Value;
+use std::process::ExitCode;
+use zbus::Connection;
+
+const BUS_NAME: &str = "io.github.nixos_dao_governance.Agent1";
+const OBJECT_PATH: &str = "/io/github/nixos_dao_governance/Agent1";
+const INTERFACE: &str = "io.github.nixos_dao_governance.Agent1";
+
+async fn connect(bus: Option<&str>) -> anyhow::Result<Connection> {
+    let c = match bus {
+        Some(a) => zbus::connection::Builder::address(a)?.build().await,
+        None => Connection::system().await,
+    };
+    c.with_context(|| format!("cannot connect to the {} bus", bus.unwrap_or("system")))
+}
+
+/// Calls a method of the agent; D-Bus errors come back with the agent's own message.
+fn call<B>(args: &LocalArgs, method: &str, body: &B) -> anyhow::Result<Option<String>>
+where
+    B: serde::Serialize + zbus::zvariant::DynamicType,
+{
+    block_on(async {
+        let conn = connect(args.bus.as_deref()).await?;
+        let reply = conn
+            .call_method(Some(BUS_NAME), OBJECT_PATH, Some(INTERFACE), method, body)
+            .await
+            .map_err(|e| match e {
+                zbus::Error::MethodError(name, Some(msg), _) => {
+                    if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown"
+                        || name.as_str() == "org.freedesktop.DBus.Error.NameHasNoOwner"
+                    {
+                        anyhow!("no agent is running on this bus ({BUS_NAME} has no owner): is dao-executor.service active?")
+                    } else {
+                        // The agent's message names the method already.
+                        anyhow!("{msg}")
+                    }
+                }
+                other => anyhow!("{method}: {other}"),
+            })?;
+        let body = reply.body();
+        if body.signature().to_string().is_empty() {
+            return Ok(None);
+        }
+        let s: String = body
+            .deserialize()
+            .with_context(|| format!("{method}: the agent's answer is not a string"))?;
+        Ok(Some(s))
+    })?
+}
+
+fn parse(method: &str, text: Option<String>) -> anyhow::Result<Value> {
+    let text = text.ok_or_else(|| anyhow!("{method}: the agent sent no answer"))?;
+    serde_json::from_str(&text).with_context(|| format!("{method}: the agent's answer is not JSON"))
+}
+
+fn opt(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    let v = parse("GetStatus", call(args, "GetStatus", &())?)?;
+    if args.json {
+        print_json(&v)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "host        {} (id {}), app {}",
+        opt(&v["host"]["name"]),
+        opt(&v["host"]["id"]),
+        opt(&v["app_id"])
+    );
+    println!(
+        "generation  {} {}",
+        opt(&v["generation"]["number"]),
+        opt(&v["generation"]["store_path"])
+    );
+    match &v["paused"] {
+        Value::Null => println!("deploying   automatically"),
+        p => println!(
+            "deploying   PAUSED by uid {}: {}",
+            opt(&p["uid"]),
+            opt(&p["reason"])
+        ),
+    }
+    if let Value::Object(c) = &v["current"] {
+        println!(
+            "now         proposal {}: {} {}",
+            opt(&c["proposal"]),
+            opt(&c["step"]),
+            opt(&c["state"])
+        );
+    }
+    if let Value::Object(l) = &v["last"] {
+        println!(
+            "last        proposal {}: {}{}",
+            opt(&l["proposal"]),
+            opt(&l["outcome"]["status"]),
+            match &l["outcome"]["reason"] {
+                Value::String(r) => format!(" ({r})"),
+                _ => String::new(),
+            }
+        );
+    }
+    if let Value::String(w) = &v["waiting"] {
+        println!("waiting     {w}");
+    }
+    if let Value::Object(r) = &v["rollback"] {
+        println!(
+            "rollback    to generation {} by uid {}: {} [{}; amendment {}]",
+            opt(&r["to"]["number"]),
+            opt(&r["uid"]),
+            opt(&r["reason"]),
+            phase(&r["phase"]),
+            phase(&r["amendment"])
+        );
+    }
+    if let Value::Array(u) = &v["unverified"] {
+        for e in u {
+            println!("unverified  proposal {}: {}", opt(&e[0]), opt(&e[1]));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A serde enum tag: "switched", or the key of {"failed": {...}}.
+fn phase(v: &Value) -> String {
+    match v {
+        Value::Object(m) => m.keys().next().cloned().unwrap_or_default(),
+        other => opt(other),
+    }
+}
+
+pub fn deployments(args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    let v = parse("ListDeployments", call(args, "ListDeployments", &())?)?;
+    if args.json {
+        print_json(&v)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(err) = v.get("error") {
+        return Err(anyhow!("the agent cannot read its journal: {}", opt(err)));
+    }
+    let list = v.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no deployments yet");
+    }
+    println!(
+        "{:>8}  {:<12}  {:<12}  {:<10}  {:<11}  reason",
+        "proposal", "head", "status", "generation", "report"
+    );
+    for r in list {
+        let head = opt(&r["head"]);
+        println!(
+            "{:>8}  {:<12}  {:<12}  {:<10}  {:<11}  {}",
+            opt(&r["proposal"]),
+            head.get(..12).unwrap_or(&head),
+            r["outcome"]["status"].as_str().unwrap_or("in progress"),
+            opt(&r["previous"]["number"]),
+            phase(&r["report"]),
+            r["outcome"]["reason"].as_str().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rollback(to: Option<u64>, reason: &str, args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    if to == Some(0) {
+        return Err(anyhow!("--to 0: generations are numbered from 1"));
+    }
+    let v = parse(
+        "Rollback",
+        call(args, "Rollback", &(to.unwrap_or(0), reason))?,
+    )?;
+    if args.json {
+        print_json(&v)?;
+    } else {
+        println!(
+            "rolled back to generation {} ({}); automatic deployment is paused until \
+             `dao-agentctl resume`",
+            opt(&v["to"]["number"]),
+            opt(&v["to"]["store_path"])
+        );
+        match &v["amendment"] {
+            Value::Object(m) if m.contains_key("confirmed") => println!(
+                "reported on chain: proposal {} rolled back (transaction {})",
+                opt(&v["proposal"]),
+                opt(&m["confirmed"]["txid"])
+            ),
+            Value::Object(m) if m.contains_key("not_applicable") => println!(
+                "nothing reported on chain: {}",
+                opt(&m["not_applicable"]["why"])
+            ),
+            other => println!("on-chain amendment: {}", phase(other)),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pause(reason: &str, args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    call(args, "Pause", &(reason,))?;
+    if args.json {
+        print_json(&serde_json::json!({ "paused": true, "reason": reason }))?;
+    } else {
+        println!("paused: approved proposals wait until `dao-agentctl resume`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn resume(args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    call(args, "Resume", &())?;
+    if args.json {
+        print_json(&serde_json::json!({ "paused": false }))?;
+    } else {
+        println!("resumed: approved proposals are applied again");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,262 @@
+//! The `dao-agent` daemon: loads the configuration, checks the app (preflight), and runs the
+//! configured roles until SIGTERM.
+//!
+//! Each role keeps its files under `<state_dir>/<role>/`. The executor owns the D-Bus name and
+//! applies approved proposals; the watcher only follows and verifies. READY is sent once every
+//! role has loaded its state (and the executor owns its bus name).
+
+pub mod deployer;
+pub mod files;
+pub mod logging;
+pub mod notify;
+pub mod reporter;
+pub mod rollback;
+pub mod setup;
+pub mod survey;
+pub mod watcher;
+
+use dao_chain::keys::Signer;
+use dao_chain::preflight::preflight;
+use dao_chain::Node;
+use dao_core::config::{self, Config, Role};
+use deployer::{Deployer, Shared};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, Notify};
+use tracing::{info, warn};
+
+pub const DEFAULT_CONFIG: &str = "/etc/dao-governance/agent.toml";
+
+/// Why the daemon stopped before it could run.
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    /// Exit status 2: the configuration (or the command line) is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// Exit status 1: anything else (the app refused preflight, the bus, the journal).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Fatal {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Fatal::Config(_) => 2,
+            Fatal::Other(_) => 1,
+        }
+    }
+}
+
+pub fn load_config(path: &Path) -> Result<Config, Fatal> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Fatal::Config(format!(
+            "cannot read the configuration {}: {e}",
+            path.display()
+        ))
+    })?;
+    config::parse(&text).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {p}", path.display()))
+            .collect();
+        Fatal::Config(format!(
+            "{}\n{}: {} problem(s); see docs/configuration.md",
+            lines.join("\n"),
+            path.display(),
+            problems.len()
+        ))
+    })
+}
+
+fn signer(cfg: &Config) -> Result<Signer, Fatal> {
+    let key = match &cfg.keys.account_key_file {
+        Some(path) => Signer::from_file(path),
+        None => Signer::from_credential("account-key"),
+    };
+    key.map_err(|e| {
+        Fatal::Other(format!(
+            "the executor cannot load the host's account key: {e} (keys.account_key_file, or \
+             the systemd credential account-key)"
+        ))
+    })
+}
+
+fn role_dir(cfg: &Config, role: &str) -> Result<PathBuf, Fatal> {
+    let dir = cfg.state_dir.join(role);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Fatal::Other(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// Runs the roles `only` selects (all configured ones when None) until SIGTERM or SIGINT.
+pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
+    let cfg = load_config(config_path)?;
+    let roles: Vec<Role> = match only {
+        Some(r) if cfg.has_role(r) => vec![r],
+        Some(r) => {
+            return Err(Fatal::Config(format!(
+                "--role {}: {} does not list it in `roles`",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                config_path.display()
+            )))
+        }
+        None => cfg.roles.clone(),
+    };
+    let node = Node::with_token_file(&cfg.chain.algod_url, cfg.chain.algod_token_file.as_deref())
+        .map_err(|e| Fatal::Other(e.to_string()))?;
+    let expected: Vec<&str> = match (&cfg.source, roles.contains(&Role::Executor)) {
+        (Some(s), true) => s.allowed_remotes.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let ok = preflight(
+        &node,
+        cfg.chain.app_id,
+        &expected,
+        &cfg.chain.allowed_program_hashes,
+    )
+    .await
+    .map_err(|e| Fatal::Other(format!("refusing to follow the app: {e}")))?;
+    let start_after = node.last_round().await.map_err(|e| {
+        Fatal::Other(format!(
+            "cannot reach algod at {}: {e}",
+            cfg.chain.algod_url
+        ))
+    })?;
+    info!(
+        app_id = cfg.chain.app_id,
+        repo = %ok.global.repo,
+        program = %ok.program_hash,
+        "following application {}",
+        cfg.chain.app_id
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if roles.contains(&Role::Watcher) {
+        let dir = role_dir(&cfg, "watcher")?;
+        tasks.spawn(watcher::watch(ok.app.clone(), dir, start_after));
+    }
+    let mut executor = None;
+    if roles.contains(&Role::Executor) {
+        let setup = setup::Setup::new(&cfg, &ok.global.repo, ok.global.genesis)
+            .map_err(|e| Fatal::Config(e.to_string()))?;
+        role_dir(&cfg, "executor")?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        deployer::load_state(&setup, &shared).map_err(Fatal::Other)?;
+        let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        let journal = deployer::observed_journal(&setup, Arc::clone(&shared), changes_tx)
+            .map_err(Fatal::Other)?;
+        let reporter = reporter::ChainReporter {
+            app: ok.app.clone(),
+            signer: signer(&cfg)?,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let (req_tx, req_rx) = mpsc::channel(16);
+        let bus = deployer::serve_bus(&setup, req_tx)
+            .await
+            .map_err(Fatal::Other)?;
+        let wake = Arc::new(Notify::new());
+        let switcher = setup.switcher();
+        let d = Arc::new(Deployer {
+            setup: Arc::new(setup),
+            app: ok.app.clone(),
+            journal: Arc::new(journal),
+            reporter: Arc::new(reporter),
+            switcher: Arc::from(switcher),
+            shared,
+            activation: Arc::new(tokio::sync::Mutex::new(())),
+            wake: Arc::clone(&wake),
+        });
+        tasks.spawn(deployer::follow(
+            ok.app.clone(),
+            d.setup.dir.join("watermark"),
+            start_after,
+            d.setup.host,
+            Arc::clone(&wake),
+        ));
+        tasks.spawn(Arc::clone(&d).work());
+        executor = Some((d, bus, req_rx, changes_rx));
+    }
+    notify::ready(&format!("following application {}", cfg.chain.app_id));
+    info!("ready");
+    control_loop(executor).await;
+    tasks.abort_all();
+    Ok(())
+}
+
+type Executor = (
+    Arc<Deployer>,
+    zbus::Connection,
+    mpsc::Receiver<crate::control::Request>,
+    mpsc::UnboundedReceiver<(u64, String)>,
+);
+
+/// Answers D-Bus requests, relays journal changes as signals and STATUS, pings the watchdog;
+/// on SIGTERM or SIGINT waits for an activation in progress, then returns.
+async fn control_loop(executor: Option<Executor>) {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        warn!("cannot install signal handlers; stopping");
+        return;
+    };
+    let period = notify::watchdog_period().unwrap_or(Duration::from_secs(3600));
+    let mut watchdog = tokio::time::interval(period);
+    let (d, bus, mut requests, mut changes) = match executor {
+        Some((d, bus, r, c)) => (Some(d), Some(bus), Some(r), Some(c)),
+        None => (None, None, None, None),
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = watchdog.tick() => notify::watchdog(),
+            Some(req) = async { match requests.as_mut() { Some(r) => r.recv().await, None => None } } => {
+                if let Some(d) = &d {
+                    d.handle(req);
+                }
+            }
+            Some((proposal, state)) = async { match changes.as_mut() { Some(c) => c.recv().await, None => None } } => {
+                notify::status(&format!("proposal {proposal}: {state}"));
+                if let Some(bus) = &bus {
+                    if let Err(e) = crate::control::deployment_changed(bus, proposal, &state).await {
+                        warn!(proposal, "cannot emit DeploymentChanged: {e}");
+                    }
+                }
+            }
+        }
+    }
+    if let Some(d) = d {
+        {
+            let mut s = d.shared.lock().unwrap_or_else(|p| p.into_inner());
+            s.shutting_down = true;
+            if let Some(c) = &s.current {
+                let msg = format!(
+                    "stopping: waiting for proposal {} ({}) to finish",
+                    c.proposal, c.step
+                );
+                info!(proposal = c.proposal, step = %c.step, "{msg}");
+                notify::stopping(&msg);
+            } else {
+                notify::stopping("stopping");
+            }
+        }
+        d.wake.notify_one();
+        // Wait for the activation in progress (a deployment or a rollback), keeping the
+        // watchdog fed meanwhile.
+        let wait = d.activation.lock();
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                _ = watchdog.tick() => notify::watchdog(),
+            }
+        }
+    }
+    info!("stopped");
+}

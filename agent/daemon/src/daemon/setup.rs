@@ -1,0 +1,144 @@
+//! The executor's fixed context, derived once from the configuration and the app's global state:
+//! where things live on this host and how each pipeline step is bounded.
+
+use crate::executor::activate::Profile;
+use crate::executor::build::Nix;
+use crate::executor::confirm::Check;
+use crate::executor::pipeline::{DirectSwitch, Executor, Reporter, Switcher, Timeouts};
+use crate::journal::Journal;
+use dao_core::config::{Config, SwitchMode};
+use git2::Oid;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct Setup {
+    pub host: u64,
+    pub host_name: String,
+    pub app_id: u64,
+    /// `<state_dir>/executor`: journal, GC roots, pause and rollback files.
+    pub dir: PathBuf,
+    pub checkout: PathBuf,
+    pub allowed_remotes: Vec<String>,
+    /// The repository the app governs (pinned at formation); it must be on the allow-list.
+    pub pinned_remote: String,
+    pub shallow: bool,
+    pub flake_output: String,
+    pub profile_path: PathBuf,
+    pub switch_mode: SwitchMode,
+    pub operator_group: Option<String>,
+    pub genesis: Oid,
+    fetch: Duration,
+    dry_build: Duration,
+    build: Duration,
+    switch: Duration,
+    health: Duration,
+    checks: Vec<Check>,
+}
+
+impl Setup {
+    /// Fails with a message naming the setting when the configuration cannot run an executor.
+    pub fn new(cfg: &Config, pinned_repo: &str, genesis: [u8; 20]) -> Result<Setup, String> {
+        let host = cfg
+            .host
+            .as_ref()
+            .ok_or("the executor needs a [host] section with the host's id and flake output")?;
+        let source = cfg
+            .source
+            .as_ref()
+            .ok_or("the executor needs a [source] section with the allowed remotes")?;
+        if !source.allowed_remotes.iter().any(|r| r == pinned_repo) {
+            return Err(format!(
+                "the app governs {pinned_repo:?}, which is not in source.allowed_remotes \
+                 ({}): add it (mirrors may be listed besides it), or check chain.app_id",
+                source.allowed_remotes.join(", ")
+            ));
+        }
+        let genesis = Oid::from_bytes(&genesis)
+            .map_err(|e| format!("the app's genesis commit is not an object id: {e}"))?;
+        let e = &cfg.executor;
+        let mut checks = Vec::new();
+        if let Some(argv) = &e.health.command {
+            checks.push(Check::Command(argv.clone()));
+        }
+        if e.health.check_remote {
+            checks.push(Check::Remote(pinned_repo.to_owned()));
+        }
+        Ok(Setup {
+            host: host.id,
+            host_name: host.name.clone(),
+            app_id: cfg.chain.app_id,
+            dir: cfg.state_dir.join("executor"),
+            checkout: source.checkout_dir.clone(),
+            allowed_remotes: source.allowed_remotes.clone(),
+            pinned_remote: pinned_repo.to_owned(),
+            shallow: source.shallow,
+            flake_output: host.flake_output.clone(),
+            profile_path: e.system_profile.clone(),
+            switch_mode: e.switch_mode,
+            operator_group: e.operator_group.clone(),
+            genesis,
+            fetch: e.fetch_timeout.0,
+            dry_build: e.dry_build_timeout.0,
+            build: e.build_timeout.0,
+            switch: e.switch_timeout.0,
+            health: e.health.timeout.0,
+            checks,
+        })
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.dir.join("journal")
+    }
+
+    pub fn switch_timeout(&self) -> Duration {
+        self.switch
+    }
+
+    pub fn profile(&self) -> Profile {
+        Profile {
+            path: self.profile_path.clone(),
+            nix_env: PathBuf::from("nix-env"),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn switcher(&self) -> Box<dyn Switcher + Send + Sync> {
+        match self.switch_mode {
+            SwitchMode::Direct | SwitchMode::Systemd => Box::new(DirectSwitch),
+        }
+    }
+
+    pub fn executor<'a>(
+        &'a self,
+        journal: &'a Journal,
+        switcher: &'a dyn Switcher,
+        reporter: &'a dyn Reporter,
+    ) -> Executor<'a> {
+        Executor {
+            host: self.host,
+            checkout: self.checkout.clone(),
+            allowed_remotes: self.allowed_remotes.clone(),
+            pinned_remote: Some(self.pinned_remote.clone()),
+            shallow: self.shallow,
+            flake_output: self.flake_output.clone(),
+            nix: Nix {
+                program: PathBuf::from("nix"),
+                env: Vec::new(),
+            },
+            profile: self.profile(),
+            gc_roots: self.dir.join("gc-roots"),
+            timeouts: Timeouts {
+                fetch: self.fetch,
+                dry_build: self.dry_build,
+                build: self.build,
+                switch: self.switch,
+                health: self.health,
+                health_interval: Duration::from_secs(1),
+            },
+            health: self.checks.clone(),
+            journal,
+            switcher,
+            reporter,
+        }
+    }
+}

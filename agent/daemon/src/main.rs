@@ -1,0 +1,53 @@
+//! `dao-agent`: the nixos-dao-governance agent daemon (see the library's `daemon` module).
+
+use clap::{Parser, ValueEnum};
+use dao_agent::daemon;
+use dao_core::config::Role;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Follows the governance app and applies the approved changes to this host.
+#[derive(Debug, Parser)]
+#[command(name = "dao-agent", version)]
+struct Args {
+    /// The agent's TOML configuration (docs/configuration.md).
+    #[arg(long, value_name = "PATH", default_value = daemon::DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Run only this role (it must be listed in the file's `roles`); all of them by default.
+    #[arg(long, value_enum)]
+    role: Option<RoleArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Watcher,
+    Executor,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    daemon::logging::init();
+    let role = args.role.map(|r| match r {
+        RoleArg::Watcher => Role::Watcher,
+        RoleArg::Executor => Role::Executor,
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dao-agent: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(daemon::run(&args.config, role)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // stderr reaches the journal too under systemd.
+            eprintln!("dao-agent: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

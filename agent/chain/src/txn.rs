@@ -146,6 +146,11 @@ impl Node {
         .await
     }
 
+    /// The genesis id of the network algod serves (`mainnet-v1.0`, `testnet-v1.0`, …).
+    pub async fn genesis_id(&self) -> Result<String, ChainError> {
+        Ok(self.params().await?.genesis_id)
+    }
+
     /// Pays `amount` µAlgo from the signer to `receiver`.
     pub async fn pay(
         &self,

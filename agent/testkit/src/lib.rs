@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod systemd;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;

@@ -8,6 +8,7 @@
 pub mod deployer;
 pub mod files;
 pub mod logging;
+pub mod network;
 pub mod notify;
 pub mod reporter;
 pub mod rollback;
@@ -113,6 +114,13 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
         (Some(s), true) => s.allowed_remotes.iter().map(String::as_str).collect(),
         _ => Vec::new(),
     };
+    let genesis_id = node.genesis_id().await.map_err(|e| {
+        Fatal::Other(format!(
+            "cannot reach algod at {}: {e}",
+            cfg.chain.algod_url
+        ))
+    })?;
+    network::check(cfg.chain.network, &genesis_id).map_err(Fatal::Config)?;
     let ok = preflight(
         &node,
         cfg.chain.app_id,

@@ -5,6 +5,7 @@ use crate::executor::activate::Profile;
 use crate::executor::build::Nix;
 use crate::executor::confirm::Check;
 use crate::executor::pipeline::{DirectSwitch, Executor, Reporter, Switcher, Timeouts};
+use crate::executor::systemd::SystemdSwitch;
 use crate::journal::Journal;
 use dao_core::config::{Config, SwitchMode};
 use git2::Oid;
@@ -63,6 +64,15 @@ impl Setup {
         if e.health.check_remote {
             checks.push(Check::Remote(pinned_repo.to_owned()));
         }
+        if !e.health.required_units.is_empty() {
+            checks.push(Check::Units(e.health.required_units.clone()));
+        }
+        if e.health.check_chain {
+            checks.push(Check::Chain {
+                url: cfg.chain.algod_url.clone(),
+                token_file: cfg.chain.algod_token_file.clone(),
+            });
+        }
         Ok(Setup {
             host: host.id,
             host_name: host.name.clone(),
@@ -104,7 +114,8 @@ impl Setup {
 
     pub fn switcher(&self) -> Box<dyn Switcher + Send + Sync> {
         match self.switch_mode {
-            SwitchMode::Direct | SwitchMode::Systemd => Box::new(DirectSwitch),
+            SwitchMode::Direct => Box::new(DirectSwitch),
+            SwitchMode::Systemd => Box::new(SystemdSwitch::system()),
         }
     }
 

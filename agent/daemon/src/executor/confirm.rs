@@ -15,6 +15,13 @@ pub enum Check {
     Command(Vec<String>),
     /// The governed repository's remote must answer again: the host can still be governed.
     Remote(String),
+    /// These systemd units must all be active (asked over the system bus).
+    Units(Vec<String>),
+    /// algod must answer again: the host can still follow the chain (and so be governed).
+    Chain {
+        url: String,
+        token_file: Option<std::path::PathBuf>,
+    },
 }
 
 impl std::fmt::Display for Check {
@@ -22,6 +29,8 @@ impl std::fmt::Display for Check {
         match self {
             Check::Command(argv) => write!(f, "command `{}`", argv.join(" ")),
             Check::Remote(url) => write!(f, "remote {url}"),
+            Check::Units(units) => write!(f, "units {}", units.join(", ")),
+            Check::Chain { url, .. } => write!(f, "algod {url}"),
         }
     }
 }
@@ -59,6 +68,19 @@ fn run_check(check: &Check, budget: Duration) -> Result<(), String> {
                 return Err("it answered but advertises no refs".into());
             }
             Ok(())
+        }
+        Check::Units(units) => super::units::check_units(None, units, budget),
+        Check::Chain { url, token_file } => {
+            let node = dao_chain::Node::with_token_file(url, token_file.as_deref())
+                .map_err(|e| e.to_string())?;
+            super::systemd::block_on(|| async {
+                tokio::time::timeout(budget, node.last_round())
+                    .await
+                    .map_err(|_| format!("no answer within {} s", budget.as_secs_f64()))?
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())?
         }
     }
 }

@@ -8,6 +8,8 @@ pub mod command;
 pub mod confirm;
 pub mod fetch;
 pub mod pipeline;
+pub mod systemd;
+pub mod units;
 pub mod verify;
 
 pub use fetch::{fetch_commits, FetchError, Fetched};

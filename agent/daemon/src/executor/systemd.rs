@@ -1,0 +1,911 @@
+//! SwitchConfiguration in a transient systemd unit: the switch survives the agent
+//! (architecture invariant 6).
+//!
+//! `switch-to-configuration switch` is not the agent's child. The agent asks systemd
+//! (`StartTransientUnit` on `org.freedesktop.systemd1.Manager`, over the system bus) to run it in
+//! a unit of its own, `dao-governance-switch-<32 chars of the toplevel's store hash>-<unix ms>.service`.
+//! systemd places a transient service in its own cgroup under `system.slice`, not in the caller's
+//! cgroup, and nothing ties it to the agent's unit (no `PartOf=`, `BindsTo=`, `Requisite=`): a
+//! switch that restarts or stops `dao-executor.service` (a new agent package, a changed unit)
+//! does not kill the switch, and neither does the agent crashing: the switch's parent is PID 1.
+//! `LOCALE_ARCHIVE` and `NIXOS_INSTALL_BOOTLOADER` are passed on from the agent's environment
+//! when set, as nixos-rebuild does.
+//!
+//! # Following the unit, without polling
+//! Before starting it the agent calls `Subscribe` and adds a match rule for `JobRemoved` of this
+//! unit (by name). The unit is `Type=oneshot`, so its start job ends when the program exits;
+//! then the unit's `Result`, `ExecMainCode` and `ExecMainStatus` say how it went.
+//!
+//! # Reading the result before collection: `AddRef`, not `RemainAfterExit`
+//! `CollectMode=inactive-or-failed` makes systemd unload the unit as soon as it is inactive or
+//! failed, so no finished switch units pile up. That races reading the result: and reading the
+//! properties of a unit that was already unloaded is worse than an error, since systemd answers
+//! for an empty "not-found" stub, with `Result=success` and `ExecMainStatus=0`.
+//! `RemainAfterExit=yes` would keep only a *successful* unit loaded (a failed one is still
+//! collected at once), and would leave an "active" unit behind forever if the agent died.
+//! `AddRef=yes` instead makes the unit referenced by the agent's bus connection: it stays loaded,
+//! whatever its outcome, until the agent calls `Unref` after reading the result, or its
+//! connection closes (the agent stopped or crashed); then systemd collects it at once.
+//!
+//! # Timeouts
+//! When `timeout` passes the agent stops the unit (`StopUnit`) and reports a timeout naming the
+//! unit. The unit also carries `TimeoutStartSec=` a little longer than `timeout`, so systemd
+//! itself stops a hanging switch when no agent is left to do it.
+//!
+//! # Restarts of the agent: never two switches at once
+//! A switch may restart the agent while the switch goes on. So before starting a switch, the
+//! agent lists the switch units that are still there (`ListUnitsByPatterns([],
+//! ["dao-governance-switch-*"])`) and waits, following each one's `PropertiesChanged` signals,
+//! until none of them is running (activating, active, deactivating or with a queued job); only
+//! then does it start its own. The wait has a budget of its own, `timeout` (those units carry
+//! their own systemd timeout, see above), and the new switch then gets its full `timeout`; a
+//! unit still running after that is an error that names it, and nothing is started.
+//!
+//! # The bus going away
+//! If the bus connection closes while the switch runs (a switch that restarts the bus daemon),
+//! the agent reconnects, finds the unit by name, takes a reference on it (`Ref`) and follows it
+//! again. A unit that finished and was collected in between has an unknown result: that is an
+//! error, never a success.
+//!
+//! Every error names the unit and says how to read its log: `journalctl -u UNIT`.
+
+use super::activate::ActivateError;
+use super::command::CommandError;
+use super::pipeline::Switcher;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+use tokio::time::Instant;
+use zbus::export::futures_core::Stream;
+use zbus::zvariant::{DynamicDeserialize, DynamicType, OwnedObjectPath, OwnedValue, Value};
+use zbus::{Connection, MatchRule, Message, MessageStream};
+
+/// Every switch unit's name starts with this.
+pub const UNIT_PREFIX: &str = "dao-governance-switch-";
+/// The pattern that finds switch units left from before a restart.
+pub const UNIT_PATTERN: &str = "dao-governance-switch-*";
+
+pub(crate) const SYSTEMD: &str = "org.freedesktop.systemd1";
+pub(crate) const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+pub(crate) const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+pub(crate) const UNIT: &str = "org.freedesktop.systemd1.Unit";
+const SERVICE: &str = "org.freedesktop.systemd1.Service";
+const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+
+/// The switch gets these from the agent's environment when they are set (as nixos-rebuild does).
+const PASS_ENV: [&str; 2] = ["LOCALE_ARCHIVE", "NIXOS_INSTALL_BOOTLOADER"];
+/// systemd's own timeout on the switch is this much longer than the agent's.
+const BACKSTOP: Duration = Duration::from_secs(30);
+/// Signals a stream may hold; the rules are narrow (one unit), so this is plenty.
+const QUEUE: usize = 1024;
+/// waitid(2) codes in `ExecMainCode`.
+const CLD_EXITED: i32 = 1;
+const CLD_KILLED: i32 = 2;
+const CLD_DUMPED: i32 = 3;
+
+/// Runs `switch-to-configuration switch` in a transient systemd unit (see the module's doc).
+#[derive(Debug, Clone)]
+pub struct SystemdSwitch {
+    address: Option<String>,
+    stop_timeout: Duration,
+    reconnect_interval: Duration,
+}
+
+impl Default for SystemdSwitch {
+    fn default() -> Self {
+        SystemdSwitch::system()
+    }
+}
+
+/// A switch that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switched {
+    /// The transient unit it ran in (collected by now).
+    pub unit: String,
+    /// Switch units from before (an earlier agent's) that were still running and waited for.
+    pub waited_for: Vec<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum SwitchError {
+    #[error("cannot talk to systemd on the system bus ({what}): {source}")]
+    Bus {
+        what: String,
+        #[source]
+        source: Box<zbus::Error>,
+    },
+    #[error("{} is not a UTF-8 path: systemd cannot run it", .0)]
+    NotUtf8(String),
+    #[error(
+        "switch unit {unit} failed: result {result}, {status}; \
+         read its log with `journalctl -u {unit}`"
+    )]
+    Failed {
+        unit: String,
+        result: String,
+        status: String,
+    },
+    #[error(
+        "switch unit {unit} did not finish within {} s and was stopped{}; \
+         read its log with `journalctl -u {unit}`",
+        timeout.as_secs_f64(),
+        if *stopped { "" } else { " (the stop had not completed yet)" }
+    )]
+    TimedOut {
+        unit: String,
+        timeout: Duration,
+        stopped: bool,
+    },
+    #[error(
+        "an earlier switch unit {unit} is still running after {} s: not starting a second \
+         switch at the same time; read its log with `journalctl -u {unit}`",
+        waited.as_secs_f64()
+    )]
+    Busy { unit: String, waited: Duration },
+    #[error("lost track of switch unit {unit}: {why}; read its log with `journalctl -u {unit}`")]
+    Lost { unit: String, why: String },
+    #[error("cannot run the D-Bus client: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl SwitchError {
+    fn bus(what: impl Into<String>) -> impl FnOnce(zbus::Error) -> SwitchError {
+        let what = what.into();
+        move |source| SwitchError::Bus {
+            what,
+            source: Box::new(source),
+        }
+    }
+
+    /// This error in the pipeline's terms (`command` is what ran), keeping what it says.
+    pub fn into_activate_error(self, command: String) -> ActivateError {
+        let source = match self {
+            SwitchError::Failed {
+                unit,
+                result,
+                status,
+            } => CommandError::Failed {
+                command: format!("{command} (unit {unit})"),
+                status: format!("result {result}, {status}"),
+                stdout: String::new(),
+                stderr: format!("read its log with `journalctl -u {unit}`"),
+            },
+            SwitchError::TimedOut {
+                unit,
+                timeout,
+                stopped,
+            } => CommandError::TimedOut {
+                command: format!(
+                    "{command} (unit {unit}{}; its log: journalctl -u {unit})",
+                    if stopped {
+                        ""
+                    } else {
+                        "; the stop had not completed yet"
+                    }
+                ),
+                timeout,
+            },
+            lost @ SwitchError::Lost { .. } => CommandError::Failed {
+                command,
+                status: "unknown".into(),
+                stdout: String::new(),
+                stderr: lost.to_string(),
+            },
+            other => CommandError::Spawn {
+                command,
+                source: std::io::Error::other(other.to_string()),
+            },
+        };
+        ActivateError::Command {
+            step: "switch_configuration",
+            source,
+        }
+    }
+}
+
+impl Switcher for SystemdSwitch {
+    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
+        self.run(toplevel, timeout).map(|_| ()).map_err(|e| {
+            let program = toplevel.join("bin/switch-to-configuration");
+            e.into_activate_error(format!("{} switch", program.display()))
+        })
+    }
+}
+
+/// The unit name for switching to `toplevel` at `unix_ms`:
+/// `dao-governance-switch-<32 chars of the store hash>-<unix_ms>.service`. For a path that is not
+/// a store path (tests), the first 32 hex digits of its SHA-256 stand in for the store hash.
+pub fn unit_name(toplevel: &Path, unix_ms: u64) -> String {
+    format!("{UNIT_PREFIX}{}-{unix_ms}.service", toplevel_id(toplevel))
+}
+
+fn toplevel_id(toplevel: &Path) -> String {
+    const NIX_BASE32: &str = "0123456789abcdfghijklmnpqrsvwxyz";
+    let name = toplevel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let hash = name.get(..32).unwrap_or_default();
+    if hash.len() == 32
+        && hash.chars().all(|c| NIX_BASE32.contains(c))
+        && name[32..].starts_with('-')
+    {
+        return hash.to_owned();
+    }
+    let digest = Sha256::digest(toplevel.as_os_str().as_encoded_bytes());
+    digest.iter().take(16).fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The D-Bus object path systemd gives `unit` (its name escaped as a bus label).
+pub fn unit_object_path(unit: &str) -> String {
+    let mut p = String::from("/org/freedesktop/systemd1/unit/");
+    if unit.is_empty() {
+        p.push('_');
+    }
+    for b in unit.bytes() {
+        if b.is_ascii_alphanumeric() {
+            p.push(char::from(b));
+        } else {
+            let _ = write!(p, "_{b:02x}");
+        }
+    }
+    p
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Now plus `d`, saturating: a configured timeout too large for the clock means "a year".
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Runs `make()`'s future to completion on a current-thread runtime of its own, on a thread of
+/// its own: callable from any thread, inside a runtime's blocking pool or not.
+pub(crate) fn block_on<F, T>(make: impl FnOnce() -> F + Send) -> Result<T, std::io::Error>
+where
+    F: Future<Output = T>,
+    T: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(rt.block_on(make()))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the D-Bus client thread panicked")))
+    })
+}
+
+/// A connection to the bus at `address`, or to the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else
+/// the standard socket).
+pub(crate) async fn connect(address: Option<&str>) -> zbus::Result<Connection> {
+    let builder = match address {
+        Some(a) => zbus::connection::Builder::address(a)?,
+        None => zbus::connection::Builder::system()?,
+    };
+    builder.build().await
+}
+
+/// Calls `method` of systemd's object at `path`.
+pub(crate) async fn call<B, R>(
+    conn: &Connection,
+    path: &str,
+    interface: &str,
+    method: &str,
+    body: &B,
+) -> zbus::Result<R>
+where
+    B: serde::Serialize + DynamicType,
+    R: for<'d> DynamicDeserialize<'d>,
+{
+    let reply = conn
+        .call_method(Some(SYSTEMD), path, Some(interface), method, body)
+        .await?;
+    reply.body().deserialize::<R>()
+}
+
+/// All properties of `interface` on systemd's object at `path`.
+pub(crate) async fn properties(
+    conn: &Connection,
+    path: &str,
+    interface: &str,
+) -> zbus::Result<HashMap<String, OwnedValue>> {
+    call(conn, path, PROPERTIES, "GetAll", &(interface,)).await
+}
+
+pub(crate) fn string_of(props: &HashMap<String, OwnedValue>, name: &str) -> String {
+    props
+        .get(name)
+        .and_then(|v| <&str>::try_from(v).ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn i32_of(props: &HashMap<String, OwnedValue>, name: &str) -> i32 {
+    props
+        .get(name)
+        .and_then(|v| i32::try_from(v).ok())
+        .unwrap_or_default()
+}
+
+/// The id of the unit's pending job (its `Job` property, `(uo)`); 0 for none.
+fn job_of(props: &HashMap<String, OwnedValue>) -> u32 {
+    let Some(v) = props.get("Job") else { return 0 };
+    let Ok(s) = <&zbus::zvariant::Structure<'_>>::try_from(v) else {
+        return 0;
+    };
+    match s.fields().first() {
+        Some(Value::U32(id)) => *id,
+        _ => 0,
+    }
+}
+
+fn is_no_such_unit(e: &zbus::Error) -> bool {
+    matches!(e, zbus::Error::MethodError(name, _, _) if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit")
+}
+
+async fn next(stream: &mut MessageStream) -> Option<zbus::Result<Message>> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+/// `JobRemoved` signals of `unit`'s jobs.
+async fn job_signals(conn: &Connection, unit: &str) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .path(MANAGER_PATH)?
+        .interface(MANAGER)?
+        .member("JobRemoved")?
+        .arg(2, unit)?
+        .build();
+    MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await
+}
+
+/// `PropertiesChanged` signals of the Unit interface of the object at `path`.
+pub(crate) async fn unit_signals(conn: &Connection, path: &str) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .path(path)?
+        .interface(PROPERTIES)?
+        .member("PropertiesChanged")?
+        .arg(0, UNIT)?
+        .build();
+    MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await
+}
+
+/// How a unit's main process ended, in words.
+fn describe_exit(code: i32, status: i32) -> String {
+    let signal = |n: i32| {
+        let name = match n {
+            1 => "SIGHUP",
+            2 => "SIGINT",
+            3 => "SIGQUIT",
+            4 => "SIGILL",
+            6 => "SIGABRT",
+            7 => "SIGBUS",
+            8 => "SIGFPE",
+            9 => "SIGKILL",
+            11 => "SIGSEGV",
+            13 => "SIGPIPE",
+            14 => "SIGALRM",
+            15 => "SIGTERM",
+            _ => "",
+        };
+        if name.is_empty() {
+            format!("signal {n}")
+        } else {
+            format!("signal {n} ({name})")
+        }
+    };
+    match code {
+        CLD_EXITED => format!("exit status {status}"),
+        CLD_KILLED => format!("killed by {}", signal(status)),
+        CLD_DUMPED => format!("dumped core on {}", signal(status)),
+        0 => "its program never ran".into(),
+        _ => format!("exit code {code}, status {status}"),
+    }
+}
+
+/// What a finished unit says about itself.
+struct Finished {
+    load: String,
+    active: String,
+    result: String,
+    code: i32,
+    status: i32,
+}
+
+async fn finished(conn: &Connection, path: &str) -> zbus::Result<Finished> {
+    let unit = properties(conn, path, UNIT).await?;
+    let service = properties(conn, path, SERVICE).await?;
+    Ok(Finished {
+        load: string_of(&unit, "LoadState"),
+        active: string_of(&unit, "ActiveState"),
+        result: string_of(&service, "Result"),
+        code: i32_of(&service, "ExecMainCode"),
+        status: i32_of(&service, "ExecMainStatus"),
+    })
+}
+
+/// How waiting for a unit to stop running ended.
+enum Waited {
+    /// Inactive or failed, with no job left (or unloaded).
+    Done,
+    /// Still running at the deadline.
+    Deadline,
+    /// The bus connection closed.
+    Disconnected,
+}
+
+/// Waits, following its `PropertiesChanged` signals, until `unit` no longer runs: inactive or
+/// failed with no pending job.
+async fn wait_until_done(
+    conn: &Connection,
+    unit: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<Waited, SwitchError> {
+    let mut signals = unit_signals(conn, path)
+        .await
+        .map_err(SwitchError::bus(format!("following unit {unit}")))?;
+    // Read after subscribing: a change in between is then in the stream.
+    let props = properties(conn, path, UNIT)
+        .await
+        .map_err(SwitchError::bus(format!(
+            "reading the state of unit {unit}"
+        )))?;
+    let mut active = string_of(&props, "ActiveState");
+    let mut job = job_of(&props);
+    if string_of(&props, "LoadState") != "loaded" {
+        return Ok(Waited::Done);
+    }
+    loop {
+        if (active == "inactive" || active == "failed") && job == 0 {
+            return Ok(Waited::Done);
+        }
+        tokio::select! {
+            biased;
+            msg = next(&mut signals) => {
+                let Some(Ok(msg)) = msg else { return Ok(Waited::Disconnected) };
+                let body = msg.body();
+                let Ok((_, changed, _)) =
+                    body.deserialize::<(String, HashMap<String, OwnedValue>, Vec<String>)>()
+                else {
+                    continue;
+                };
+                if changed.contains_key("ActiveState") {
+                    active = string_of(&changed, "ActiveState");
+                }
+                if changed.contains_key("Job") {
+                    job = job_of(&changed);
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => return Ok(Waited::Deadline),
+        }
+    }
+}
+
+/// One row of `ListUnitsByPatterns`.
+type UnitRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    OwnedObjectPath,
+    u32,
+    String,
+    OwnedObjectPath,
+);
+
+impl SystemdSwitch {
+    /// Talks to systemd on the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket).
+    pub fn system() -> SystemdSwitch {
+        SystemdSwitch {
+            address: None,
+            stop_timeout: Duration::from_secs(30),
+            reconnect_interval: Duration::from_millis(250),
+        }
+    }
+
+    /// Talks to systemd through the bus at `address` (a D-Bus address such as
+    /// `unix:path=/run/dbus/system_bus_socket`).
+    pub fn with_address(address: impl Into<String>) -> SystemdSwitch {
+        SystemdSwitch {
+            address: Some(address.into()),
+            ..SystemdSwitch::system()
+        }
+    }
+
+    /// How long a switch stopped at its timeout gets to end (its unit's `TimeoutStopSec=`; then
+    /// systemd kills what is left). 30 s unless set.
+    pub fn with_stop_timeout(mut self, stop_timeout: Duration) -> SystemdSwitch {
+        self.stop_timeout = stop_timeout;
+        self
+    }
+
+    /// Runs `<toplevel>/bin/switch-to-configuration switch` in a new transient unit, after any
+    /// switch unit still running from before, and waits at most `timeout` for it.
+    pub fn run(&self, toplevel: &Path, timeout: Duration) -> Result<Switched, SwitchError> {
+        block_on(|| self.run_async(toplevel, timeout)).map_err(SwitchError::Runtime)?
+    }
+
+    async fn connect(&self) -> Result<Connection, SwitchError> {
+        let conn = connect(self.address.as_deref())
+            .await
+            .map_err(SwitchError::bus("connecting to the system bus"))?;
+        let _: () = call(&conn, MANAGER_PATH, MANAGER, "Subscribe", &())
+            .await
+            .map_err(SwitchError::bus("subscribing to systemd's signals"))?;
+        Ok(conn)
+    }
+
+    async fn run_async(&self, toplevel: &Path, timeout: Duration) -> Result<Switched, SwitchError> {
+        let program = toplevel.join("bin/switch-to-configuration");
+        let program = program
+            .to_str()
+            .ok_or_else(|| SwitchError::NotUtf8(program.display().to_string()))?
+            .to_owned();
+        let conn = self.connect().await?;
+        let waited_for = self
+            .wait_for_earlier(&conn, timeout, after(timeout))
+            .await?;
+
+        let unit = unit_name(toplevel, now_ms());
+        let path = unit_object_path(&unit);
+        let mut env: Vec<String> = Vec::new();
+        for key in PASS_ENV {
+            if let Ok(v) = std::env::var(key) {
+                env.push(format!("{key}={v}"));
+            }
+        }
+        let mut props: Vec<(&str, Value<'_>)> = vec![
+            (
+                "Description",
+                Value::from(format!(
+                    "dao-governance: switch-to-configuration switch of {}",
+                    toplevel.display()
+                )),
+            ),
+            ("Type", Value::from("oneshot")),
+            (
+                "ExecStart",
+                Value::from(vec![(
+                    program.clone(),
+                    vec![program.clone(), "switch".to_owned()],
+                    false,
+                )]),
+            ),
+            ("CollectMode", Value::from("inactive-or-failed")),
+            ("AddRef", Value::from(true)),
+            (
+                "TimeoutStartUSec",
+                Value::from(micros(timeout.saturating_add(BACKSTOP))),
+            ),
+            ("TimeoutStopUSec", Value::from(micros(self.stop_timeout))),
+        ];
+        if !env.is_empty() {
+            props.push(("Environment", Value::from(env)));
+        }
+        let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
+
+        // Subscribed before the start: the job's end cannot slip by.
+        let mut jobs = job_signals(&conn, &unit)
+            .await
+            .map_err(SwitchError::bus(format!("following unit {unit}")))?;
+        let job: OwnedObjectPath = call(
+            &conn,
+            MANAGER_PATH,
+            MANAGER,
+            "StartTransientUnit",
+            &(unit.as_str(), "fail", props, aux),
+        )
+        .await
+        .map_err(SwitchError::bus(format!("starting unit {unit}")))?;
+        let deadline = after(timeout);
+
+        let job_result = loop {
+            tokio::select! {
+                biased;
+                msg = next(&mut jobs) => {
+                    let Some(Ok(msg)) = msg else {
+                        drop(jobs);
+                        return self.follow_again(&unit, &path, timeout, deadline).await.map(|()| {
+                            Switched { unit: unit.clone(), waited_for: waited_for.clone() }
+                        });
+                    };
+                    let body = msg.body();
+                    let Ok((_, removed, _, result)) =
+                        body.deserialize::<(u32, OwnedObjectPath, String, String)>()
+                    else {
+                        continue;
+                    };
+                    if removed == job {
+                        break result;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(self.stop(&conn, &unit, &path, timeout).await);
+                }
+            }
+        };
+        let state = finished(&conn, &path).await;
+        unref(&conn, &path).await;
+        let state = state.map_err(SwitchError::bus(format!(
+            "reading the result of unit {unit}"
+        )))?;
+        judge(&unit, &job_result, &state)?;
+        Ok(Switched { unit, waited_for })
+    }
+
+    /// Waits until no switch unit from before runs; returns those it waited for.
+    async fn wait_for_earlier(
+        &self,
+        conn: &Connection,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Result<Vec<String>, SwitchError> {
+        let mut waited: Vec<String> = Vec::new();
+        loop {
+            let rows: Vec<UnitRow> = call(
+                conn,
+                MANAGER_PATH,
+                MANAGER,
+                "ListUnitsByPatterns",
+                &(Vec::<&str>::new(), vec![UNIT_PATTERN]),
+            )
+            .await
+            .map_err(SwitchError::bus("listing switch units"))?;
+            let running = rows.into_iter().find(|r| {
+                r.0.starts_with(UNIT_PREFIX)
+                    && (r.7 != 0 || !matches!(r.3.as_str(), "inactive" | "failed"))
+                    && !waited.contains(&r.0)
+            });
+            let Some(row) = running else {
+                return Ok(waited);
+            };
+            let (unit, path) = (row.0, row.6.to_string());
+            match wait_until_done(conn, &unit, &path, deadline).await? {
+                Waited::Done => waited.push(unit),
+                Waited::Deadline => {
+                    return Err(SwitchError::Busy {
+                        unit,
+                        waited: timeout,
+                    })
+                }
+                Waited::Disconnected => {
+                    return Err(SwitchError::Bus {
+                        what: format!("waiting for the earlier switch unit {unit}"),
+                        source: Box::new(zbus::Error::InputOutput(std::sync::Arc::new(
+                            std::io::Error::other("the bus connection closed"),
+                        ))),
+                    })
+                }
+            }
+        }
+    }
+
+    /// After the bus connection closed mid-switch: reconnect, find the unit, hold it and follow
+    /// it to its end.
+    async fn follow_again(
+        &self,
+        unit: &str,
+        path: &str,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Result<(), SwitchError> {
+        let conn = loop {
+            match self.connect().await {
+                Ok(c) => break c,
+                Err(e) if after(self.reconnect_interval) >= deadline => {
+                    return Err(SwitchError::Lost {
+                        unit: unit.to_owned(),
+                        why: format!("the bus connection closed while it ran, and {e}"),
+                    })
+                }
+                Err(_) => tokio::time::sleep(self.reconnect_interval).await,
+            }
+        };
+        let gone = || SwitchError::Lost {
+            unit: unit.to_owned(),
+            why: "the bus connection closed while it ran, and it had finished and been \
+                  collected when the agent reconnected: its result is unknown"
+                .into(),
+        };
+        match call::<_, OwnedObjectPath>(&conn, MANAGER_PATH, MANAGER, "GetUnit", &(unit,)).await {
+            Ok(_) => {}
+            Err(e) if is_no_such_unit(&e) => return Err(gone()),
+            Err(e) => return Err(SwitchError::bus(format!("finding unit {unit} again"))(e)),
+        }
+        let _: () = call(&conn, path, UNIT, "Ref", &())
+            .await
+            .map_err(SwitchError::bus(format!("holding unit {unit}")))?;
+        let outcome = match wait_until_done(&conn, unit, path, deadline).await {
+            Ok(Waited::Done) => match finished(&conn, path).await {
+                Ok(state) if state.load != "loaded" => Err(gone()),
+                // The start job's result went with the old connection; the unit's own result
+                // and exit status tell.
+                Ok(state) => judge(unit, "done", &state),
+                Err(e) => Err(SwitchError::bus(format!(
+                    "reading the result of unit {unit}"
+                ))(e)),
+            },
+            Ok(Waited::Deadline) => return Err(self.stop(&conn, unit, path, timeout).await),
+            Ok(Waited::Disconnected) => Err(SwitchError::Lost {
+                unit: unit.to_owned(),
+                why: "the bus connection closed twice while it ran".into(),
+            }),
+            Err(e) => Err(e),
+        };
+        unref(&conn, path).await;
+        outcome
+    }
+
+    /// Stops `unit` at its timeout, waits up to the stop timeout for that, releases it.
+    async fn stop(
+        &self,
+        conn: &Connection,
+        unit: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> SwitchError {
+        let mut stopped = false;
+        if let Ok(mut jobs) = job_signals(conn, unit).await {
+            match call::<_, OwnedObjectPath>(
+                conn,
+                MANAGER_PATH,
+                MANAGER,
+                "StopUnit",
+                &(unit, "replace"),
+            )
+            .await
+            {
+                Ok(job) => {
+                    let until = after(self.stop_timeout.saturating_add(Duration::from_secs(5)));
+                    loop {
+                        tokio::select! {
+                            biased;
+                            msg = next(&mut jobs) => {
+                                let Some(Ok(msg)) = msg else { break };
+                                let body = msg.body();
+                                if let Ok((_, removed, _, _)) =
+                                    body.deserialize::<(u32, OwnedObjectPath, String, String)>()
+                                {
+                                    if removed == job {
+                                        stopped = true;
+                                        break;
+                                    }
+                                }
+                            }
+                            () = tokio::time::sleep_until(until) => break,
+                        }
+                    }
+                }
+                // Gone already: it ended just now.
+                Err(e) if is_no_such_unit(&e) => stopped = true,
+                Err(_) => {}
+            }
+        }
+        unref(conn, path).await;
+        SwitchError::TimedOut {
+            unit: unit.to_owned(),
+            timeout,
+            stopped,
+        }
+    }
+}
+
+/// Lets systemd collect the unit (it was held by `AddRef`/`Ref`). Closing the connection does
+/// the same, so a failure here changes nothing.
+async fn unref(conn: &Connection, path: &str) {
+    let _ = call::<_, ()>(conn, path, UNIT, "Unref", &()).await;
+}
+
+/// Success is a start job that is done, `Result=success` and exit status 0.
+fn judge(unit: &str, job_result: &str, state: &Finished) -> Result<(), SwitchError> {
+    if state.load != "loaded" {
+        return Err(SwitchError::Lost {
+            unit: unit.to_owned(),
+            why: format!(
+                "systemd no longer knows it (load state {}): its result is unknown",
+                state.load
+            ),
+        });
+    }
+    if job_result == "done"
+        && state.result == "success"
+        && state.code == CLD_EXITED
+        && state.status == 0
+    {
+        return Ok(());
+    }
+    let mut result = state.result.clone();
+    if job_result != "done" && job_result != "failed" {
+        let _ = write!(result, " (start job {job_result})");
+    }
+    if state.result == "success" && job_result == "done" {
+        // Not exit 0, yet systemd saw no failure: say what it did see.
+        let _ = write!(result, " (state {})", state.active);
+    }
+    Err(SwitchError::Failed {
+        unit: unit.to_owned(),
+        result,
+        status: describe_exit(state.code, state.status),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_carry_the_store_hash_and_the_time() {
+        let p = Path::new("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nixos-system-h-24.05");
+        assert_eq!(
+            unit_name(p, 1700000000123),
+            "dao-governance-switch-0123456789abcdfghijklmnpqrsvwxyz-1700000000123.service"
+        );
+        let other = unit_name(Path::new("/srv/toplevel"), 5);
+        assert!(other.starts_with(UNIT_PREFIX), "{other}");
+        let id = &other[UNIT_PREFIX.len()..other.len() - "-5.service".len()];
+        assert_eq!(id.len(), 32, "{other}");
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{other}");
+    }
+
+    #[test]
+    fn object_paths_escape_like_systemd() {
+        assert_eq!(
+            unit_object_path("dbus.service"),
+            "/org/freedesktop/systemd1/unit/dbus_2eservice"
+        );
+        assert_eq!(
+            unit_object_path("dao-governance-switch-a-1.service"),
+            "/org/freedesktop/systemd1/unit/dao_2dgovernance_2dswitch_2da_2d1_2eservice"
+        );
+    }
+
+    #[test]
+    fn exits_are_described() {
+        assert_eq!(describe_exit(CLD_EXITED, 3), "exit status 3");
+        assert_eq!(describe_exit(CLD_KILLED, 9), "killed by signal 9 (SIGKILL)");
+        assert_eq!(
+            describe_exit(CLD_DUMPED, 11),
+            "dumped core on signal 11 (SIGSEGV)"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_unit_and_the_journal() {
+        let e = SwitchError::Failed {
+            unit: "u.service".into(),
+            result: "exit-code".into(),
+            status: "exit status 3".into(),
+        }
+        .into_activate_error("/x/bin/switch-to-configuration switch".into())
+        .to_string();
+        assert!(e.contains("u.service"), "{e}");
+        assert!(e.contains("exit status 3"), "{e}");
+        assert!(e.contains("exit-code"), "{e}");
+        assert!(e.contains("journalctl -u u.service"), "{e}");
+    }
+}

@@ -10,7 +10,7 @@ use super::notify;
 use super::reporter::ChainReporter;
 use super::rollback::{self, Amendment, OperatorRollback, Pause, Phase};
 use super::setup::Setup;
-use super::survey::{survey, Action, Survey};
+use super::survey::{survey, Action, Cache, Survey};
 use crate::control::{self, Agent1, Request};
 use crate::executor::pipeline::{PipelineError, Switcher};
 use crate::journal::{Journal, Outcome, Record, Status, Step, StepState};
@@ -78,6 +78,7 @@ pub struct Deployer {
     pub shared: Arc<Mutex<Shared>>,
     pub activation: Arc<tokio::sync::Mutex<()>>,
     pub wake: Arc<Notify>,
+    pub cache: tokio::sync::Mutex<Cache>,
 }
 
 /// A journal that keeps `shared` current and tells the control loop of every change.
@@ -188,7 +189,8 @@ impl Deployer {
                 now: 0,
             };
         }
-        let s: Survey = match survey(&self.app, self.setup.host).await {
+        let surveyed = survey(&self.app, self.setup.host, &mut *self.cache.lock().await).await;
+        let s: Survey = match surveyed {
             Ok(s) => s,
             Err(e) => return Pass::Retry(format!("cannot read the chain: {e}")),
         };
@@ -214,7 +216,23 @@ impl Deployer {
                 }))
             )
         });
-        let Some(action) = todo.cloned() else {
+        // An outcome whose report a crash left unconfirmed comes first: the pipeline only
+        // reports it (or finds it on chain), it never applies anything again.
+        let unreported = self.journal.all().ok().and_then(|records| {
+            records.into_iter().find_map(|r| {
+                let unconfirmed = r.outcome.is_some()
+                    && !matches!(r.report, crate::journal::Report::Confirmed { .. });
+                let base = git2::Oid::from_str(&r.base).ok()?;
+                let head = git2::Oid::from_str(&r.head).ok()?;
+                unconfirmed.then_some(Action::Apply(crate::executor::Approved {
+                    proposal: r.proposal,
+                    base,
+                    head,
+                    diff_hash: r.diff_hash,
+                }))
+            })
+        });
+        let Some(action) = unreported.or_else(|| todo.cloned()) else {
             return Pass::Idle {
                 next_eta: s.next_eta,
                 now: s.now,

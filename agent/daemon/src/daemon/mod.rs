@@ -178,6 +178,7 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
             shared,
             activation: Arc::new(tokio::sync::Mutex::new(())),
             wake: Arc::clone(&wake),
+            cache: tokio::sync::Mutex::new(survey::Cache::default()),
         });
         tasks.spawn(deployer::follow(
             ok.app.clone(),

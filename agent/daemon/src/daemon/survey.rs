@@ -14,6 +14,7 @@ use dao_chain::{App, ChainError};
 use dao_core::diff_hash::DiffHash;
 use dao_core::rules::ProposalState;
 use git2::Oid;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One proposal the host has to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,8 @@ pub struct Survey {
     pub next_eta: Option<u64>,
     /// The last proposal the chain's reports show applied on this host, and its head.
     pub last_applied: Option<(u64, Oid)>,
-    /// Approved (queued) deploy proposals targeting this host, reported or not.
+    /// Approved (queued) deploy proposals targeting this host, reported or not, except those
+    /// this host refused.
     pub approved: Vec<Approved>,
     /// Proposals targeting this host that could not be read or verified: never acted on.
     pub unverified: Vec<(u64, String)>,
@@ -58,6 +60,19 @@ impl Survey {
     }
 }
 
+/// What a survey learned that can never change, so the next survey need not read it again: a
+/// proposal's payload is fixed at creation and a host's report is final (its amendment is
+/// written by this agent, and does not change the report).
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// Proposals that are not deploys targeting this host.
+    elsewhere: BTreeSet<u64>,
+    /// Parameters proposals seen: while there are none, the rules never changed.
+    parameters: BTreeSet<u64>,
+    /// Reported deploy proposals targeting this host: the report's status and the change.
+    reported: BTreeMap<u64, (ReportStatus, Approved)>,
+}
+
 fn approved_of(
     id: u64,
     base: &[u8; 20],
@@ -72,9 +87,10 @@ fn approved_of(
     })
 }
 
-/// Reads every proposal and this host's reports. Fails only when algod does (try again later);
-/// a malformed or unverifiable proposal is listed in `unverified` and otherwise ignored.
-pub async fn survey(app: &App, host: u64) -> Result<Survey, ChainError> {
+/// Reads every proposal not in `cache` and this host's reports. Fails only when algod does (try
+/// again later); a malformed or unverifiable proposal is listed in `unverified` and otherwise
+/// ignored.
+pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, ChainError> {
     let last = app.node.last_round().await?;
     let now = app.node.block_timestamp(last).await?;
     let global = app.global().await?;
@@ -83,15 +99,37 @@ pub async fn survey(app: &App, host: u64) -> Result<Survey, ChainError> {
         now,
         ..Survey::default()
     };
+    let note_report = |s: &mut Survey, id: u64, status: ReportStatus, approved: &Approved| {
+        if status == ReportStatus::Applied && s.last_applied.is_none_or(|(last, _)| id > last) {
+            s.last_applied = Some((id, approved.head));
+        }
+        // What this host refused never verified: no lineage goes through it.
+        if status != ReportStatus::Refused {
+            s.approved.push(approved.clone());
+        }
+    };
+    // Whether some earlier proposal could not be read (and might be a parameters proposal).
+    let mut unclassified = false;
     for id in 1..=global.proposal_count {
+        if cache.elsewhere.contains(&id) {
+            continue;
+        }
+        if let Some((status, approved)) = cache.reported.get(&id) {
+            note_report(&mut s, id, *status, approved);
+            continue;
+        }
         let p = match app.proposal(id).await {
             Ok(p) => p,
             Err(ChainError::Decode(e)) => {
                 s.unverified.push((id, e.to_string()));
+                unclassified = true;
                 continue;
             }
             Err(e) => return Err(e),
         };
+        if matches!(p.payload, ProposalPayload::Parameters { .. }) {
+            cache.parameters.insert(id);
+        }
         let ProposalPayload::Deploy {
             base,
             head,
@@ -100,9 +138,11 @@ pub async fn survey(app: &App, host: u64) -> Result<Survey, ChainError> {
             ..
         } = &p.payload
         else {
+            cache.elsewhere.insert(id);
             continue;
         };
         if !targets.includes(host) {
+            cache.elsewhere.insert(id);
             continue;
         }
         let Some(approved) = approved_of(id, base, head, diff_hash) else {
@@ -112,15 +152,19 @@ pub async fn survey(app: &App, host: u64) -> Result<Survey, ChainError> {
         };
         let (report, _amendment) = app.reports(id, host).await?;
         if let Some(r) = report {
-            if r.status == ReportStatus::Applied && s.last_applied.is_none_or(|(last, _)| id > last)
-            {
-                s.last_applied = Some((id, approved.head));
-            }
-            s.approved.push(approved);
+            note_report(&mut s, id, r.status, &approved);
+            cache.reported.insert(id, (r.status, approved));
             continue;
         }
         let knowledge = match &rules {
             Some(k) => k,
+            // A proposal is created under the rules in force then, which only a parameters
+            // proposal with a smaller id can have changed. With none of those, the current
+            // rules are its rules, and nothing more needs reading.
+            None if cache.parameters.is_empty() && !unclassified => rules.insert(RulesKnowledge {
+                candidates: vec![global.rules],
+                complete: true,
+            }),
             None => rules.insert(app.rules_knowledge().await?),
         };
         let verified = match app.verify_proposal(id, knowledge, now).await {

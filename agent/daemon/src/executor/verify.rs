@@ -86,10 +86,13 @@ pub enum LineageError {
 /// The approved proposals to apply, in order, to take the host from `running` (the commit it
 /// runs; the genesis commit on a new host) through `candidate`.
 ///
-/// `approved` are the approved deploy proposals that target this host, in any order; only those
-/// newer than `last_applied` count, and each step's base must be the previous step's head. A
-/// proposal whose base is not reachable that way is refused: applying it would run a tree that
-/// no approved chain of changes produced.
+/// `approved` are the approved deploy proposals that target this host, in any order, without
+/// those this host refused (their content never verified); only those newer than
+/// `last_applied` count. The candidate's base must be `running` or reachable from it through a
+/// sequence of those proposals in increasing order, each starting where the one before ended:
+/// then every change between the running tree and the candidate's head was approved and is
+/// verified again. Otherwise the candidate is refused: applying it would run a tree that no
+/// approved chain of changes produced.
 pub fn plan_lineage<'a>(
     running: Oid,
     last_applied: Option<u64>,
@@ -109,24 +112,29 @@ pub fn plan_lineage<'a>(
         .filter(|a| a.proposal < candidate.proposal && last_applied.is_none_or(|l| a.proposal > l))
         .collect();
     steps.sort_by_key(|a| a.proposal);
-    // Walk forward from the running commit, taking each approved step that starts where we
-    // are; proposals are ordered, so the walk is deterministic and never goes back.
-    let mut at = running;
-    let mut path = Vec::new();
+    // Every commit reachable from the running one, with the step that first reached it; steps
+    // are taken in proposal order, so a path never goes back to an older proposal.
+    let mut reached: std::collections::HashMap<Oid, Option<&Approved>> =
+        std::collections::HashMap::from([(running, None)]);
     for step in steps {
-        if step.base == at && step.head != at {
-            at = step.head;
-            path.push(step);
+        if step.head != step.base && reached.contains_key(&step.base) {
+            reached.entry(step.head).or_insert(Some(step));
         }
     }
-    if candidate.base != at {
+    if !reached.contains_key(&candidate.base) {
         return Err(LineageError::NotReachable {
             candidate: candidate.proposal,
             base: candidate.base,
             running,
         });
     }
-    path.push(candidate);
+    let mut path = vec![candidate];
+    let mut at = candidate.base;
+    while let Some(Some(step)) = reached.get(&at) {
+        path.push(step);
+        at = step.base;
+    }
+    path.reverse();
     Ok(path)
 }
 
@@ -223,14 +231,29 @@ mod tests {
     }
 
     #[test]
-    fn a_competing_branch_is_skipped() {
-        // 2 and 3 both start at 1; 2 is taken, so 3 (a sibling) is not part of the walk, and a
-        // candidate building on 3 is refused.
+    fn competing_branches_are_each_followed_along_their_own_steps() {
+        // 2 and 3 both start at 1 (say 2 was refused elsewhere and 3 redoes it): a candidate on
+        // either branch goes through that branch only.
         let approved = [ap(2, 1, 2), ap(3, 1, 3)];
         assert_eq!(
             ids(&plan_lineage(oid(1), None, &approved, &ap(4, 2, 4)).unwrap()),
             [2, 4]
         );
-        assert!(plan_lineage(oid(1), None, &approved, &ap(5, 3, 5)).is_err());
+        assert_eq!(
+            ids(&plan_lineage(oid(1), None, &approved, &ap(5, 3, 5)).unwrap()),
+            [3, 5]
+        );
+        // A candidate again from the running commit needs no step at all.
+        assert_eq!(
+            ids(&plan_lineage(oid(1), None, &approved, &ap(6, 1, 6)).unwrap()),
+            [6]
+        );
+    }
+
+    #[test]
+    fn a_path_never_goes_back_to_an_older_proposal() {
+        // 3 (1→3) then 2 (3→4) would need proposal 2 after proposal 3: not a lineage.
+        let approved = [ap(2, 3, 4), ap(3, 1, 3)];
+        assert!(plan_lineage(oid(1), None, &approved, &ap(5, 4, 5)).is_err());
     }
 }

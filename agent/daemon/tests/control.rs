@@ -4,83 +4,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use dao_agent::control::{self, Agent1, Request, BUS_NAME, INTERFACE, OBJECT_PATH};
-use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
+use dao_testkit::bus::{Bus, Policy};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 const NOBODY: &str = "65534";
 /// `adm` exists on Debian with gid 4; the tests use it as the operator group.
 const OPERATORS: u32 = 4;
 
-struct Bus {
-    pid: u32,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-    }
-}
-
 fn shipped_policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("dbus/io.github.nixos_dao_governance.Agent1.conf")
 }
 
 fn start_bus() -> Bus {
-    let dir = tempfile::tempdir().unwrap();
-    // Other uids must reach the socket.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let conf = dir.path().join("bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={sock}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-"#,
-            sock = dir.path().join("bus.sock").display(),
-            policy = shipped_policy().display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .args(["--print-address=1", "--print-pid=1", "--fork"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines.next().unwrap().unwrap();
-    let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
-    child.wait().unwrap();
-    Bus {
-        pid,
-        address,
-        _dir: dir,
-    }
+    dao_testkit::bus::start(Policy::Strict(&shipped_policy()))
 }
 
 /// What the state loop was asked, as text; it answers each request plainly.

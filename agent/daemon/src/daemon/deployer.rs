@@ -14,8 +14,8 @@ use super::survey::{survey, Action, Cache, Survey};
 use crate::control::{self, Agent1, Request};
 use crate::executor::pipeline::{PipelineError, Switcher};
 use crate::journal::{Journal, Outcome, Record, Status, Step, StepState};
-use dao_chain::follow::{Backoff, FollowOptions};
-use dao_chain::{App, Follower};
+use dao_chain::follow::Backoff;
+use dao_chain::App;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -522,18 +522,8 @@ pub async fn follow(
     host: u64,
     wake: Arc<Notify>,
 ) {
-    let opts = FollowOptions {
-        watermark_file,
-        start_after,
-        backoff: Backoff::default(),
-        verify: false,
-    };
-    let mut follower = match Follower::new(app, opts) {
-        Ok(f) => f,
-        Err(e) => {
-            error!("cannot follow the chain: {e}");
-            return;
-        }
+    let Some(mut follower) = super::follower(app, watermark_file, start_after, false) else {
+        return;
     };
     loop {
         match follower.next().await {

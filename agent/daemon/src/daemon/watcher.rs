@@ -3,25 +3,14 @@
 //! nothing on the host; its log is an independent audit trail of the chain.
 
 use super::notify;
-use dao_chain::follow::{Backoff, FollowOptions};
-use dao_chain::{App, Follower};
+use dao_chain::App;
 use std::path::PathBuf;
 use std::time::Duration;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 pub async fn watch(app: App, dir: PathBuf, start_after: u64) {
-    let opts = FollowOptions {
-        watermark_file: dir.join("watermark"),
-        start_after,
-        backoff: Backoff::default(),
-        verify: true,
-    };
-    let mut follower = match Follower::new(app, opts) {
-        Ok(f) => f,
-        Err(e) => {
-            error!("cannot follow the chain: {e}");
-            return;
-        }
+    let Some(mut follower) = super::follower(app, dir.join("watermark"), start_after, true) else {
+        return;
     };
     loop {
         match follower.next().await {

@@ -10,10 +10,10 @@ use dao_chain::decode::{Report, Targets, VoteChoice};
 use dao_chain::txn::DeployProposal;
 use dao_chain::{App, Node, Signer};
 use dao_core::rules::Rules;
+use dao_testkit::bus::Bus;
 use dao_testkit::{git, Devnet, GitDaemon, NIX_CONFIG};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 pub const HOST: u64 = 1;
@@ -45,60 +45,6 @@ pub const GOOD: Behaviour = Behaviour {
     healthy: true,
     switch_secs: 0,
 };
-
-pub struct Bus {
-    pid: u32,
-    pub address: String,
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-    }
-}
-
-/// A system-type bus that lets the agent own its name (the shipped policy is tested elsewhere).
-pub fn start_bus(dir: &Path) -> Bus {
-    let conf = dir.join("bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={sock}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-"#,
-            sock = dir.join("bus.sock").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .args(["--print-address=1", "--print-pid=1", "--fork"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines.next().unwrap().unwrap();
-    let pid = lines.next().unwrap().unwrap().trim().parse().unwrap();
-    child.wait().unwrap();
-    Bus { pid, address }
-}
 
 /// A running `dao-agent`; SIGTERM by PID on drop.
 pub struct Agent(pub Child);
@@ -219,7 +165,7 @@ impl Fixture {
         app.set_host(&creator, HOST, &agent_addr).await.unwrap();
         app.seal(&creator).await.unwrap();
 
-        let bus = start_bus(&host);
+        let bus = dao_testkit::bus::start(dao_testkit::bus::Policy::Open);
         let f = Fixture {
             root,
             work,

@@ -3,7 +3,7 @@
 use super::chain::{app, block_on, now};
 use super::print_json;
 use crate::cli::ChainArgs;
-use dao_chain::decode::{BoxKey, ProposalPayload, Report, Targets};
+use dao_chain::decode::{BoxKey, ProposalPayload, Report, ReportStatus, Targets};
 use dao_chain::verify::Verified;
 use dao_chain::App;
 use serde_json::{json, Value};
@@ -65,7 +65,12 @@ fn hex(b: &[u8]) -> String {
 
 fn report_json(r: &Report) -> Value {
     json!({
-        "status": format!("{:?}", r.status).to_lowercase(),
+        "status": match r.status {
+            ReportStatus::Applied => "applied",
+            ReportStatus::Failed => "failed",
+            ReportStatus::RolledBack => "rolled_back",
+            ReportStatus::Refused => "refused",
+        },
         "toplevel_sha256": hex(&r.toplevel_sha256),
         "generation": r.generation,
         "logs_sha256": hex(&r.logs_sha256),

@@ -1,0 +1,332 @@
+# The fleet every VM test runs, as a module of a NixOS test (pkgs.testers.runNixOSTest).
+#
+# Nodes:
+#   chain    the devnet: an algod-compatible REST endpoint over go-algorand's evaluator
+#   git      git daemon serving the governed repository (git://git/fleet.git); also the
+#            members' workstation, where they commit, propose and vote with dao-agentctl
+#   <host>   one node per `fleet.hosts` entry, running the agent
+#
+# The governed repository is a flake whose nixosConfigurations are these very test nodes: its
+# flake.nix (./governed.nix) evaluates this file with the same `fleet.hosts` (fleet.json) and
+# the host modules of its own commit (hosts/<name>.nix). Every toplevel a test expects a host to
+# switch to is evaluated here as well and placed in that host's store, so the agent's real
+# `nix build` inside the VM evaluates the governed flake and finds its result already built:
+# the VMs have no network and build nothing. (nixpkgs' nixos-rebuild tests pre-load the build
+# closure with system.includeBuildDependencies instead, at 13 GiB per VM.)
+{
+  config,
+  lib,
+  hostPkgs,
+  extendModules,
+  ...
+}:
+
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.fleet;
+
+  # The app `dao-agentctl form` creates first on a fresh devnet: the devnet numbers apps by its
+  # transaction counter, and forming is the first transaction. The tests check it.
+  appId = 10001;
+  repoUrl = "git://git/fleet.git";
+
+  package = hostPkgs.callPackage ../../nix/package.nix { };
+  devnet = hostPkgs.callPackage ../../nix/devnet.nix { };
+
+  hostNames = lib.attrNames cfg.hosts;
+
+  # The toplevel `host` runs at `commit`: this test evaluated again with the host module of
+  # that commit, exactly as the governed flake evaluates it inside the VM.
+  toplevelAt =
+    host: commit:
+    (extendModules {
+      modules = [ { fleet.hosts.${host}.module = lib.mkForce cfg.commits.${commit}.${host}; } ];
+    }).config.nodes.${host}.system.build.toplevel;
+
+  commitsOf = host: lib.filter (c: cfg.commits.${c} ? ${host}) (lib.attrNames cfg.commits);
+
+  # What fleet.json holds: enough for the governed flake to evaluate the same nodes.
+  hostsJson = lib.mapAttrs (_: h: { inherit (h) id executor; }) cfg.hosts;
+
+  lockNode = src: {
+    flake = false;
+    locked = {
+      type = "path";
+      path = src.outPath;
+      inherit (src) narHash;
+    };
+    original = {
+      type = "path";
+      path = src.outPath;
+    };
+  };
+
+  governedFlake = hostPkgs.writeText "flake.nix" ''
+    # The fleet of the nixos-dao-governance VM tests (written by checks/lib/fleet.nix).
+    {
+      inputs = {
+        nixpkgs = {
+          url = "path:${cfg.sources.nixpkgs.outPath}";
+          flake = false;
+        };
+        dao = {
+          url = "path:${cfg.sources.dao.outPath}";
+          flake = false;
+        };
+      };
+      outputs =
+        { self, nixpkgs, dao }:
+        {
+          nixosConfigurations = import "''${dao}/checks/lib/governed.nix" {
+            inherit nixpkgs;
+            repo = self;
+          };
+        };
+    }
+  '';
+
+  governedLock = hostPkgs.writeText "flake.lock" (
+    builtins.toJSON {
+      nodes = {
+        nixpkgs = lockNode cfg.sources.nixpkgs;
+        dao = lockNode cfg.sources.dao;
+        root.inputs = {
+          nixpkgs = "nixpkgs";
+          dao = "dao";
+        };
+      };
+      root = "root";
+      version = 7;
+    }
+  );
+
+  # Short periods, no timelock: a proposal the first member approves can be finalized at once.
+  rules = hostPkgs.writeText "rules.toml" ''
+    voting_delay = 0
+    voting_period = 600
+    support_ppm = 500000
+    quorum_ppm = 200000
+    emergency_period = 60
+    emergency_support_ppm = 666667
+    timelock = 0
+    grace_period = 86400
+    min_proposer_weight = 1
+    vote_cap_ppm = 0
+  '';
+
+  # What the test script knows of the fleet (checks/lib/fleet.py reads it).
+  fleetData = {
+    inherit appId repoUrl;
+    hosts = hostsJson;
+    genesis = {
+      "flake.nix" = "${governedFlake}";
+      "flake.lock" = "${governedLock}";
+      "fleet.json" = "${
+        hostPkgs.writeText "fleet.json" (
+          builtins.toJSON {
+            hosts = hostsJson;
+            inherit (hostPkgs.stdenv.hostPlatform) system;
+          }
+        )
+      }";
+    }
+    // lib.mapAttrs' (name: h: lib.nameValuePair "hosts/${name}.nix" "${h.module}") cfg.hosts;
+    commits = lib.mapAttrs (
+      _: hosts: lib.mapAttrs' (name: file: lib.nameValuePair "hosts/${name}.nix" "${file}") hosts
+    ) cfg.commits;
+    toplevels = lib.genAttrs hostNames (
+      name:
+      {
+        genesis = "${config.nodes.${name}.system.build.toplevel}";
+      }
+      // lib.genAttrs (commitsOf name) (toplevelAt name)
+    );
+    rules = "${rules}";
+    tamper = "${./propose_tampered.py}";
+    python = "${devnet.python}/bin/python3";
+  };
+
+  hostNode =
+    name: host:
+    { lib, pkgs, ... }:
+    {
+      imports = [
+        ../../modules/dao-governance.nix
+        # The governed part of this host, from the commit it runs.
+        host.module
+      ];
+
+      # The agent switches the host, so it needs the switch script (VM tests leave it out by
+      # default) and no boot loader to install.
+      system.switch.enable = true;
+      boot.loader.grub.enable = false;
+
+      virtualisation = {
+        cores = 2;
+        # The executor evaluates the governed flake (all of a NixOS test) inside the VM.
+        memorySize = if host.executor then 4096 else 1024;
+        # The governed flake's inputs, and every toplevel this host is expected to switch to.
+        additionalPaths = [
+          cfg.sources.nixpkgs.outPath
+          cfg.sources.dao.outPath
+        ]
+        ++ map (toplevelAt name) (commitsOf name);
+      };
+
+      nix.settings = {
+        substituters = lib.mkForce [ ];
+        hashed-mirrors = null;
+        connect-timeout = 1;
+      };
+
+      environment.systemPackages = [ pkgs.jq ];
+
+      users.users = {
+        # In the operator group: may pause, resume and roll back.
+        alice = {
+          isNormalUser = true;
+          extraGroups = [ "dao-operators" ];
+        };
+        # Not: the agent refuses her.
+        mallory.isNormalUser = true;
+      };
+
+      services.dao-governance = {
+        enable = true;
+        executor.enable = host.executor;
+        # Written by the test script: the devnet makes the accounts and the token at start.
+        keyFile = "/var/lib/dao-secrets/account-key";
+        algodTokenFile = "/var/lib/dao-secrets/algod-token";
+        operatorGroup = "dao-operators";
+        settings = {
+          chain = {
+            algod_url = "http://chain:4001";
+            app_id = appId;
+            network = "devnet";
+          };
+          host.id = host.id;
+          source.allowed_remotes = [ repoUrl ];
+          executor = {
+            build_timeout = "30m";
+            health = {
+              timeout = "30s";
+              # Defined by the governed host module (checks/fleet/*.nix).
+              required_units = [ "fleet-web.service" ];
+            };
+          };
+        };
+      };
+
+      # The agents exit while the app does not exist yet: the test script starts them once the
+      # DAO is formed. (A real host starts them at boot and retries until algod answers.)
+      systemd.services.dao-watcher.wantedBy = lib.mkForce [ ];
+      systemd.services.dao-executor.wantedBy = lib.mkForce [ ];
+    };
+in
+{
+  options.fleet = {
+    hosts = mkOption {
+      description = "The hosts running the agent, by node name.";
+      type = types.attrsOf (
+        types.submodule {
+          options = {
+            id = mkOption {
+              type = types.ints.positive;
+              description = "The host's id in the app.";
+            };
+            executor = mkOption {
+              type = types.bool;
+              default = true;
+              description = "Whether the host runs the executor (every host runs the watcher).";
+            };
+            module = mkOption {
+              type = types.path;
+              default = ../fleet/genesis.nix;
+              description = "The governed part of the host's configuration, at the commit it runs.";
+            };
+          };
+        }
+      );
+    };
+
+    commits = mkOption {
+      description = ''
+        Commits the test makes to the governed repository, by name: for each, the host modules
+        it changes (each replaces hosts/<name>.nix of genesis). fleet.py's commit() makes them.
+      '';
+      type = types.attrsOf (types.attrsOf types.path);
+      default = { };
+    };
+
+    sources = mkOption {
+      description = "The store paths and NAR hashes of nixpkgs and of this repository, which the governed flake locks.";
+      type = types.attrsOf (
+        types.submodule {
+          options = {
+            outPath = mkOption { type = types.str; };
+            narHash = mkOption { type = types.str; };
+          };
+        }
+      );
+    };
+
+    helpers = mkOption {
+      description = "Python prepended to the test script: the fleet's data and checks/lib/fleet.py.";
+      type = types.str;
+      readOnly = true;
+    };
+  };
+
+  config = {
+    fleet.helpers = ''
+      import json
+
+      FLEET = json.loads(${builtins.toJSON (builtins.toJSON fleetData)})
+      HOSTS = {${lib.concatMapStringsSep ", " (n: ''"${n}": ${n}'') hostNames}}
+    ''
+    + builtins.readFile ./fleet.py;
+
+    nodes = {
+      chain =
+        { pkgs, ... }:
+        {
+          environment.systemPackages = [
+            devnet
+            pkgs.curl
+          ];
+          systemd.services.dao-devnet = {
+            description = "The devnet: algod's REST API over go-algorand's evaluator";
+            wantedBy = [ "multi-user.target" ];
+            # As root: it binds its evaluator's scratch directory in a private mount namespace.
+            serviceConfig.ExecStart = "${lib.getExe devnet} --port 4002 --state-dir /var/lib/dao-devnet --accounts 6 --block-interval 1s";
+          };
+          # The devnet listens on 127.0.0.1 only; the other nodes reach it through this.
+          systemd.services.dao-devnet-proxy = {
+            description = "Forwards port 4001 to the devnet on 127.0.0.1:4002";
+            wantedBy = [ "multi-user.target" ];
+            after = [ "dao-devnet.service" ];
+            serviceConfig.ExecStart = "${pkgs.socat}/bin/socat TCP-LISTEN:4001,fork,reuseaddr TCP:127.0.0.1:4002";
+          };
+          networking.firewall.allowedTCPPorts = [ 4001 ];
+        };
+
+      git =
+        { pkgs, ... }:
+        {
+          services.gitDaemon = {
+            enable = true;
+            basePath = "/srv/git";
+            exportAll = true;
+          };
+          networking.firewall.allowedTCPPorts = [ 9418 ];
+          environment.systemPackages = [
+            package
+            pkgs.git
+            pkgs.jq
+          ];
+        };
+    }
+    // lib.mapAttrs hostNode cfg.hosts;
+  };
+}

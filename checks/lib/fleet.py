@@ -1,0 +1,194 @@
+
+# Helpers of the VM tests (checks/lib/fleet.py), after FLEET and HOSTS (from fleet.nix).
+#
+# The git node is the members' workstation: it holds the governed repository (/root/fleet,
+# pushed to git://git/fleet.git) and the members' keys, and runs dao-agentctl against the
+# chain node's devnet. Members dev1 (weight 60), dev2 (25) and dev3 (15); host N signs with
+# devN+3. A proposal dev1 votes for is decided at once: finalize queues it, and with no
+# timelock the targeted executors apply it right away.
+
+import hashlib
+import shlex
+
+DEVNET = "/var/lib/dao-devnet"
+SECRETS = "/var/lib/dao-secrets"
+CHAIN = "--spec /root/dao-spec.toml --algod-token-file /root/algod.token"
+REPO = "/root/fleet"
+MEMBERS = {"dev1": 60, "dev2": 25, "dev3": 15}
+PROFILE = "/nix/var/nix/profiles/system"
+
+
+def host_account(name: str) -> str:
+    return f"dev{FLEET['hosts'][name]['id'] + 3}"
+
+
+def put(machine, path: str, content: str) -> None:
+    """Writes a secret file (mode 0600) on a node."""
+    machine.succeed(
+        f"install -D -m 600 /dev/stdin {shlex.quote(path)} <<'EOF'\n{content}\nEOF"
+    )
+
+
+def repo(command: str) -> str:
+    return git.succeed(f"cd {REPO} && {command}")
+
+
+def push() -> None:
+    repo("git push -q --all origin && git push -q --tags origin")
+    # git daemon serves it as user git.
+    git.succeed("chown -R git:git /srv/git")
+
+
+def start_fleet() -> dict:
+    """Boots every node, starts the devnet, forms the DAO, starts the agents.
+
+    Returns the devnet's accounts by name.
+    """
+    start_all()
+
+    with subtest("the devnet is up"):
+        chain.wait_for_unit("dao-devnet.service")
+        chain.wait_until_succeeds(f"test -s {DEVNET}/algod.net")
+        chain.wait_for_unit("dao-devnet-proxy.service")
+        chain.wait_for_open_port(4001)
+        token = chain.succeed(f"cat {DEVNET}/algod.token").strip()
+        accounts = json.loads(chain.succeed(f"cat {DEVNET}/accounts.json"))
+
+    with subtest("the governed repository is served"):
+        git.wait_for_unit("git-daemon.service")
+        git.succeed(
+            "git config --global user.name 'Fleet admin'",
+            "git config --global user.email admin@fleet.test",
+            "git config --global init.defaultBranch main",
+            "git config --global safe.directory '*'",
+        )
+        for path, source in FLEET["genesis"].items():
+            git.succeed(f"install -D -m 644 {source} {REPO}/{path}")
+        repo("git init -q && git add -A && git commit -qm genesis && git tag genesis")
+        git.succeed(
+            "git init -q --bare /srv/git/fleet.git",
+            "git -C /srv/git/fleet.git config uploadpack.allowReachableSHA1InWant true",
+        )
+        repo("git remote add origin /srv/git/fleet.git")
+        push()
+        git.wait_for_open_port(9418)
+
+    with subtest("the members form the DAO"):
+        put(git, "/root/algod.token", token)
+        for member in MEMBERS:
+            put(
+                git,
+                f"/root/keys/{member}.mnemonic",
+                chain.succeed(f"cat {DEVNET}/accounts/{member}.mnemonic").strip(),
+            )
+        members = " ".join(f"--member {accounts[m]}={w}" for m, w in MEMBERS.items())
+        hosts = " ".join(
+            f"--host {h['id']}={accounts[host_account(n)]}" for n, h in FLEET["hosts"].items()
+        )
+        formed = json.loads(
+            repo(
+                f"dao-agentctl form --repository {FLEET['repoUrl']} --genesis genesis "
+                f"{members} {hosts} --rules {FLEET['rules']} --network devnet "
+                "--algod http://chain:4001 --algod-token-file /root/algod.token "
+                "--key /root/keys/dev1.mnemonic --out /root/dao-spec.toml --json"
+            )
+        )
+        assert formed["app_id"] == FLEET["appId"], (
+            f"the app is {formed['app_id']}, but the hosts' configuration follows "
+            f"{FLEET['appId']} (checks/lib/fleet.nix: appId)"
+        )
+
+    for name, machine in HOSTS.items():
+        with subtest(f"the agent starts on {name}"):
+            put(machine, f"{SECRETS}/algod-token", token)
+            put(
+                machine,
+                f"{SECRETS}/account-key",
+                chain.succeed(f"cat {DEVNET}/accounts/{host_account(name)}.mnemonic").strip(),
+            )
+            # A test VM boots its toplevel directly: give it the system profile a NixOS
+            # host always has, generation 1.
+            machine.succeed(f"nix-env -p {PROFILE} --set $(readlink -f /run/current-system)")
+            # Type=notify: start returns once the agent is ready.
+            machine.succeed("systemctl start dao-watcher.service")
+            if FLEET["hosts"][name]["executor"]:
+                machine.succeed("systemctl start dao-executor.service")
+                machine.succeed("dao-agentctl status")
+
+    return accounts
+
+
+def commit(name: str, parent: str = "genesis") -> str:
+    """Commits FLEET["commits"][name] on top of `parent`, pushes it, returns its id."""
+    repo(f"git checkout -q -B {name} {parent}")
+    for path, source in FLEET["commits"][name].items():
+        repo(f"install -m 644 {source} {path}")
+    repo(f"git commit -qam {name}")
+    push()
+    return repo("git rev-parse HEAD").strip()
+
+
+def propose(head: str, targets: list, base: str = "genesis") -> int:
+    """dev2 proposes deploying base..head to the host ids `targets`; returns the proposal id."""
+    flags = " ".join(f"--target {t}" for t in targets)
+    out = repo(
+        f"dao-agentctl submit --base {base} --head {head} {flags} "
+        f"--description http://git/fleet/{head} {CHAIN} --key /root/keys/dev2.mnemonic --json"
+    )
+    return json.loads(out)["id"]
+
+
+def approve(proposal: int) -> None:
+    """dev1 votes for (a decided majority), dev3 finalizes: the proposal is queued."""
+    git.succeed(f"dao-agentctl vote {proposal} for {CHAIN} --key /root/keys/dev1.mnemonic")
+    out = json.loads(
+        git.succeed(
+            f"dao-agentctl finalize {proposal} {CHAIN} --key /root/keys/dev3.mnemonic --json"
+        )
+    )
+    assert out["state"] == "queued", f"proposal {proposal} was not approved: {out}"
+
+
+def show(proposal: int) -> dict:
+    return json.loads(git.succeed(f"dao-agentctl show {proposal} {CHAIN} --json"))
+
+
+def wait_for_report(proposal: int, name: str, field: str = "report") -> dict:
+    """Waits until host `name`'s report on `proposal` is on chain; returns it."""
+    host_id = FLEET["hosts"][name]["id"]
+    git.wait_until_succeeds(
+        f"dao-agentctl show {proposal} {CHAIN} --json"
+        f" | jq -e '.reports[] | select(.host == {host_id}) | .{field} != null'",
+        timeout=1800,
+    )
+    entry = next(r for r in show(proposal)["reports"] if r["host"] == host_id)
+    return entry[field]
+
+
+def running(machine) -> str:
+    return machine.succeed("readlink -f /run/current-system").strip()
+
+
+def generation(machine) -> int:
+    link = machine.succeed(f"readlink {PROFILE}").strip()
+    return int(link.removeprefix("system-").removesuffix("-link"))
+
+
+def assert_runs(machine, toplevel: str) -> None:
+    current = running(machine)
+    assert current == toplevel, f"{machine.name} runs {current}, expected {toplevel}"
+    assert machine.succeed(f"readlink -f {PROFILE}").strip() == toplevel, (
+        f"{machine.name}'s system profile does not point at {toplevel}"
+    )
+
+
+def assert_report(report: dict, machine, status: str) -> None:
+    """The report names what the host runs now: its toplevel's hash and its generation."""
+    assert report["status"] == status, f"reported {report['status']}, expected {status}"
+    toplevel = running(machine)
+    assert report["toplevel_sha256"] == hashlib.sha256(toplevel.encode()).hexdigest(), (
+        f"the report's toplevel hash is not that of {toplevel}"
+    )
+    assert report["generation"] == generation(machine), (
+        f"reported generation {report['generation']}, the profile is at {generation(machine)}"
+    )

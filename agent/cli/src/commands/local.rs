@@ -158,7 +158,7 @@ pub fn deployments(args: &LocalArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{:>8}  {:<12}  {:<12}  {:<10}  {:<11}  reason",
-        "proposal", "head", "status", "generation", "report"
+        "proposal", "head", "status", "from gen.", "report"
     );
     for r in list {
         let head = opt(&r["head"]);

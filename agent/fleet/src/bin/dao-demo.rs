@@ -1,0 +1,74 @@
+//! `dao-demo`: the whole path of a change through a governed fleet, narrated (README command 1;
+//! `scripts/demo` installs what it needs and runs it).
+//!
+//!     dao-demo [--keep]
+//!
+//! Exit status: 0 when every outcome was the expected one, 1 when one was not, 2 when the demo
+//! could not run (a missing program, an interrupted run).
+
+use dao_fleet::{interrupt, Scenario, Story};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: dao-demo [--keep]\n\n\
+  Runs a DAO-governed fleet of two NixOS hosts on this machine (a local devnet, a git daemon,\n\
+  two sandboxed dao-agents) through issue 7's timeline and checks every outcome.\n\n\
+  --keep   keep the fleet's directory (logs, journals, repositories, configurations)\n";
+
+fn main() -> ExitCode {
+    let mut keep = false;
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--keep" => keep = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprint!("dao-demo: unknown argument {other:?}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    // Signals only set a flag; every wait checks it, so the fleet is always cleaned up.
+    let _signals = match interrupt::install() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dao-demo: cannot handle signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let story = Story::new(false);
+    story.raw(
+        "nixos-dao-governance: a change to a NixOS fleet reaches a host only when the DAO \
+         approved it.\nThree members (alice 50, bob 30, carol 20) govern two hosts, web and db, \
+         from an Algorand app on a local devnet;\neach host's dao-agent applies only approved \
+         changes and reports every outcome on chain.",
+    );
+    let code = match Scenario::start(keep, story) {
+        Err(e) => {
+            eprintln!("\ndao-demo: the fleet could not be set up: {e:#}");
+            ExitCode::from(2)
+        }
+        Ok(mut s) => {
+            let ran = s.run_all();
+            let all_ok = s.summary(ran.is_ok());
+            match ran {
+                Err(e) => {
+                    s.fleet.story.bad(&format!("the demo stopped: {e:#}"));
+                    if !interrupt::interrupted() {
+                        s.fleet
+                            .story
+                            .say("run `scripts/demo --keep` to keep the logs");
+                    }
+                    ExitCode::from(if interrupt::interrupted() { 2 } else { 1 })
+                }
+                Ok(()) if all_ok => ExitCode::SUCCESS,
+                Ok(()) => ExitCode::FAILURE,
+            }
+            // `s` is dropped here: agents, buses, git daemon and devnet stopped by PID, the
+            // directory removed unless --keep.
+        }
+    };
+    code
+}

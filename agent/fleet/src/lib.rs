@@ -1,0 +1,28 @@
+//! A whole governed fleet on one machine, for the demo (`dao-demo`, README command 1), the
+//! end-to-end test (`tests/e2e.rs`) and the fleet benchmark (`benches/fleet.rs`).
+//!
+//! [`fleet::Fleet`] starts a devnet, the governed repository behind a git daemon, a DAO of three
+//! members, and N sandboxed hosts, each with its own system profile, private system bus and
+//! `dao-agent` in direct switch mode; it proposes, votes, finalizes and waits for the hosts'
+//! reports on chain. [`scenario::Scenario`] is issue 7's timeline on two hosts. Everything the
+//! harness starts is stopped by its PID (never by name) and its directory removed when it is
+//! dropped, also on error and on Ctrl-C ([`interrupt`]).
+//!
+//! Needs root (the devnet's mount namespace, the agents' bus names), Nix (nix-bin), git,
+//! dbus-daemon, the repository's `.venv`, and the workspace's programs built
+//! (`cargo build --workspace --bins`); `scripts/demo` provides all of it.
+
+pub mod bins;
+pub mod devnet;
+pub mod fleet;
+pub mod host;
+pub mod interrupt;
+pub mod process;
+pub mod proxy;
+pub mod repo;
+pub mod scenario;
+pub mod story;
+
+pub use fleet::{Fleet, FleetOptions};
+pub use scenario::Scenario;
+pub use story::Story;

@@ -73,12 +73,22 @@ for p in /proc/sys /proc/sysrq-trigger; do
   mount -o remount,bind,ro "$p"
 done
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# The test's directories may live under /tmp (a checkout there): hold them on /mnt while the
+# private tmpfs go on, then move them back to the same paths.
+mount -t tmpfs -o mode=0700 tmpfs /mnt
+n=0
+for d in "$STATE" "$LOGS" "$@"; do
+  n=$((n + 1)); mkdir "/mnt/$n"; mount --bind "$d" "/mnt/$n"
+done
 for d in /run /tmp /var/tmp /var/log /var/lib/systemd /var/cache /dev/shm; do
   mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$d"
 done
 chmod 1777 /tmp /var/tmp /dev/shm
+n=0
+for d in "$STATE" "$LOGS" "$@"; do
+  n=$((n + 1)); mkdir -p "$d"; mount --move "/mnt/$n" "$d"
+done
 for d in "$LOGS" "$@"; do
-  mount --bind "$d" "$d"
   mount -o remount,bind,rw "$d"
 done
 # systemd logs to "kmsg": here a FIFO the test process drains into a file, not the host's kernel
@@ -243,7 +253,12 @@ impl SystemdContainer {
         let base = base
             .canonicalize()
             .unwrap_or_else(|e| panic!("{}: {e}", base.display()));
-        for p in PRIVATE_DIRS.iter().chain(&["/proc", "/sys", "/dev"]) {
+        // /tmp and /var/tmp are private too, but the test's directories there are carried over.
+        let hidden = PRIVATE_DIRS
+            .iter()
+            .filter(|p| !matches!(**p, "/tmp" | "/var/tmp"))
+            .chain(&["/proc", "/sys", "/dev", "/mnt"]);
+        for p in hidden {
             assert!(
                 !base.starts_with(p),
                 "{} is under {p}, which the container does not share: pick a base elsewhere \

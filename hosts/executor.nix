@@ -28,7 +28,7 @@
       # The repository pinned in the app, and a mirror.
       source.allowed_remotes = [
         "https://git.example.org/fleet/infra.git"
-        "ssh://git@mirror.example.org/fleet/infra.git"
+        "https://mirror.example.org/fleet/infra.git"
       ];
       executor = {
         build_timeout = "1h30m";
@@ -36,7 +36,7 @@
         # the generation it had.
         health.required_units = [
           "sshd.service"
-          "nginx.service"
+          # "nginx.service" and the like: only units this host enables.
         ];
       };
     };

@@ -378,11 +378,11 @@ in
                 default = [ ];
                 example = [
                   "https://git.example.org/fleet/infra.git"
-                  "ssh://git@mirror.example.org/fleet/infra.git"
+                  "https://mirror.example.org/fleet/infra.git"
                 ];
                 description = ''
-                  URLs (`https`, `http`, `ssh`, `git` or `file`) the governed repository may be
-                  fetched from; the one pinned in the app at formation must be among them.
+                  URLs (`https`, `http`, `git` or `file`) the governed repository may be
+                  fetched from (ssh remotes need credentials the agent does not support yet); the one pinned in the app at formation must be among them.
                   What is fetched is verified against the commit ids and diff hash approved on
                   chain, so the transport need not be trusted. Required for the executor.
                 '';
@@ -577,17 +577,29 @@ in
 
       users.groups = mkIf (cfg.operatorGroup != null) { ${cfg.operatorGroup} = { }; };
 
+      systemd.tmpfiles.settings."10-dao-governance" = mkIf (checkoutDir != null) {
+        ${checkoutDir}.d = {
+          mode = "0700";
+          user = "root";
+          group = "root";
+        };
+      };
+
       systemd.services.dao-executor = {
         description = "nixos-dao-governance executor: applies the approved changes to this host";
         documentation = [ "https://github.com/nixos-dao-governance/nixos-dao-governance" ];
         wantedBy = [ "multi-user.target" ];
-        wants = [ "network-online.target" ];
+        # wants, not requires: a switch that restarts nix-daemon.socket must not stop the agent
+        # that is waiting for that very switch.
+        wants = [
+          "network-online.target"
+          "nix-daemon.socket"
+        ];
         after = [
           "network-online.target"
           "nix-daemon.socket"
           "dbus.socket"
         ];
-        requires = [ "nix-daemon.socket" ];
 
         # A switch this agent runs may change this very unit: restarting it then would interrupt
         # the deployment it is confirming. The switch itself runs in a transient unit of its own,
@@ -630,7 +642,8 @@ in
           ReadWritePaths = [
             (dirOf cfg.settings.executor.system_profile)
           ]
-          ++ optional (checkoutDir != null) checkoutDir;
+          # "-": a custom checkout directory is created by tmpfiles; never fail on it missing.
+          ++ optional (checkoutDir != null) "-${checkoutDir}";
           LoadCredential = [
             "account-key:${toString cfg.keyFile}"
           ]

@@ -14,6 +14,15 @@ use thiserror::Error;
 
 pub const VERSION: u32 = 1;
 
+/// The snake_case tag serde gives a unit enum value (a step, a state, a status, a role): the
+/// word the journal, logs, errors and D-Bus status use for it.
+pub fn tag<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// The pipeline's steps; the tag names a step in the journal, logs, errors and D-Bus status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -168,6 +177,31 @@ pub enum JournalError {
 /// its status, sd-notify STATUS lines and D-Bus signals).
 pub type Observer = Box<dyn Fn(&Record) + Send + Sync>;
 
+/// Replaces `path` with `bytes` atomically and durably: a temporary file beside it (mode
+/// 0600), fsync, rename, fsync of the directory. A crash leaves the old file or the new one,
+/// never a mix. The error names the file the failing step was on.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
+    let tmp = path.with_extension("json.tmp");
+    let at = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| (p, e)
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(at(&tmp))?;
+    f.write_all(bytes).map_err(at(&tmp))?;
+    f.sync_all().map_err(at(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(at(path))?;
+    // The rename is durable only once the directory is.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
+}
+
 /// The journal directory.
 pub struct Journal {
     dir: PathBuf,
@@ -214,30 +248,11 @@ impl Journal {
     /// Replaces the record of its (proposal, host) atomically and durably.
     pub fn put(&self, record: &Record) -> Result<(), JournalError> {
         let path = self.path_of(record.proposal, record.host);
-        let tmp = path.with_extension("json.tmp");
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| JournalError::Io { path: p, source }
-        };
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| JournalError::Io {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(&bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        drop(f);
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        // The rename is durable only once the directory is.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))?;
+        replace_file(&path, &bytes).map_err(|(path, source)| JournalError::Io { path, source })?;
         if let Some(observe) = &self.observer {
             observe(record);
         }

@@ -120,6 +120,4 @@ pub fn dbus_policy(repo: &Path) -> PathBuf {
     repo.join("agent/daemon/dbus/io.github.nixos_dao_governance.Agent1.conf")
 }
 
-/// Nix settings for Debian's nix-bin: flakes, no sandbox or build users, no substituters
-/// (offline).
-pub const NIX_CONFIG: &str = "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nbuild-users-group =";
+pub use dao_testkit::NIX_CONFIG;

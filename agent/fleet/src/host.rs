@@ -20,6 +20,7 @@ use crate::interrupt;
 use crate::process::Proc;
 use crate::repo::run;
 use anyhow::{bail, Context, Result};
+use dao_testkit::bus::{config, Policy};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -237,39 +238,8 @@ impl Host {
     pub fn start_bus(&mut self, policy: &Path) -> Result<()> {
         let conf = self.root.join("etc/dbus-1/system.conf");
         let socket = self.root.join("run/dbus/system_bus_socket");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<!-- The system bus of sandboxed host {name}: a system bus's default policy, plus the policy
-     shipped with the agent. -->
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-"#,
-                name = self.name,
-                socket = socket.display(),
-                policy = policy.display()
-            ),
-        )?;
+        // A system bus's default policy, plus the policy shipped with the agent.
+        std::fs::write(&conf, config(&socket, Policy::Strict(policy)))?;
         let out_file = self.root.join("run/dbus/daemon.out");
         let err_file = self.root.join("var/log/dbus-daemon.log");
         // Files, not pipes: the forked daemon must not hold a pipe we wait on.

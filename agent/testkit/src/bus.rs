@@ -27,10 +27,8 @@ pub enum Policy<'a> {
     Open,
 }
 
-pub fn start(policy: Policy<'_>) -> Bus {
-    let dir = tempfile::tempdir().unwrap();
-    // Other uids must reach the socket.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+/// The configuration of a system-type bus listening on `socket` with `policy`.
+pub fn config(socket: &Path, policy: Policy<'_>) -> String {
     let (own, call, include) = match policy {
         Policy::Strict(file) => (
             "deny",
@@ -39,15 +37,12 @@ pub fn start(policy: Policy<'_>) -> Bus {
         ),
         Policy::Open => ("allow", "allow", String::new()),
     };
-    let conf = dir.path().join("bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path={sock}</listen>
+  <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -66,10 +61,16 @@ pub fn start(policy: Policy<'_>) -> Bus {
   {include}
 </busconfig>
 "#,
-            sock = dir.path().join("bus.sock").display(),
-        ),
+        socket = socket.display(),
     )
-    .unwrap();
+}
+
+pub fn start(policy: Policy<'_>) -> Bus {
+    let dir = tempfile::tempdir().unwrap();
+    // Other uids must reach the socket.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = dir.path().join("bus.conf");
+    std::fs::write(&conf, config(&dir.path().join("bus.sock"), policy)).unwrap();
     let mut child = Command::new("dbus-daemon")
         .arg(format!("--config-file={}", conf.display()))
         .args(["--print-address=1", "--print-pid=1", "--fork"])

@@ -13,7 +13,7 @@ use super::setup::Setup;
 use super::survey::{survey, Action, Cache, Survey};
 use crate::control::{self, Agent1, Request};
 use crate::executor::pipeline::{PipelineError, Switcher};
-use crate::journal::{Journal, Outcome, Record, Status, Step, StepState};
+use crate::journal::{tag, Journal, Outcome, Record, Status, Step, StepState};
 use dao_chain::follow::Backoff;
 use dao_chain::App;
 use serde::Serialize;
@@ -56,13 +56,6 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn tag<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {

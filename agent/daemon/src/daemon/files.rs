@@ -1,32 +1,14 @@
 //! Small state files of the executor (pause, operator rollback): JSON, replaced atomically and
-//! durably (write a temporary file, fsync, rename, fsync the directory), never half-written.
+//! durably as journal records are ([`crate::journal::replace_file`]), never half-written.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::Path;
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("{}: {e}", path.display());
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| format!("{}: {e}", path.display()))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(err)?;
-    f.write_all(&bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(err)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-    }
-    Ok(())
+    crate::journal::replace_file(path, &bytes).map_err(|(p, e)| format!("{}: {e}", p.display()))
 }
 
 /// The file's value, None when it does not exist; a file that does not parse is an error that

@@ -118,10 +118,7 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
         Some(r) => {
             return Err(Fatal::Config(format!(
                 "--role {}: {} does not list it in `roles`",
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                crate::journal::tag(&r),
                 config_path.display()
             )))
         }

@@ -29,10 +29,7 @@ pub fn check(configured: Network, genesis_id: &str) -> Result<(), String> {
         Err(format!(
             "chain.network is {}, but algod serves the network with genesis id {genesis_id:?}: \
              check chain.algod_url and chain.network",
-            serde_json::to_value(configured)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+            crate::journal::tag(&configured)
         ))
     }
 }

@@ -28,11 +28,7 @@ pub struct Setup {
     pub switch_mode: SwitchMode,
     pub operator_group: Option<String>,
     pub genesis: Oid,
-    fetch: Duration,
-    dry_build: Duration,
-    build: Duration,
-    switch: Duration,
-    health: Duration,
+    timeouts: Timeouts,
     checks: Vec<Check>,
 }
 
@@ -87,11 +83,14 @@ impl Setup {
             switch_mode: e.switch_mode,
             operator_group: e.operator_group.clone(),
             genesis,
-            fetch: e.fetch_timeout.0,
-            dry_build: e.dry_build_timeout.0,
-            build: e.build_timeout.0,
-            switch: e.switch_timeout.0,
-            health: e.health.timeout.0,
+            timeouts: Timeouts {
+                fetch: e.fetch_timeout.0,
+                dry_build: e.dry_build_timeout.0,
+                build: e.build_timeout.0,
+                switch: e.switch_timeout.0,
+                health: e.health.timeout.0,
+                health_interval: Duration::from_secs(1),
+            },
             checks,
         })
     }
@@ -101,7 +100,7 @@ impl Setup {
     }
 
     pub fn switch_timeout(&self) -> Duration {
-        self.switch
+        self.timeouts.switch
     }
 
     pub fn profile(&self) -> Profile {
@@ -138,14 +137,7 @@ impl Setup {
             },
             profile: self.profile(),
             gc_roots: self.dir.join("gc-roots"),
-            timeouts: Timeouts {
-                fetch: self.fetch,
-                dry_build: self.dry_build,
-                build: self.build,
-                switch: self.switch,
-                health: self.health,
-                health_interval: Duration::from_secs(1),
-            },
+            timeouts: self.timeouts.clone(),
             health: self.checks.clone(),
             journal,
             switcher,

@@ -11,7 +11,8 @@ use super::confirm::{confirm, Check};
 use super::fetch::fetch_commits;
 use super::verify::{plan_lineage, verify_change, Approved};
 use crate::journal::{
-    Generation, Journal, JournalError, Outcome, Record, Report, Status, Step, StepEntry, StepState,
+    tag, Generation, Journal, JournalError, Outcome, Record, Report, Status, Step, StepEntry,
+    StepState,
 };
 use git2::Oid;
 use sha2::{Digest, Sha256};
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
+#[derive(Debug, Clone)]
 pub struct Timeouts {
     pub fetch: Duration,
     pub dry_build: Duration,
@@ -133,13 +135,6 @@ fn failpoint(name: &str) {
 #[cfg(not(feature = "failpoints"))]
 fn failpoint(_: &str) {}
 
-fn tag(step: Step) -> String {
-    serde_json::to_value(step)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 impl Executor<'_> {
     fn mark(
         &self,
@@ -159,7 +154,7 @@ impl Executor<'_> {
             StepState::Started => "before",
             _ => "after",
         };
-        failpoint(&format!("{point}:{}", tag(step)));
+        failpoint(&format!("{point}:{}", tag(&step)));
         Ok(())
     }
 

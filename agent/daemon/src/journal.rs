@@ -263,7 +263,7 @@ impl Journal {
     pub fn get(&self, proposal: u64, host: u64) -> Result<Option<Record>, JournalError> {
         let path = self.path_of(proposal, host);
         match fs::read(&path) {
-            Ok(bytes) => parse(&path, &bytes).map(Some),
+            Ok(bytes) => parse_record(&path, &bytes).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(JournalError::Io { path, source }),
         }
@@ -282,14 +282,16 @@ impl Journal {
                 path: path.clone(),
                 source,
             })?;
-            out.push(parse(&path, &bytes)?);
+            out.push(parse_record(&path, &bytes)?);
         }
         out.sort_by_key(|r| (r.proposal, r.host));
         Ok(out)
     }
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<Record, JournalError> {
+/// Reads one record strictly: a record that does not parse, or is not of this version, or lies in
+/// the wrong file, is [`JournalError::Corrupt`] naming `path`.
+pub fn parse_record(path: &Path, bytes: &[u8]) -> Result<Record, JournalError> {
     let corrupt = |problem: String| JournalError::Corrupt {
         path: path.to_path_buf(),
         problem,

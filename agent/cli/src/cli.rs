@@ -120,6 +120,18 @@ pub enum Command {
     },
     /// Apply approved proposals again after `pause` or `rollback` (root or operators).
     Resume(LocalArgs),
+    /// Give up a proposal that is waiting on this host (say, its commit can never be fetched):
+    /// it is reported failed (skipped) on chain and the queue moves on (root or operators).
+    /// Refused once the proposal has started changing the host.
+    Skip {
+        /// The proposal to give up on this host.
+        proposal: u64,
+        /// Why (recorded and logged), at most 512 bytes.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

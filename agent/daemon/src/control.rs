@@ -48,7 +48,14 @@ pub enum Request {
     },
     Resume {
         caller: Caller,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<bool, String>>,
+    },
+    /// Do not apply `proposal` on this host: report it failed (skipped) and move on.
+    Skip {
+        proposal: u64,
+        reason: String,
+        caller: Caller,
+        reply: oneshot::Sender<Result<String, String>>,
     },
 }
 
@@ -183,15 +190,38 @@ impl Agent1 {
         .map_err(fdo::Error::Failed)
     }
 
+    /// Resumes automatic deployment; returns whether it was paused.
     async fn resume(
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
-    ) -> fdo::Result<()> {
+    ) -> fdo::Result<bool> {
         let caller = self.authorize(&header, conn, "Resume").await?;
         self.ask(|reply| Request::Resume { caller, reply })
             .await?
             .map_err(fdo::Error::Failed)
+    }
+
+    /// Gives up `proposal` on this host: it is reported failed (skipped) on chain and the
+    /// queue moves on. Refused while it is being applied or once it changed the host.
+    /// Returns the journal record as JSON.
+    async fn skip(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        proposal: u64,
+        reason: String,
+    ) -> fdo::Result<String> {
+        let caller = self.authorize(&header, conn, "Skip").await?;
+        let reason = check_reason(&reason)?;
+        self.ask(|reply| Request::Skip {
+            proposal,
+            reason,
+            caller,
+            reply,
+        })
+        .await?
+        .map_err(fdo::Error::Failed)
     }
 
     /// A deployment moved: its proposal and its new state (a step tag or an outcome).
@@ -218,17 +248,75 @@ pub fn operator_group(name: &str) -> Result<(u32, String), String> {
 }
 
 /// Connects to the bus at `address` (the system bus when None), owns the agent's name and
-/// serves `agent` at its object path.
-pub async fn serve(address: Option<&str>, agent: Agent1) -> zbus::Result<Connection> {
+/// serves `agent` at its object path. The name is owned alone: never taken from another agent
+/// and never given up to one (zbus would otherwise allow both), so a second agent fails here
+/// with a message naming the first.
+pub async fn serve(address: Option<&str>, agent: Agent1) -> Result<Connection, ServeError> {
+    let other = |e: zbus::Error| ServeError::Other(e.to_string());
     let builder = match address {
-        Some(a) => zbus::connection::Builder::address(a)?,
-        None => zbus::connection::Builder::system()?,
-    };
-    builder
-        .name(BUS_NAME)?
-        .serve_at(OBJECT_PATH, agent)?
+        Some(a) => zbus::connection::Builder::address(a),
+        None => zbus::connection::Builder::system(),
+    }
+    .map_err(other)?;
+    let built = builder
+        .name(BUS_NAME)
+        .and_then(|b| b.serve_at(OBJECT_PATH, agent))
+        .map(|b| {
+            b.allow_name_replacements(false)
+                .replace_existing_names(false)
+        })
+        .map_err(other)?
         .build()
-        .await
+        .await;
+    match built {
+        Ok(c) => Ok(c),
+        Err(zbus::Error::NameTaken) => Err(ServeError::Taken(format!(
+            "{BUS_NAME} is already owned on this bus by {}: one agent per host; stop the \
+             other one first",
+            owner(address).await
+        ))),
+        Err(e) => Err(other(e)),
+    }
+}
+
+/// Why the agent's D-Bus face could not be served.
+#[derive(Debug)]
+pub enum ServeError {
+    /// Another process owns the agent's name.
+    Taken(String),
+    Other(String),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Taken(s) | ServeError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Who owns the agent's bus name, for a message: its unique name and pid when the bus says.
+async fn owner(address: Option<&str>) -> String {
+    let conn = match address {
+        Some(a) => match zbus::connection::Builder::address(a) {
+            Ok(b) => b.build().await,
+            Err(e) => Err(e),
+        },
+        None => Connection::system().await,
+    };
+    let Ok(conn) = conn else {
+        return "another process".into();
+    };
+    let Ok(proxy) = DBusProxy::new(&conn).await else {
+        return "another process".into();
+    };
+    let Ok(name) = zbus::names::BusName::try_from(BUS_NAME) else {
+        return "another process".into();
+    };
+    match proxy.get_connection_unix_process_id(name).await {
+        Ok(pid) => format!("process {pid}"),
+        Err(_) => "another process".into(),
+    }
 }
 
 /// Emits DeploymentChanged from the agent's object.

@@ -4,12 +4,12 @@
 //! sees the old record or the new one, never a mix. Records are read strictly: a record that
 //! does not parse is an error naming the file, never a guess and never silently skipped.
 
+use crate::edges::host::DiskFiles;
+use crate::edges::Files;
 use dao_core::diff_hash::DiffHash;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use thiserror::Error;
 
 pub const VERSION: u32 = 1;
@@ -177,58 +177,39 @@ pub enum JournalError {
 /// its status, sd-notify STATUS lines and D-Bus signals).
 pub type Observer = Box<dyn Fn(&Record) + Send + Sync>;
 
-/// Replaces `path` with `bytes` atomically and durably: a temporary file beside it (mode
-/// 0600), fsync, rename, fsync of the directory. A crash leaves the old file or the new one,
-/// never a mix. The error names the file the failing step was on.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
-    let tmp = path.with_extension("json.tmp");
-    let at = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| (p, e)
-    };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(at(&tmp))?;
-    f.write_all(bytes).map_err(at(&tmp))?;
-    f.sync_all().map_err(at(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(at(path))?;
-    // The rename is durable only once the directory is.
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
-}
+pub use crate::edges::host::replace_file;
 
 /// The journal directory.
 pub struct Journal {
     dir: PathBuf,
+    files: Arc<dyn Files>,
     observer: Option<Observer>,
 }
 
 impl Journal {
-    /// Opens (creating, mode 0700) the journal directory. Leftover temporary files of a write
-    /// that a crash interrupted are removed: their rename never happened, so they never counted.
+    /// Opens (creating, mode 0700) the journal directory on disk.
     pub fn open(dir: &Path) -> Result<Journal, JournalError> {
+        Journal::open_in(Arc::new(DiskFiles), dir)
+    }
+
+    /// Opens the journal directory `dir` of `files`. Leftover temporary files of a write that a
+    /// crash interrupted are removed: their rename never happened, so they never counted.
+    pub fn open_in(files: Arc<dyn Files>, dir: &Path) -> Result<Journal, JournalError> {
         let dir_err = |source| JournalError::Dir {
             path: dir.to_path_buf(),
             source,
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(dir_err)?;
-        for entry in fs::read_dir(dir).map_err(dir_err)? {
-            let path = entry.map_err(dir_err)?.path();
+        files.create_dir(dir).map_err(dir_err)?;
+        for path in files.list(dir).map_err(dir_err)? {
             if path.extension().is_some_and(|e| e == "tmp") {
-                fs::remove_file(&path).map_err(|source| JournalError::Io { path, source })?;
+                files
+                    .remove(&path)
+                    .map_err(|source| JournalError::Io { path, source })?;
             }
         }
         Ok(Journal {
             dir: dir.to_path_buf(),
+            files,
             observer: None,
         })
     }
@@ -252,7 +233,9 @@ impl Journal {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        replace_file(&path, &bytes).map_err(|(path, source)| JournalError::Io { path, source })?;
+        self.files
+            .replace(&path, &bytes)
+            .map_err(|(path, source)| JournalError::Io { path, source })?;
         if let Some(observe) = &self.observer {
             observe(record);
         }
@@ -262,9 +245,9 @@ impl Journal {
     /// The record of (proposal, host), if there is one.
     pub fn get(&self, proposal: u64, host: u64) -> Result<Option<Record>, JournalError> {
         let path = self.path_of(proposal, host);
-        match fs::read(&path) {
-            Ok(bytes) => parse_record(&path, &bytes).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        match self.files.read(&path) {
+            Ok(Some(bytes)) => parse_record(&path, &bytes).map(Some),
+            Ok(None) => Ok(None),
             Err(source) => Err(JournalError::Io { path, source }),
         }
     }
@@ -276,12 +259,15 @@ impl Journal {
             source,
         };
         let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(dir_err)? {
-            let path = entry.map_err(dir_err)?.path();
-            let bytes = fs::read(&path).map_err(|source| JournalError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        for path in self.files.list(&self.dir).map_err(dir_err)? {
+            let bytes = self
+                .files
+                .read(&path)
+                .map_err(|source| JournalError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .unwrap_or_default();
             out.push(parse_record(&path, &bytes)?);
         }
         out.sort_by_key(|r| (r.proposal, r.host));

@@ -3,5 +3,7 @@
 
 pub mod control;
 pub mod daemon;
+pub mod edges;
 pub mod executor;
 pub mod journal;
+pub mod mutants;

@@ -151,3 +151,48 @@ fn a_profile_that_points_elsewhere_is_refused() {
     std::os::unix::fs::symlink("system-x-link", &p.path).unwrap();
     assert!(p.current().is_err());
 }
+
+/// Finding 4: after `kill -9` of the agent mid-switch (direct mode), the switch child kept
+/// running while the restarted agent switched again. A recorded switch that still runs is
+/// waited for before anything else happens.
+#[test]
+fn a_switch_left_running_by_a_killed_agent_is_waited_for() {
+    use dao_agent::executor::pipeline::{DirectSwitch, Switcher};
+    use std::os::unix::process::CommandExt;
+    let d = tempfile::tempdir().unwrap();
+    let record = d.path().join("switch.json");
+    // The orphaned switch: a process group of its own that lasts 1.5 s.
+    let mut child = std::process::Command::new("/bin/sh")
+        .args(["-c", "sleep 1.5"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::write(
+        &record,
+        format!(r#"{{"toplevel":"/nix/store/x-system","pid":{pid},"start_time":{start}}}"#),
+    )
+    .unwrap();
+    let reaper = std::thread::spawn(move || child.wait().unwrap());
+    let s = DirectSwitch {
+        record: Some(record.clone()),
+    };
+    let t = std::time::Instant::now();
+    let waited = s.settle(Duration::from_secs(10)).unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(1000),
+        "did not wait: {waited:?}"
+    );
+    assert_eq!(waited.len(), 1, "{waited:?}");
+    assert!(!record.exists());
+    reaper.join().unwrap();
+    // Nothing recorded: nothing to wait for.
+    assert!(s.settle(Duration::from_secs(1)).unwrap().is_empty());
+}

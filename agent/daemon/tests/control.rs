@@ -54,8 +54,17 @@ fn backend(mut rx: tokio::sync::mpsc::Receiver<Request>, log: Log) {
                     format!("pause {reason:?} by {}", caller.uid)
                 }
                 Request::Resume { caller, reply } => {
-                    let _ = reply.send(Ok(()));
+                    let _ = reply.send(Ok(true));
                     format!("resume by {}", caller.uid)
+                }
+                Request::Skip {
+                    proposal,
+                    reason,
+                    caller,
+                    reply,
+                } => {
+                    let _ = reply.send(Ok("{}".into()));
+                    format!("skip {proposal} {reason:?} by {}", caller.uid)
                 }
             };
             log.lock().unwrap().push(entry);
@@ -139,6 +148,9 @@ async fn root_may_do_everything() {
     call(&client, "Rollback", &(41u64, "back to 41"))
         .await
         .unwrap();
+    call(&client, "Skip", &(7u64, "remote lost the commit"))
+        .await
+        .unwrap();
     assert_eq!(
         *log.lock().unwrap(),
         [
@@ -147,6 +159,7 @@ async fn root_may_do_everything() {
             "resume by 0",
             "rollback None \"nginx broke\" by 0",
             "rollback Some(41) \"back to 41\" by 0",
+            "skip 7 \"remote lost the commit\" by 0",
         ]
     );
 }
@@ -163,6 +176,7 @@ async fn an_unprivileged_caller_may_read_but_not_act() {
         ("Rollback", vec!["uint64:0", "string:because"]),
         ("Pause", vec!["string:because"]),
         ("Resume", vec![]),
+        ("Skip", vec!["uint64:7", "string:because"]),
     ] {
         let (ok, text) = dbus_send_as(&bus, NOBODY, "", &m(method), &args);
         assert!(!ok, "{method} was allowed: {text}");

@@ -7,6 +7,7 @@
 mod support;
 
 use dao_chain::decode::ReportStatus;
+use dao_chain::Signer;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use support::{Behaviour, Fixture, GOOD};
@@ -304,6 +305,18 @@ async fn garbage_in_the_journal_or_the_config_changes_nothing() {
         "status does not say the record is corrupt:\n{}",
         f.log()
     );
+    // A corrupt journal is never "ready": the status says halted, with the journal's problem.
+    let s = status(&f).await;
+    assert_eq!(s["ready"], false, "{s}");
+    assert!(s["state"].as_str().unwrap().starts_with("halted"), "{s}");
+    assert_eq!(s["dependencies"]["journal"]["ok"], false, "{s}");
+    assert!(
+        s["dependencies"]["journal"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt"),
+        "{s}"
+    );
     assert!(f.switches().is_empty());
     assert!(f.reports(p).await.0.is_none());
     std::fs::remove_file(f.journal_path(p)).unwrap();
@@ -312,4 +325,59 @@ async fn garbage_in_the_journal_or_the_config_changes_nothing() {
     let _agent = f.spawn_agent(&[]);
     let rec = f.wait_reported(p);
     assert_eq!(rec["outcome"]["status"], "applied");
+}
+
+/// Findings 3 and 5: a second agent on the same state directory used to switch beside the
+/// first and take over its bus name; an executor with another account's key applied changes it
+/// could never report. Both now refuse to start, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_agent_or_a_wrong_key_refuses_to_start() {
+    let f = Fixture::new(0).await;
+    let first = f.spawn_agent(&[]);
+    ready(&f).await;
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_dao-agent"))
+        .arg("--config")
+        .arg(f.config())
+        .env("NIX_CONFIG", dao_testkit::NIX_CONFIG)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &f.bus.address)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!("another dao-agent (pid {})", first.pid())),
+        "{err}"
+    );
+    // The first still owns its name and answers.
+    assert_eq!(status(&f).await["role"], "executor");
+    assert_eq!(first.terminate().code(), Some(0));
+
+    // Another member's key where the host's agent key belongs.
+    let good = std::fs::read_to_string(f.config()).unwrap();
+    let wrong = f.dn.key_file(2);
+    std::fs::write(
+        f.config(),
+        good.replace(
+            &f.dn.key_file(4).display().to_string(),
+            &wrong.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dao-agent"))
+        .arg("--config")
+        .arg(f.config())
+        .env("NIX_CONFIG", dao_testkit::NIX_CONFIG)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &f.bus.address)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mine = Signer::from_file(&wrong).unwrap().address().to_string();
+    let agent = Signer::from_file(&f.dn.key_file(4))
+        .unwrap()
+        .address()
+        .to_string();
+    assert!(err.contains(&mine) && err.contains(&agent), "{err}");
+    assert!(err.contains("registered"), "{err}");
+    assert!(f.switches().is_empty());
 }

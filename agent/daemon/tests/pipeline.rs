@@ -11,11 +11,16 @@
 
 use dao_testkit::{git, NIX_CONFIG};
 
+use dao_agent::edges::host::{
+    CheckHealth, DiskFiles, GitSource, HostSystem, NixBuilder, SystemClock,
+};
+use dao_agent::edges::Edges;
 use dao_agent::executor::activate::Profile;
 use dao_agent::executor::build::Nix;
 use dao_agent::executor::confirm::Check;
 use dao_agent::executor::pipeline::{
-    DirectSwitch, Executor, Lineage, OutcomeReport, PipelineError, ReportError, Reporter, Timeouts,
+    DirectSwitch, Executor, Gate, Lineage, OutcomeReport, PipelineError, ReportError, Reporter,
+    Standing, Timeouts,
 };
 use dao_agent::executor::Approved;
 use dao_agent::journal::{Journal, Record, Report, Status, Step};
@@ -23,6 +28,7 @@ use dao_core::diff_hash::diff_hash_revisions;
 use git2::Oid;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Test double for the chain: reports as JSON lines in a file, shared across processes.
@@ -35,6 +41,20 @@ impl FileReporter {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+}
+
+/// The gate's side of the test double: proposals listed in `<reports>.expired` have expired.
+impl Gate for FileReporter {
+    fn standing(&self, proposal: u64) -> Result<Standing, ReportError> {
+        let expired = std::fs::read_to_string(self.0.with_extension("expired")).unwrap_or_default();
+        Ok(
+            if expired.lines().any(|l| l.trim() == proposal.to_string()) {
+                Standing::Expired(format!("proposal {proposal}'s window ended"))
+            } else {
+                Standing::Open
+            },
+        )
     }
 }
 
@@ -209,16 +229,36 @@ impl Host {
             "test -e {}/healthy",
             self.dir.join("current-system").display()
         );
+        let edges = Edges {
+            clock: Arc::new(SystemClock),
+            files: Arc::new(DiskFiles),
+            source: Arc::new(GitSource {
+                checkout: self.dir.join("state/checkout"),
+                allowed_remotes: remotes,
+                pinned_remote: None,
+                shallow: false,
+            }),
+            builder: Arc::new(NixBuilder {
+                nix: self.nix(),
+                checkout: self.dir.join("state/checkout"),
+                flake_output: "hosts.web".into(),
+                shallow: false,
+                gc_roots: self.dir.join("state/gcroots"),
+            }),
+            system: Arc::new(HostSystem {
+                profile: self.profile(),
+                switcher: Box::new(DirectSwitch {
+                    record: Some(self.dir.join("state/switch.json")),
+                }),
+            }),
+            health: Arc::new(CheckHealth(vec![Check::Command(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                health_file,
+            ])])),
+        };
         let exec = Executor {
             host: 1,
-            checkout: self.dir.join("state/checkout"),
-            allowed_remotes: remotes,
-            pinned_remote: None,
-            shallow: false,
-            flake_output: "hosts.web".into(),
-            nix: self.nix(),
-            profile: self.profile(),
-            gc_roots: self.dir.join("state/gcroots"),
             timeouts: Timeouts {
                 fetch: Duration::from_secs(20),
                 dry_build: Duration::from_secs(60),
@@ -227,14 +267,10 @@ impl Host {
                 health: Duration::from_millis(600),
                 health_interval: Duration::from_millis(100),
             },
-            health: vec![Check::Command(vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                health_file,
-            ])],
+            edges: &edges,
             journal: &journal,
-            switcher: &DirectSwitch,
             reporter: &reporter,
+            gate: &reporter,
         };
         exec.run(approved, lineage)
     }
@@ -575,4 +611,67 @@ fn a_crash_while_rolling_back_finishes_the_rollback() {
             "{point}"
         );
     }
+}
+
+/// Finding 1: a deploy whose fetch kept failing until its window ended was applied once the
+/// remote came back. The chain is re-read before acting, whatever the journal says.
+#[test]
+fn an_expired_proposal_is_never_applied_even_with_a_journal_record() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit("v2", GOOD);
+    let a = h.approve(11, base, head);
+    let down = vec!["file:///nonexistent/fleet.git".to_owned()];
+    let e = h.run(&a, &lineage(base), down).unwrap_err();
+    assert!(matches!(e, PipelineError::Retry { .. }), "{e}");
+    // The journal now holds the failed fetch; the window ends; the remote comes back.
+    std::fs::write(h.reporter().0.with_extension("expired"), "11\n").unwrap();
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    let o = rec.outcome.as_ref().unwrap();
+    assert_eq!(o.status, Status::Failed, "{o:?}");
+    assert!(
+        o.reason.as_deref().unwrap().starts_with("expired:"),
+        "{o:?}"
+    );
+    assert!(
+        h.switches().is_empty(),
+        "an expired proposal was switched to"
+    );
+    assert_eq!(h.profile().current().unwrap().unwrap().number, 1);
+    let reports = h.reporter().all();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["status"], "failed");
+}
+
+/// Finding 2: a head that is not on the remote was retried forever with "Broken pipe", holding
+/// the queue. The error says the remote answers but lacks the commit, and the proposal ends
+/// (failed, expired) when its window does.
+#[test]
+fn an_unfetchable_commit_ends_when_its_window_does() {
+    let h = Host::new();
+    let base = h.commit("v1", GOOD);
+    h.install(base);
+    let head = h.commit("v2", GOOD);
+    let mut a = h.approve(12, base, head);
+    // A commit id nobody pushed.
+    a.head = Oid::from_str("1234567890123456789012345678901234567890").unwrap();
+    let e = h.run(&a, &lineage(base), h.remote()).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(
+            "answers but does not have commit(s) 1234567890123456789012345678901234567890"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("unreachable"), "{text}");
+    // A remote that is down is named as such instead.
+    let down = vec!["file:///nonexistent/fleet.git".to_owned()];
+    let e = h.run(&a, &lineage(base), down).unwrap_err();
+    assert!(e.to_string().contains("unreachable"), "{e}");
+    std::fs::write(h.reporter().0.with_extension("expired"), "12\n").unwrap();
+    let rec = h.run(&a, &lineage(base), h.remote()).unwrap();
+    assert_eq!(status(&rec), Status::Failed);
+    assert!(h.switches().is_empty());
+    assert_eq!(h.reporter().all().len(), 1);
 }

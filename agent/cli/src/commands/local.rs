@@ -87,13 +87,25 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
         opt(&v["generation"]["number"]),
         opt(&v["generation"]["store_path"])
     );
-    match &v["paused"] {
-        Value::Null => println!("deploying   automatically"),
-        p => println!(
+    match (&v["state"], &v["paused"]) {
+        (_, Value::Object(p)) => println!(
             "deploying   PAUSED by uid {}: {}",
             opt(&p["uid"]),
             opt(&p["reason"])
         ),
+        (Value::String(state), _) => println!("state       {state}"),
+        _ => println!("deploying   automatically"),
+    }
+    if let Value::Object(deps) = &v["dependencies"] {
+        for (name, d) in deps {
+            if d["ok"] == Value::Bool(false) {
+                println!(
+                    "{name:<11} FAILING since {} (unix ms): {}",
+                    opt(&d["since_ms"]),
+                    opt(&d["problem"])
+                );
+            }
+        }
     }
     if let Value::Object(c) = &v["current"] {
         println!(
@@ -219,11 +231,47 @@ pub fn pause(reason: &str, args: &LocalArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn resume(args: &LocalArgs) -> anyhow::Result<ExitCode> {
-    call(args, "Resume", &())?;
+    let was = call_bool(args, "Resume")?;
     if args.json {
-        print_json(&serde_json::json!({ "paused": false }))?;
-    } else {
+        print_json(&serde_json::json!({ "paused": false, "was_paused": was }))?;
+    } else if was {
         println!("resumed: approved proposals are applied again");
+    } else {
+        println!("the agent was not paused: approved proposals are applied as before");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Calls a method that answers a boolean.
+fn call_bool(args: &LocalArgs, method: &str) -> anyhow::Result<bool> {
+    block_on(async {
+        let conn = connect(args.bus.as_deref()).await?;
+        let reply = conn
+            .call_method(Some(BUS_NAME), OBJECT_PATH, Some(INTERFACE), method, &())
+            .await
+            .map_err(|e| match e {
+                zbus::Error::MethodError(_, Some(msg), _) => anyhow!("{msg}"),
+                other => anyhow!("{method}: {other}"),
+            })?;
+        let body = reply.body();
+        if body.signature().to_string().is_empty() {
+            return Ok(true);
+        }
+        body.deserialize::<bool>()
+            .with_context(|| format!("{method}: the agent's answer is not a boolean"))
+    })?
+}
+
+pub fn skip(proposal: u64, reason: &str, args: &LocalArgs) -> anyhow::Result<ExitCode> {
+    let v = parse("Skip", call(args, "Skip", &(proposal, reason))?)?;
+    if args.json {
+        print_json(&v)?;
+    } else {
+        println!(
+            "proposal {proposal} skipped on this host: it is reported failed on chain ({}); \
+             the next proposal goes ahead",
+            opt(&v["outcome"]["reason"])
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -41,6 +41,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rollback { to, reason, local } => local::rollback(to, &reason, &local),
         Command::Pause { reason, local } => local::pause(&reason, &local),
         Command::Resume(l) => local::resume(&l),
+        Command::Skip {
+            proposal,
+            reason,
+            local,
+        } => local::skip(proposal, &reason, &local),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(&out),
     }

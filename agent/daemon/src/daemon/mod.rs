@@ -5,22 +5,25 @@
 //! applies approved proposals; the watcher only follows and verifies. READY is sent once every
 //! role has loaded its state (and the executor owns its bus name).
 
+pub mod chain;
 pub mod deployer;
 pub mod files;
+pub mod health;
 pub mod logging;
 pub mod network;
 pub mod notify;
-pub mod reporter;
+pub mod operator;
 pub mod rollback;
 pub mod setup;
 pub mod survey;
 pub mod watcher;
+pub mod worker;
 
 use dao_chain::keys::Signer;
 use dao_chain::preflight::preflight;
 use dao_chain::Node;
 use dao_core::config::{self, Config, Role};
-use deployer::{Deployer, Shared};
+use deployer::{Deployer, Shared, StartError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,48 +169,60 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     }
     let mut executor = None;
     if roles.contains(&Role::Executor) {
-        let setup = setup::Setup::new(&cfg, &ok.global.repo, ok.global.genesis)
-            .map_err(|e| Fatal::Config(e.to_string()))?;
+        let setup = Arc::new(
+            setup::Setup::new(&cfg, &ok.global.repo, ok.global.genesis)
+                .map_err(|e| Fatal::Config(e.to_string()))?,
+        );
         role_dir(&cfg, "executor")?;
         let shared = Arc::new(Mutex::new(Shared::default()));
-        deployer::load_state(&setup, &shared).map_err(Fatal::Other)?;
         let (changes_tx, changes_rx) = mpsc::unbounded_channel();
-        let journal = deployer::observed_journal(&setup, Arc::clone(&shared), changes_tx)
-            .map_err(Fatal::Other)?;
-        let reporter = reporter::ChainReporter {
+        let observer = deployer::observer(Arc::clone(&shared), move |proposal, state| {
+            let _ = changes_tx.send((proposal, state));
+        });
+        let chain = Arc::new(chain::ChainEdge {
             app: ok.app.clone(),
             signer: signer(&cfg)?,
             runtime: tokio::runtime::Handle::current(),
+        });
+        let edges = setup.edges();
+        let start = {
+            let setup = Arc::clone(&setup);
+            let shared = Arc::clone(&shared);
+            tokio::task::spawn_blocking(move || {
+                Deployer::start(setup, edges, chain, shared, Some(observer))
+            })
+            .await
+            .map_err(|e| Fatal::Other(format!("the executor's start failed: {e}")))?
         };
+        let d = Arc::new(start.map_err(|e| match e {
+            StartError::Setup(why) => Fatal::Config(why),
+            StartError::Other(why) => Fatal::Other(why),
+        })?);
         let (req_tx, req_rx) = mpsc::channel(16);
-        let bus = deployer::serve_bus(&setup, req_tx)
+        let bus = worker::serve_bus(&setup, req_tx)
             .await
             .map_err(Fatal::Other)?;
         let wake = Arc::new(Notify::new());
-        let switcher = setup.switcher();
-        let d = Arc::new(Deployer {
-            setup: Arc::new(setup),
-            app: ok.app.clone(),
-            journal: Arc::new(journal),
-            reporter: Arc::new(reporter),
-            switcher: Arc::from(switcher),
-            shared,
-            activation: Arc::new(tokio::sync::Mutex::new(())),
-            wake: Arc::clone(&wake),
-            cache: tokio::sync::Mutex::new(survey::Cache::default()),
-        });
-        tasks.spawn(deployer::follow(
+        tasks.spawn(worker::follow(
             ok.app.clone(),
-            d.setup.dir.join("watermark"),
+            setup.dir.join("watermark"),
             start_after,
-            d.setup.host,
+            setup.host,
             Arc::clone(&wake),
         ));
-        tasks.spawn(Arc::clone(&d).work());
-        executor = Some((d, bus, req_rx, changes_rx));
+        tasks.spawn(worker::work(Arc::clone(&d), Arc::clone(&wake)));
+        executor = Some((d, wake, bus, req_rx, changes_rx));
     }
-    notify::ready(&format!("following application {}", cfg.chain.app_id));
-    info!("ready");
+    let ready = executor.as_ref().is_none_or(|(d, ..)| d.ready());
+    if ready {
+        notify::ready(&format!("following application {}", cfg.chain.app_id));
+        info!("ready");
+    } else {
+        // A corrupt journal is never "ready": the unit's start fails visibly, status says why.
+        let why = "not ready: the journal cannot be read; see `dao-agentctl status`";
+        warn!("{why}");
+        notify::status(why);
+    }
     control_loop(executor).await;
     tasks.abort_all();
     Ok(())
@@ -215,6 +230,7 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
 
 type Executor = (
     Arc<Deployer>,
+    Arc<Notify>,
     zbus::Connection,
     mpsc::Receiver<crate::control::Request>,
     mpsc::UnboundedReceiver<(u64, String)>,
@@ -232,9 +248,9 @@ async fn control_loop(executor: Option<Executor>) {
     };
     let period = notify::watchdog_period().unwrap_or(Duration::from_secs(3600));
     let mut watchdog = tokio::time::interval(period);
-    let (d, bus, mut requests, mut changes) = match executor {
-        Some((d, bus, r, c)) => (Some(d), Some(bus), Some(r), Some(c)),
-        None => (None, None, None, None),
+    let (d, wake, bus, mut requests, mut changes) = match executor {
+        Some((d, w, bus, r, c)) => (Some(d), Some(w), Some(bus), Some(r), Some(c)),
+        None => (None, None, None, None, None),
     };
     loop {
         tokio::select! {
@@ -242,8 +258,8 @@ async fn control_loop(executor: Option<Executor>) {
             _ = int.recv() => break,
             _ = watchdog.tick() => notify::watchdog(),
             Some(req) = async { match requests.as_mut() { Some(r) => r.recv().await, None => None } } => {
-                if let Some(d) = &d {
-                    d.handle(req);
+                if let (Some(d), Some(w)) = (&d, &wake) {
+                    worker::handle(d, w, req);
                 }
             }
             Some((proposal, state)) = async { match changes.as_mut() { Some(c) => c.recv().await, None => None } } => {
@@ -256,9 +272,9 @@ async fn control_loop(executor: Option<Executor>) {
             }
         }
     }
-    if let Some(d) = d {
+    if let (Some(d), Some(wake)) = (d, wake) {
         {
-            let mut s = d.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = deployer::lock(&d.shared);
             s.shutting_down = true;
             if let Some(c) = &s.current {
                 let msg = format!(
@@ -271,14 +287,14 @@ async fn control_loop(executor: Option<Executor>) {
                 notify::stopping("stopping");
             }
         }
-        d.wake.notify_one();
+        wake.notify_one();
         // Wait for the activation in progress (a deployment or a rollback), keeping the
         // watchdog fed meanwhile.
-        let wait = d.activation.lock();
+        let wait = worker::wait_for_activation(&d);
         tokio::pin!(wait);
         loop {
             tokio::select! {
-                _ = &mut wait => break,
+                () = &mut wait => break,
                 _ = watchdog.tick() => notify::watchdog(),
             }
         }

@@ -6,10 +6,11 @@
 //! mid-way neither resumes automatic deployment nor loses the report: recovery finishes the
 //! switch (idempotent) and sends the amendment unless the chain already has it.
 
+use super::chain::{amend_rolled_back, Amended};
 use super::files;
-use super::reporter::{amend_rolled_back, Amended, ChainReporter};
 use super::setup::Setup;
-use crate::executor::pipeline::{OutcomeReport, Switcher};
+use crate::edges::{Chain, Edges};
+use crate::executor::pipeline::OutcomeReport;
 use crate::journal::{Generation, Journal, Status};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -99,8 +100,14 @@ fn running_deployment(
 
 /// Starts an operator rollback: decides the target, records the intent and the pause, then
 /// finishes it with [`finish`].
-pub fn start(setup: &Setup, journal: &Journal, req: Request) -> Result<OperatorRollback, String> {
-    if let Some(prev) = files::read_json::<OperatorRollback>(&rollback_file(setup))? {
+pub fn start(
+    setup: &Setup,
+    edges: &Edges,
+    journal: &Journal,
+    req: Request,
+) -> Result<OperatorRollback, String> {
+    let files = &*edges.files;
+    if let Some(prev) = files::read_json::<OperatorRollback>(files, &rollback_file(setup))? {
         if prev.phase == Phase::Switching || prev.amendment == Amendment::Pending {
             return Err(format!(
                 "the rollback of {} to generation {} is not finished yet (it is retried \
@@ -109,14 +116,14 @@ pub fn start(setup: &Setup, journal: &Journal, req: Request) -> Result<OperatorR
             ));
         }
     }
-    let profile = setup.profile();
-    let current = profile.current().map_err(|e| e.to_string())?;
+    let system = &edges.system;
+    let current = system.current().map_err(|e| e.to_string())?;
     let undone = match &current {
         Some(c) => running_deployment(journal, c)?,
         None => None,
     };
     let to = match (req.generation, &undone) {
-        (Some(n), _) => profile.generation(n).map_err(|e| {
+        (Some(n), _) => system.generation(n).map_err(|e| {
             format!(
                 "generation {n} of {} cannot be used: {e}; list them with `nix-env -p {} \
                  --list-generations`",
@@ -151,8 +158,9 @@ pub fn start(setup: &Setup, journal: &Journal, req: Request) -> Result<OperatorR
         phase: Phase::Switching,
         amendment: Amendment::Pending,
     };
-    files::write_json(&rollback_file(setup), &rb)?;
+    files::write_json(files, &rollback_file(setup), &rb)?;
     files::write_json(
+        files,
         &pause_file(setup),
         &Pause {
             reason: format!("operator rollback: {}", req.reason),
@@ -167,16 +175,23 @@ pub fn start(setup: &Setup, journal: &Journal, req: Request) -> Result<OperatorR
 /// again after a crash or a failed report.
 pub fn finish(
     setup: &Setup,
-    switcher: &dyn Switcher,
-    reporter: Option<&ChainReporter>,
+    edges: &Edges,
+    reporter: Option<&dyn Chain>,
     mut rb: OperatorRollback,
 ) -> Result<OperatorRollback, String> {
     let path = rollback_file(setup);
+    let files = &*edges.files;
     if rb.phase == Phase::Switching {
-        let profile = setup.profile();
-        let done = profile
+        let system = &edges.system;
+        // A switch a crashed agent left running ends before this one starts (finding 4).
+        if !crate::mutants::active("overlap_after_crash") {
+            system
+                .settle(setup.switch_timeout())
+                .map_err(|e| format!("an earlier switch still runs: {e}"))?;
+        }
+        let done = system
             .restore(&rb.to, setup.switch_timeout())
-            .and_then(|()| switcher.switch(&rb.to.store_path, setup.switch_timeout()));
+            .and_then(|()| system.switch(&rb.to.store_path, setup.switch_timeout()));
         rb.phase = match done {
             Ok(()) => Phase::Switched,
             Err(e) => Phase::Failed { why: e.to_string() },
@@ -185,13 +200,13 @@ pub fn finish(
             rb.amendment = Amendment::NotApplicable {
                 why: "the rollback's switch failed".into(),
             };
-            files::write_json(&path, &rb)?;
+            files::write_json(files, &path, &rb)?;
             return Err(format!(
                 "going back to generation {} failed: {why}; the agent stays paused",
                 rb.to.number
             ));
         }
-        files::write_json(&path, &rb)?;
+        files::write_json(files, &path, &rb)?;
     }
     if rb.amendment == Amendment::Pending {
         match (rb.proposal, reporter) {
@@ -226,7 +241,7 @@ pub fn finish(
                     },
                     Ok(Amended::NothingToAmend(why)) => Amendment::NotApplicable { why },
                     Err(e) => {
-                        files::write_json(&path, &rb)?;
+                        files::write_json(files, &path, &rb)?;
                         return Err(format!(
                             "the host is back on generation {}, but the on-chain amendment is \
                              not sent yet ({e}); it is retried automatically",
@@ -236,7 +251,7 @@ pub fn finish(
                 };
             }
         }
-        files::write_json(&path, &rb)?;
+        files::write_json(files, &path, &rb)?;
     }
     Ok(rb)
 }

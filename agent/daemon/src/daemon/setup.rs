@@ -1,15 +1,17 @@
 //! The executor's fixed context, derived once from the configuration and the app's global state:
 //! where things live on this host and how each pipeline step is bounded.
 
+use crate::edges::host::{CheckHealth, DiskFiles, GitSource, HostSystem, NixBuilder, SystemClock};
+use crate::edges::Edges;
 use crate::executor::activate::Profile;
 use crate::executor::build::Nix;
 use crate::executor::confirm::Check;
-use crate::executor::pipeline::{DirectSwitch, Executor, Reporter, Switcher, Timeouts};
+use crate::executor::pipeline::{DirectSwitch, Switcher, Timeouts};
 use crate::executor::systemd::SystemdSwitch;
-use crate::journal::Journal;
 use dao_core::config::{Config, SwitchMode};
 use git2::Oid;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Setup {
@@ -28,8 +30,8 @@ pub struct Setup {
     pub switch_mode: SwitchMode,
     pub operator_group: Option<String>,
     pub genesis: Oid,
-    timeouts: Timeouts,
-    checks: Vec<Check>,
+    pub timeouts: Timeouts,
+    pub checks: Vec<Check>,
 }
 
 impl Setup {
@@ -111,37 +113,50 @@ impl Setup {
         }
     }
 
+    /// Where a direct-mode switch in flight is recorded (see executor::direct).
+    pub fn switch_record(&self) -> PathBuf {
+        self.dir.join("switch.json")
+    }
+
+    pub fn instance_lock(&self) -> PathBuf {
+        self.dir.join("agent.lock")
+    }
+
     pub fn switcher(&self) -> Box<dyn Switcher + Send + Sync> {
         match self.switch_mode {
-            SwitchMode::Direct => Box::new(DirectSwitch),
+            SwitchMode::Direct => Box::new(DirectSwitch {
+                record: Some(self.switch_record()),
+            }),
             SwitchMode::Systemd => Box::new(SystemdSwitch::system()),
         }
     }
 
-    pub fn executor<'a>(
-        &'a self,
-        journal: &'a Journal,
-        switcher: &'a dyn Switcher,
-        reporter: &'a dyn Reporter,
-    ) -> Executor<'a> {
-        Executor {
-            host: self.host,
-            checkout: self.checkout.clone(),
-            allowed_remotes: self.allowed_remotes.clone(),
-            pinned_remote: Some(self.pinned_remote.clone()),
-            shallow: self.shallow,
-            flake_output: self.flake_output.clone(),
-            nix: Nix {
-                program: PathBuf::from("nix"),
-                env: Vec::new(),
-            },
-            profile: self.profile(),
-            gc_roots: self.dir.join("gc-roots"),
-            timeouts: self.timeouts.clone(),
-            health: self.checks.clone(),
-            journal,
-            switcher,
-            reporter,
+    /// This host's real edges.
+    pub fn edges(&self) -> Edges {
+        Edges {
+            clock: Arc::new(SystemClock),
+            files: Arc::new(DiskFiles),
+            source: Arc::new(GitSource {
+                checkout: self.checkout.clone(),
+                allowed_remotes: self.allowed_remotes.clone(),
+                pinned_remote: Some(self.pinned_remote.clone()),
+                shallow: self.shallow,
+            }),
+            builder: Arc::new(NixBuilder {
+                nix: Nix {
+                    program: PathBuf::from("nix"),
+                    env: Vec::new(),
+                },
+                checkout: self.checkout.clone(),
+                flake_output: self.flake_output.clone(),
+                shallow: self.shallow,
+                gc_roots: self.dir.join("gc-roots"),
+            }),
+            system: Arc::new(HostSystem {
+                profile: self.profile(),
+                switcher: self.switcher(),
+            }),
+            health: Arc::new(CheckHealth(self.checks.clone())),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Survey {
     pub actions: Vec<Action>,
     /// The earliest eta among queued proposals still in their timelock.
     pub next_eta: Option<u64>,
+    /// Queued proposals for this host still in their timelock, unreported.
+    pub in_timelock: Vec<Approved>,
     /// The last proposal the chain's reports show applied on this host, and its head.
     pub last_applied: Option<(u64, Oid)>,
     /// Approved (queued) deploy proposals targeting this host, reported or not, except those
@@ -186,6 +188,7 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
                     s.actions.push(Action::Apply(approved.clone()));
                 } else {
                     s.next_eta = Some(s.next_eta.map_or(eta, |e| e.min(eta)));
+                    s.in_timelock.push(approved.clone());
                 }
                 s.approved.push(approved);
             }

@@ -51,7 +51,16 @@ fn tail(bytes: &[u8]) -> String {
 }
 
 /// Runs `cmd` to completion within `timeout`; a non-zero exit is an error.
-pub fn run(mut cmd: Command, timeout: Duration) -> Result<Output, CommandError> {
+pub fn run(cmd: Command, timeout: Duration) -> Result<Output, CommandError> {
+    run_noting(cmd, timeout, |_| {})
+}
+
+/// [`run`], telling `spawned` the child's pid (its process group's id too) as soon as it runs.
+pub fn run_noting(
+    mut cmd: Command,
+    timeout: Duration,
+    spawned: impl FnOnce(u32),
+) -> Result<Output, CommandError> {
     let command = describe(&cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -62,6 +71,7 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Result<Output, CommandError> 
         source,
     })?;
     let pgid = child.id();
+    spawned(pgid);
     // Drain both pipes on threads so a chatty program cannot block on a full pipe.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {

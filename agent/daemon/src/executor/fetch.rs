@@ -113,6 +113,11 @@ pub fn fetch_commits(
             .map(String::as_str)
             .filter(|a| Some(*a) != preferred),
     );
+    let wanted: Vec<Oid> = commits
+        .iter()
+        .copied()
+        .filter(|c| !has_commit(&repo, *c))
+        .collect();
     let mut attempts = Vec::new();
     for url in order {
         match fetch_from(&repo, url, commits, shallow, timeout) {
@@ -127,12 +132,16 @@ pub fn fetch_commits(
                 }
                 attempts.push(Attempt {
                     url: url.to_owned(),
-                    reason: format!("it does not serve commit(s) {}", missing.join(", ")),
+                    reason: format!(
+                        "the remote answers but does not have commit(s) {} (never pushed, or \
+                         force-pushed away)",
+                        missing.join(", ")
+                    ),
                 });
             }
             Err(reason) => attempts.push(Attempt {
                 url: url.to_owned(),
-                reason,
+                reason: classify(url, &wanted, &reason, timeout),
             }),
         }
     }
@@ -144,6 +153,33 @@ pub fn fetch_commits(
             .join(", "),
         attempts,
     })
+}
+
+/// Says which of the two a failed fetch was: a remote that cannot be reached (it may come back:
+/// retry), or one that answers but does not have the commits (the proposal names commits that
+/// were never pushed or were force-pushed away). libgit2 reports the second as a transport
+/// error ("Broken pipe", "unexpected EOF") because the server hangs up on an unknown want, so
+/// the remote is asked again for its refs alone.
+fn classify(url: &str, commits: &[Oid], raw: &str, timeout: Duration) -> String {
+    if raw.starts_with("timed out") {
+        return format!("unreachable: {raw}");
+    }
+    set_socket_timeouts(timeout);
+    let answered = git2::Remote::create_detached(url).is_ok_and(|mut r| {
+        let ok = r.connect(git2::Direction::Fetch).is_ok() && r.list().is_ok();
+        let _ = r.disconnect();
+        ok
+    });
+    if answered {
+        let ids: Vec<String> = commits.iter().map(Oid::to_string).collect();
+        format!(
+            "the remote answers but does not have commit(s) {} (never pushed, or force-pushed \
+             away; git said: {raw})",
+            ids.join(", ")
+        )
+    } else {
+        format!("unreachable: {raw}")
+    }
 }
 
 /// Sets libgit2's connect and read timeouts for the next network operation.

@@ -6,6 +6,7 @@ pub mod activate;
 pub mod build;
 pub mod command;
 pub mod confirm;
+pub mod direct;
 pub mod fetch;
 pub mod pipeline;
 pub mod systemd;

@@ -5,20 +5,21 @@
 //! retry cannot change (a refused change, a failed build, a rolled-back switch) are final and
 //! reported once; a remote that is down is not an outcome, just a reason to try again later.
 
-use super::activate::{ActivateError, Profile};
-use super::build::{build_toplevel, dry_build, Nix, Target};
-use super::confirm::{confirm, Check};
-use super::fetch::fetch_commits;
-use super::verify::{plan_lineage, verify_change, Approved};
+use super::activate::ActivateError;
+use super::verify::{plan_lineage, Approved};
+use crate::edges::{BuildTarget, Edges};
 use crate::journal::{
     tag, Generation, Journal, JournalError, Outcome, Record, Report, Status, Step, StepEntry,
     StepState,
 };
+use crate::mutants;
 use git2::Oid;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 use thiserror::Error;
+
+pub use super::direct::DirectSwitch;
 
 #[derive(Debug, Clone)]
 pub struct Timeouts {
@@ -60,15 +61,27 @@ pub trait Reporter {
 /// How switch-to-configuration is run: directly, or in a transient systemd unit.
 pub trait Switcher {
     fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
+    /// Waits for a switch that an earlier agent process left running; names those waited for.
+    fn settle(&self, _timeout: Duration) -> Result<Vec<String>, ActivateError> {
+        Ok(Vec::new())
+    }
 }
 
-/// The direct mode: the switch runs as the agent's child.
-pub struct DirectSwitch;
+/// Whether a proposal may still be activated, as the chain says right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Queued and inside its execution window.
+    Open,
+    /// Its window has ended: it is never activated; the reason says when it ended.
+    Expired(String),
+    /// The chain no longer shows it approved (or the tally does not verify).
+    NotApproved(String),
+}
 
-impl Switcher for DirectSwitch {
-    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
-        super::activate::switch_direct(toplevel, timeout)
-    }
+/// Re-checks a proposal against the chain immediately before the host changes, whatever the
+/// journal says (docs/safety.md, S2).
+pub trait Gate {
+    fn standing(&self, proposal: u64) -> Result<Standing, ReportError>;
 }
 
 /// What the chain says about where this host stands: input to the lineage rule.
@@ -86,12 +99,15 @@ pub enum PipelineError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     /// Not an outcome: the same step may succeed later (a remote that is down).
-    #[error("proposal {proposal}: {step:?} will be retried: {reason}")]
+    #[error("proposal {proposal}: {} will be retried: {reason}", tag(step))]
     Retry {
         proposal: u64,
         step: Step,
         reason: String,
     },
+    /// The chain could not be read to re-check the proposal: nothing was decided.
+    #[error("proposal {proposal}: {reason}")]
+    Chain { proposal: u64, reason: String },
     #[error("proposal {proposal}: the report could not be sent yet: {source}")]
     Report {
         proposal: u64,
@@ -102,26 +118,11 @@ pub enum PipelineError {
 
 pub struct Executor<'a> {
     pub host: u64,
-    pub checkout: PathBuf,
-    pub allowed_remotes: Vec<String>,
-    /// The repository URL pinned in the app: tried first, and must be allowed.
-    pub pinned_remote: Option<String>,
-    pub shallow: bool,
-    pub flake_output: String,
-    pub nix: Nix,
-    pub profile: Profile,
-    pub gc_roots: PathBuf,
     pub timeouts: Timeouts,
-    pub health: Vec<Check>,
+    pub edges: &'a Edges,
     pub journal: &'a Journal,
-    pub switcher: &'a dyn Switcher,
     pub reporter: &'a dyn Reporter,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    pub gate: &'a dyn Gate,
 }
 
 /// Test builds can stop the process at a named point, as `kill -9` would (crash tests).
@@ -135,6 +136,16 @@ fn failpoint(name: &str) {
 #[cfg(not(feature = "failpoints"))]
 fn failpoint(_: &str) {}
 
+/// Whether the deployment has started changing the host (a switch or a revert was begun).
+pub fn touched(rec: &Record) -> bool {
+    rec.steps.iter().any(|e| {
+        matches!(
+            e.step,
+            Step::SwitchConfiguration | Step::RevertConfiguration
+        )
+    })
+}
+
 impl Executor<'_> {
     fn mark(
         &self,
@@ -146,7 +157,7 @@ impl Executor<'_> {
         rec.steps.push(StepEntry {
             step,
             state,
-            at_ms: now_ms(),
+            at_ms: self.edges.clock.now_ms(),
             detail,
         });
         self.journal.put(rec)?;
@@ -209,8 +220,31 @@ impl Executor<'_> {
         Ok(self.finish(rec, status, Some(step), Some(why))?)
     }
 
+    /// The chain's word on the proposal, read now. A chain that cannot be read is no answer:
+    /// nothing changes and the deployment is tried again later.
+    fn standing(&self, rec: &Record) -> Result<Standing, PipelineError> {
+        // Mutant `expired_applied` (finding 1): expiry was only checked with no journal record.
+        if mutants::active("expired_applied") && !rec.steps.is_empty() {
+            return Ok(Standing::Open);
+        }
+        self.gate
+            .standing(rec.proposal)
+            .map_err(|e| PipelineError::Chain {
+                proposal: rec.proposal,
+                reason: format!("cannot re-check the proposal on chain before acting: {e}"),
+            })
+    }
+
     /// Takes an approved proposal through the pipeline to a final outcome, then reports it.
     pub fn run(&self, approved: &Approved, lineage: &Lineage) -> Result<Record, PipelineError> {
+        let mut rec = self.decide(approved, lineage)?;
+        self.report(&mut rec)?;
+        Ok(rec)
+    }
+
+    /// Takes an approved proposal to a final outcome (journaled), without reporting it: the
+    /// part that may change the host, which the caller runs under its activation lock.
+    pub fn decide(&self, approved: &Approved, lineage: &Lineage) -> Result<Record, PipelineError> {
         let mut rec = match self.journal.get(approved.proposal, self.host)? {
             Some(r) => r,
             None => Record::new(
@@ -247,27 +281,49 @@ impl Executor<'_> {
                 return Ok(rec);
             }
         }
-        if rec.outcome.is_none() {
-            if rec
+        if rec.outcome.is_some() {
+            return Ok(rec);
+        }
+        if rec
+            .steps
+            .last()
+            .is_some_and(|e| e.step == Step::RevertConfiguration)
+        {
+            // A crash while reverting: finish going back, do not switch forward again.
+            let why = "the agent stopped while reverting; reverting again".to_owned();
+            let failed = rec
                 .steps
-                .last()
-                .is_some_and(|e| e.step == Step::RevertConfiguration)
-            {
-                // A crash while reverting: finish going back, do not switch forward again.
-                let why = "the agent stopped while reverting; reverting again".to_owned();
-                let failed = rec
-                    .steps
-                    .iter()
-                    .rev()
-                    .find(|e| e.state == StepState::Failed)
-                    .map_or(Step::SwitchConfiguration, |e| e.step);
-                self.revert(&mut rec, failed, why)?;
-            } else {
-                self.apply(&mut rec, approved, lineage)?;
+                .iter()
+                .rev()
+                .find(|e| e.state == StepState::Failed)
+                .map_or(Step::SwitchConfiguration, |e| e.step);
+            self.revert(&mut rec, failed, why)?;
+            return Ok(rec);
+        }
+        // A proposal whose window ended (or that the chain no longer approves) ends here, before
+        // anything is fetched: a remote that stays down cannot hold the queue past the window.
+        // Mutant `unfetchable_blocks` (finding 2) leaves this check out.
+        if !touched(&rec) && !mutants::active("unfetchable_blocks") {
+            match self.standing(&rec)? {
+                Standing::Open => {}
+                closed => {
+                    self.close(&mut rec, closed)?;
+                    return Ok(rec);
+                }
             }
         }
-        self.report(&mut rec)?;
+        self.apply(&mut rec, approved, lineage)?;
         Ok(rec)
+    }
+
+    /// Ends an untouched deployment the chain closed: failed (expired) or refused.
+    fn close(&self, rec: &mut Record, standing: Standing) -> Result<(), PipelineError> {
+        let (status, why) = match standing {
+            Standing::Open => return Ok(()),
+            Standing::Expired(why) => (Status::Failed, format!("expired: {why}")),
+            Standing::NotApproved(why) => (Status::Refused, why),
+        };
+        Ok(self.finish(rec, status, None, Some(why))?)
     }
 
     fn apply(
@@ -289,14 +345,7 @@ impl Executor<'_> {
         let mut commits: Vec<Oid> = plan.iter().flat_map(|a| [a.base, a.head]).collect();
         commits.dedup();
         let fetched = self.step(rec, Step::FetchCommits, |_| {
-            fetch_commits(
-                &self.checkout,
-                &self.allowed_remotes,
-                self.pinned_remote.as_deref(),
-                &commits,
-                self.shallow,
-                self.timeouts.fetch,
-            )
+            self.edges.source.fetch(&commits, self.timeouts.fetch)
         })?;
         if let Err(reason) = fetched {
             return Err(PipelineError::Retry {
@@ -305,40 +354,29 @@ impl Executor<'_> {
                 reason,
             });
         }
-        let verified = self.step(rec, Step::VerifyChange, |_| -> Result<(), String> {
-            let repo = git2::Repository::open_bare(&self.checkout).map_err(|e| e.to_string())?;
-            for a in &plan {
-                verify_change(&repo, a).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        })?;
+        let plan: Vec<Approved> = plan.into_iter().cloned().collect();
+        let verified = self.step(rec, Step::VerifyChange, |_| self.edges.source.verify(&plan))?;
         if let Err(why) = verified {
             return Ok(self.finish(rec, Status::Refused, Some(Step::VerifyChange), Some(why))?);
         }
 
         // Build.
-        let target = Target {
-            checkout: &self.checkout,
+        let target = BuildTarget {
             proposal: approved.proposal,
             commit: approved.head,
-            flake_output: &self.flake_output,
-            shallow: self.shallow,
         };
         if let Err(why) = self.step(rec, Step::DryBuild, |_| {
-            dry_build(&self.nix, &target, self.timeouts.dry_build)
+            self.edges
+                .builder
+                .dry_build(target, self.timeouts.dry_build)
         })? {
             return Ok(self.finish(rec, Status::Failed, Some(Step::DryBuild), Some(why))?);
         }
-        let gc_root = self
-            .gc_roots
-            .join(format!("proposal-{}", approved.proposal));
         let built = self.step(rec, Step::BuildToplevel, |_| {
-            std::fs::create_dir_all(&self.gc_roots).map_err(|e| e.to_string())?;
-            build_toplevel(&self.nix, &target, &gc_root, self.timeouts.build)
-                .map_err(|e| e.to_string())
+            self.edges.builder.build(target, self.timeouts.build)
         })?;
         let toplevel = match built {
-            Ok(b) => b.out_path,
+            Ok(t) => t,
             Err(why) => {
                 return Ok(self.finish(
                     rec,
@@ -355,14 +393,21 @@ impl Executor<'_> {
 
     /// Records the current generation, switches, confirms; reverts on failure.
     fn activate(&self, rec: &mut Record, toplevel: &Path) -> Result<(), PipelineError> {
+        // The last word before the host changes is the chain's, read now, whatever the journal
+        // says: an expired proposal is never activated; one already half-activated (a crash
+        // mid-switch) goes back to the recorded generation.
+        match self.standing(rec)? {
+            Standing::Open => {}
+            closed if !touched(rec) => return self.close(rec, closed),
+            Standing::Expired(why) | Standing::NotApproved(why) => {
+                let why = format!("the chain closed the proposal mid-activation: {why}");
+                return self.revert(rec, Step::SwitchConfiguration, why);
+            }
+        }
+        let system = &self.edges.system;
         if rec.previous.is_none() {
-            let none = || {
-                format!(
-                    "the system profile {} has no generation to come back to",
-                    self.profile.path.display()
-                )
-            };
-            match self.profile.current() {
+            let none = || "the system profile has no generation to come back to".to_owned();
+            match system.current() {
                 Ok(Some(g)) => rec.previous = Some(g),
                 Ok(None) => {
                     return self.end_at(rec, Step::SwitchConfiguration, Status::Failed, none())
@@ -383,12 +428,12 @@ impl Executor<'_> {
             rec,
             Step::SwitchConfiguration,
             |_| -> Result<Generation, ActivateError> {
-                let g = match self.profile.current()? {
+                let g = match system.current()? {
                     Some(g) if g.store_path == toplevel => g,
-                    _ => self.profile.set(toplevel, self.timeouts.switch)?,
+                    _ => system.set(toplevel, self.timeouts.switch)?,
                 };
                 failpoint("inside:switch_configuration");
-                self.switcher.switch(toplevel, self.timeouts.switch)?;
+                system.switch(toplevel, self.timeouts.switch)?;
                 Ok(g)
             },
         )?;
@@ -396,11 +441,9 @@ impl Executor<'_> {
             return self.revert(rec, Step::SwitchConfiguration, why);
         }
         let healthy = self.step(rec, Step::ConfirmHealth, |_| {
-            confirm(
-                &self.health,
-                self.timeouts.health,
-                self.timeouts.health_interval,
-            )
+            self.edges
+                .health
+                .confirm(self.timeouts.health, self.timeouts.health_interval)
         })?;
         if let Err(why) = healthy {
             return self.revert(rec, Step::ConfirmHealth, why);
@@ -412,13 +455,13 @@ impl Executor<'_> {
         let Some(previous) = rec.previous.clone() else {
             return Ok(self.finish(rec, Status::Failed, Some(failed), Some(why))?);
         };
+        let system = &self.edges.system;
         let reverted = self.step(
             rec,
             Step::RevertConfiguration,
             |_| -> Result<(), ActivateError> {
-                self.profile.restore(&previous, self.timeouts.switch)?;
-                self.switcher
-                    .switch(&previous.store_path, self.timeouts.switch)
+                system.restore(&previous, self.timeouts.switch)?;
+                system.switch(&previous.store_path, self.timeouts.switch)
             },
         )?;
         match reverted {
@@ -436,8 +479,9 @@ impl Executor<'_> {
         }
     }
 
-    /// Sends the outcome's report unless the chain already has it: exactly once.
-    fn report(&self, rec: &mut Record) -> Result<(), PipelineError> {
+    /// Sends the outcome's report unless the chain already has it: exactly once. Changes
+    /// nothing on the host, so it runs outside the activation lock.
+    pub fn report(&self, rec: &mut Record) -> Result<(), PipelineError> {
         let Some(outcome) = rec.outcome.clone() else {
             return Ok(());
         };
@@ -457,7 +501,7 @@ impl Executor<'_> {
             self.journal.put(rec)?;
             return Ok(());
         }
-        let running = self.profile.current().ok().flatten();
+        let running = self.edges.system.current().ok().flatten();
         let report = OutcomeReport {
             proposal: rec.proposal,
             host: self.host,

@@ -1,0 +1,116 @@
+//! The executor's I/O edges: everything the pipeline, the journal, recovery and the deployer
+//! touch outside their own memory — the clock, the files of the state directory, git, Nix, the
+//! system profile and its switch, health checks, and the chain.
+//!
+//! Each edge is a trait with the real implementation beside it ([`host`], and the chain edge in
+//! `daemon::chain`) and a simulated one in `dao-sim`, so that the simulator drives the real
+//! decision code under faults it chooses, step by step, from a seed (docs/safety.md).
+
+pub mod host;
+
+use crate::daemon::survey::{Cache, Survey};
+use crate::executor::activate::ActivateError;
+use crate::executor::fetch::{FetchError, Fetched};
+use crate::executor::pipeline::{Gate, ReportError, Reporter};
+use crate::executor::Approved;
+use crate::journal::{Generation, Status};
+use git2::Oid;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Wall-clock time. Chain time (block timestamps) comes from the chain edge.
+pub trait Clock: Send + Sync {
+    /// Unix time in milliseconds.
+    fn now_ms(&self) -> u64;
+    /// Blocks the calling (blocking) thread for `d`.
+    fn sleep(&self, d: Duration);
+}
+
+/// Held while an instance owns its state directory; dropping it releases the lock.
+pub trait InstanceLock: Send + Sync {}
+
+/// The files of the state directory: journal records, the pause, the operator rollback, the
+/// switch record. Writes replace a file whole and durably (a reader sees the old content or the
+/// new, never a mix).
+pub trait Files: Send + Sync {
+    /// The file's bytes, None when it does not exist.
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
+    /// Replaces `path` with `bytes` atomically and durably; the error names the file it was on.
+    fn replace(&self, path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, io::Error)>;
+    /// Removes `path` durably; a missing file is not an error.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Creates `dir` (mode 0700) and its parents.
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
+    /// The entries of `dir`, sorted.
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// Takes the one-instance lock at `path` for this process's life, or says who holds it.
+    fn lock_instance(&self, path: &Path) -> Result<Box<dyn InstanceLock>, String>;
+}
+
+/// The governed repository: fetch the approved commits and verify them.
+pub trait Source: Send + Sync {
+    fn fetch(&self, commits: &[Oid], timeout: Duration) -> Result<Fetched, FetchError>;
+    /// Checks each change of `plan` against what was approved (commit ids, diff hash).
+    fn verify(&self, plan: &[Approved]) -> Result<(), String>;
+}
+
+/// What to build: the approved head of a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildTarget {
+    pub proposal: u64,
+    pub commit: Oid,
+}
+
+/// Nix: evaluate and build this host's toplevel.
+pub trait Builder: Send + Sync {
+    fn dry_build(&self, target: BuildTarget, timeout: Duration) -> Result<(), String>;
+    /// Builds the toplevel and keeps it alive with a GC root; returns its store path.
+    fn build(&self, target: BuildTarget, timeout: Duration) -> Result<PathBuf, String>;
+}
+
+/// The system profile and switch-to-configuration.
+pub trait System: Send + Sync {
+    /// The generation the profile points at, None for a profile without generations.
+    fn current(&self) -> Result<Option<Generation>, ActivateError>;
+    fn generation(&self, number: u64) -> Result<Generation, ActivateError>;
+    /// Makes `toplevel` the profile's current generation and returns it.
+    fn set(&self, toplevel: &Path, timeout: Duration) -> Result<Generation, ActivateError>;
+    /// Points the profile back at exactly `generation` (still the recorded store path).
+    fn restore(&self, generation: &Generation, timeout: Duration) -> Result<(), ActivateError>;
+    /// Runs `switch-to-configuration switch` of `toplevel`, after any earlier switch ended.
+    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
+    /// Waits until no switch started before (by an agent that crashed, say) is running; names
+    /// those it waited for. Called before deciding anything about the host's state.
+    fn settle(&self, timeout: Duration) -> Result<Vec<String>, ActivateError>;
+}
+
+/// ConfirmHealth: every configured check passes within `timeout`, polled every `interval`.
+pub trait Health: Send + Sync {
+    fn confirm(&self, timeout: Duration, interval: Duration) -> Result<(), String>;
+}
+
+/// The I/O edges one executor uses.
+#[derive(Clone)]
+pub struct Edges {
+    pub clock: Arc<dyn Clock>,
+    pub files: Arc<dyn Files>,
+    pub source: Arc<dyn Source>,
+    pub builder: Arc<dyn Builder>,
+    pub system: Arc<dyn System>,
+    pub health: Arc<dyn Health>,
+}
+
+/// The chain, as the executor needs it: what is ready for this host, whether a proposal may
+/// still be activated (the gate), and the host's reports.
+pub trait Chain: Reporter + Gate + Send + Sync {
+    /// What the chain says about this host now (re-verified with the rules engine).
+    fn survey(&self, host: u64, cache: &mut Cache) -> Result<Survey, String>;
+    /// The status of (proposal, host)'s report, and whether its rollback amendment exists.
+    fn reports(&self, proposal: u64, host: u64) -> Result<(Option<Status>, bool), ReportError>;
+    /// The address registered as `host`'s agent, None when the app has no such host.
+    fn host_agent(&self, host: u64) -> Result<Option<String>, String>;
+    /// The address this agent signs its reports with.
+    fn signer_address(&self) -> String;
+}

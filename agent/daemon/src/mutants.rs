@@ -1,0 +1,48 @@
+//! Switches that put known bugs back, one at a time, so the simulator can show that it catches
+//! each of them (docs/safety.md, "Proof that the checker can fail"). They exist only in builds
+//! with the `mutants` feature; without it [`active`] is always false and nothing of this ships.
+
+/// The mutants, each re-introducing one finding of issue 13.
+pub const ALL: [(&str, &str); 5] = [
+    (
+        "expired_applied",
+        "finding 1: expiry is re-checked only while no journal record exists",
+    ),
+    (
+        "unfetchable_blocks",
+        "finding 2: an unfetchable commit is retried forever, past its window",
+    ),
+    (
+        "two_agents",
+        "finding 3: no instance lock on the state directory",
+    ),
+    (
+        "overlap_after_crash",
+        "finding 4: a switch left running by a crashed agent is not waited for",
+    ),
+    (
+        "wrong_key",
+        "finding 5: the executor does not check its key against the host's registered agent",
+    ),
+];
+
+#[cfg(feature = "mutants")]
+static ACTIVE: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Turns on `name` (None: no mutant) for the whole process.
+#[cfg(feature = "mutants")]
+pub fn set(name: Option<&str>) {
+    let mut a = ACTIVE.write().unwrap_or_else(|p| p.into_inner());
+    *a = name.map(str::to_owned);
+}
+
+#[cfg(feature = "mutants")]
+pub fn active(name: &str) -> bool {
+    ACTIVE.read().unwrap_or_else(|p| p.into_inner()).as_deref() == Some(name)
+}
+
+#[cfg(not(feature = "mutants"))]
+#[inline(always)]
+pub fn active(_: &str) -> bool {
+    false
+}

@@ -1,0 +1,181 @@
+//! The invariants of docs/safety.md, checked against the simulated world after every step
+//! (and at every switch, journal write and pass), and once more when a schedule ends.
+
+use crate::world::{Decided, Effect, World};
+use dao_agent::journal::{parse_record, Status};
+use std::path::Path;
+
+/// After every step: nothing to check that the other hooks do not see.
+pub fn after_step(w: &mut World) {
+    let now = w.clock_ms;
+    if w.in_flight.iter().filter(|f| f.until_ms > now).count() > 1 {
+        w.violation("one_activation", "two switches run at the same time".into());
+    }
+}
+
+/// When a switch starts.
+pub fn at_switch(w: &mut World, toplevel: &Path) {
+    let now_ms = w.clock_ms;
+    if let Some(f) = w.in_flight.iter().find(|f| f.until_ms > now_ms) {
+        let detail = format!(
+            "a switch to {} starts while the switch to {} still runs",
+            toplevel.display(),
+            f.toplevel.display()
+        );
+        w.violation("one_activation", detail);
+    }
+    let forward = w.last_set.as_deref() == Some(toplevel);
+    if !forward {
+        return;
+    }
+    if w.wrong_key {
+        w.violation(
+            "key_checked",
+            "an agent whose key is not the host's registered agent changed the host".into(),
+        );
+    }
+    let now = w.now_s();
+    let Some(p) = w.proposal_of(toplevel).cloned() else {
+        w.violation(
+            "approved_only",
+            format!("{} is no proposal's toplevel", toplevel.display()),
+        );
+        return;
+    };
+    if !p.targets_host || p.tampered || !matches!(p.decided, Decided::Queued { .. }) {
+        w.violation(
+            "approved_only",
+            format!(
+                "proposal {} was activated but is not approved for this host",
+                p.id
+            ),
+        );
+    }
+    // The chain's word, read immediately before (only the agent's own journal writes between).
+    if w.gate_open_for != Some(p.id) {
+        w.violation(
+            "not_expired_at_activation",
+            format!(
+                "proposal {} was activated at chain time {now} (window {:?}) without the chain \
+                 re-checked immediately before",
+                p.id, p.decided
+            ),
+        );
+    }
+    if w.reports.contains_key(&p.id) {
+        w.violation(
+            "exactly_once",
+            format!(
+                "proposal {} was activated again after its final report",
+                p.id
+            ),
+        );
+    }
+    let newer: Vec<u64> = w
+        .reports
+        .iter()
+        .filter(|(id, s)| **id > p.id && **s == Status::Applied)
+        .map(|(id, _)| *id)
+        .collect();
+    if let Some(n) = newer.first() {
+        w.violation(
+            "no_downgrade",
+            format!(
+                "proposal {} was activated after the newer proposal {n} was applied",
+                p.id
+            ),
+        );
+    }
+}
+
+/// When the agent writes a file: a final journal outcome must match the system.
+pub fn at_write(w: &mut World, path: &Path, bytes: &[u8], before: Option<&[u8]>) {
+    if path
+        .parent()
+        .and_then(Path::file_name)
+        .is_none_or(|n| n != "journal")
+    {
+        return;
+    }
+    // Only the write that first records the outcome is checked: later writes (the report's
+    // confirmation) may come after an operator moved the host on.
+    if before
+        .and_then(|b| parse_record(path, b).ok())
+        .is_some_and(|r| r.outcome.is_some())
+    {
+        return;
+    }
+    let Ok(rec) = parse_record(path, bytes) else {
+        w.violation(
+            "journal_readable",
+            format!("{} does not parse", path.display()),
+        );
+        return;
+    };
+    let Some(o) = &rec.outcome else { return };
+    let current = w.generation(w.current).cloned();
+    match o.status {
+        Status::RolledBack => {
+            let Some(prev) = &rec.previous else { return };
+            if w.current != prev.number || current.as_ref() != Some(&prev.store_path) {
+                w.violation(
+                    "exact_rollback",
+                    format!(
+                        "proposal {} rolled back, but the profile is on generation {} ({:?}), \
+                         not the recorded {} ({})",
+                        rec.proposal,
+                        w.current,
+                        current,
+                        prev.number,
+                        prev.store_path.display()
+                    ),
+                );
+            }
+        }
+        Status::Applied
+            if rec.toplevel.is_some()
+                && (current.as_ref() != rec.toplevel.as_ref()
+                    || w.active.as_path() != current.as_deref().unwrap_or(Path::new(""))) =>
+        {
+            w.violation(
+                "exact_rollback",
+                format!(
+                    "proposal {} is recorded applied but the host runs {}",
+                    rec.proposal,
+                    w.active.display()
+                ),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// When the schedule has ended (faults healed, the agent given time): every proposal for this
+/// host whose window ended is reported exactly once; the journal has nothing half-done.
+pub fn at_end(w: &mut World, started: bool) {
+    if !started {
+        // The agent refused to start (a wrong key): it must not have touched anything.
+        if w.effects.iter().any(|e| matches!(e, Effect::Switch { .. })) {
+            w.violation(
+                "key_checked",
+                "an agent that refused to start switched".into(),
+            );
+        }
+        return;
+    }
+    let now = w.now_s();
+    let ended: Vec<u64> = w
+        .proposals
+        .iter()
+        .filter(|p| p.targets_host && p.expiry().is_some_and(|e| e <= now))
+        .map(|p| p.id)
+        .collect();
+    for id in ended {
+        if !w.reports.contains_key(&id) {
+            w.violation(
+                "progress",
+                format!("proposal {id}'s window ended long ago and it is still not reported"),
+            );
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The simulated world one schedule runs in: the chain's proposals and reports, the git remote,
+//! the system profile and its switches, the state directory's files, the clock — and the
+//! faults the schedule injects. Everything is derived from the seed.
+
+use dao_agent::journal::Status;
+use dao_core::diff_hash::DiffHash;
+use git2::Oid;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// Where a schedule starts, in Unix ms (any fixed point will do).
+pub const T0_MS: u64 = 1_700_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// Queued with its execution window `[eta, expiry)` in chain seconds.
+    Queued {
+        eta: u64,
+        expiry: u64,
+    },
+    Defeated,
+    Canceled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub id: u64,
+    pub base: Oid,
+    pub head: Oid,
+    pub diff_hash: DiffHash,
+    pub targets_host: bool,
+    pub decided: Decided,
+    /// Its diff does not match the approved hash: verification must refuse it.
+    pub tampered: bool,
+    pub eval_fails: bool,
+    pub build_fails: bool,
+    pub unhealthy: bool,
+    /// When its head reaches the remote (chain seconds); None: never pushed.
+    pub pushed_at: Option<u64>,
+}
+
+impl Proposal {
+    pub fn toplevel(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/nix/store/{:032x}-nixos-system-p{}",
+            self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            self.id
+        ))
+    }
+
+    pub fn open_at(&self, now_s: u64) -> bool {
+        matches!(self.decided, Decided::Queued { eta, expiry } if eta <= now_s && now_s < expiry)
+    }
+
+    pub fn expiry(&self) -> Option<u64> {
+        match self.decided {
+            Decided::Queued { expiry, .. } => Some(expiry),
+            _ => None,
+        }
+    }
+}
+
+/// A switch-to-configuration process that outlived the agent that started it.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    pub toplevel: PathBuf,
+    pub until_ms: u64,
+}
+
+/// One thing the world records for the checker.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// A switch towards `toplevel` began (forward when it is a proposal's toplevel).
+    Switch {
+        toplevel: PathBuf,
+        at_ms: u64,
+    },
+    Report {
+        proposal: u64,
+        status: Status,
+    },
+}
+
+pub fn oid(n: u64) -> Oid {
+    let mut b = [0u8; 20];
+    b[..8].copy_from_slice(&n.to_be_bytes());
+    b[19] = 1;
+    Oid::from_bytes(&b).unwrap_or(Oid::ZERO_SHA1)
+}
+
+pub struct World {
+    pub rng: ChaCha8Rng,
+    pub clock_ms: u64,
+    pub genesis: Oid,
+    pub proposals: Vec<Proposal>,
+    pub reports: BTreeMap<u64, Status>,
+    pub amendments: BTreeSet<u64>,
+    /// The agent's key is not the host's registered agent.
+    pub wrong_key: bool,
+    // Faults in force until a time (ms).
+    pub algod_down_until: u64,
+    pub git_down_until: u64,
+    pub disk_full_until: u64,
+    /// After this, no new faults are injected and the ones in force end: the schedule settles.
+    pub heal_at_ms: u64,
+    pub end_at_ms: u64,
+    // The system.
+    pub generations: Vec<PathBuf>,
+    pub current: u64,
+    pub active: PathBuf,
+    pub in_flight: Vec<InFlight>,
+    /// The toplevel the profile was last set to (a forward activation), until a restore.
+    pub last_set: Option<PathBuf>,
+    /// The proposal the gate found open at the last step, if that step was the gate (only the
+    /// agent's own journal writes may come between the gate and the activation).
+    pub gate_open_for: Option<u64>,
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    pub instance_locks: BTreeMap<PathBuf, u64>,
+    pub next_instance: u64,
+    pub live_instance: u64,
+    // What happened, for the checker and the figures.
+    pub effects: Vec<Effect>,
+    pub faults: BTreeMap<&'static str, u64>,
+    pub steps: u64,
+    pub violations: Vec<(String, String)>,
+    pub trace: bool,
+    /// Nested operator actions and second instances never nest again.
+    pub nested: bool,
+    /// Probability scale of per-step faults (0 after healing).
+    pub fault_rate: f64,
+}
+
+impl World {
+    /// A schedule from `seed`: proposals that pass, fail, expire, get canceled, emergency ones
+    /// with a short window, several in flight; the faults' rates.
+    pub fn new(seed: u64, trace: bool) -> World {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let genesis = oid(0);
+        let start_s = T0_MS / 1000;
+        let n = rng.gen_range(2..=7u64);
+        let mut proposals = Vec::new();
+        let mut tip = genesis;
+        let mut t = start_s;
+        for id in 1..=n {
+            t += rng.gen_range(0..120);
+            let roll = rng.gen_range(0..100);
+            let decided = match roll {
+                0..=9 => Decided::Defeated,
+                10..=14 => Decided::Canceled,
+                // Emergency: short window; some will expire before the host can act.
+                15..=34 => Decided::Queued {
+                    eta: t + rng.gen_range(0..30),
+                    expiry: t + rng.gen_range(20..90),
+                },
+                _ => Decided::Queued {
+                    eta: t + rng.gen_range(0..120),
+                    expiry: t + rng.gen_range(300..1800),
+                },
+            };
+            let decided = match decided {
+                Decided::Queued { eta, expiry } => Decided::Queued {
+                    eta,
+                    expiry: expiry.max(eta + 10),
+                },
+                d => d,
+            };
+            let head = oid(id);
+            let tampered = rng.gen_bool(0.08);
+            let p = Proposal {
+                id,
+                base: tip,
+                head,
+                diff_hash: DiffHash([id as u8; 32]),
+                targets_host: rng.gen_bool(0.85),
+                decided,
+                tampered,
+                eval_fails: rng.gen_bool(0.04),
+                build_fails: rng.gen_bool(0.06),
+                unhealthy: rng.gen_bool(0.12),
+                pushed_at: match rng.gen_range(0..100) {
+                    0..=6 => None,
+                    7..=19 => Some(t + rng.gen_range(30..900)),
+                    _ => Some(0),
+                },
+            };
+            if matches!(decided, Decided::Queued { .. }) && !tampered {
+                tip = head;
+            }
+            proposals.push(p);
+        }
+        let last_expiry = proposals
+            .iter()
+            .filter_map(Proposal::expiry)
+            .max()
+            .unwrap_or(start_s);
+        let heal_at_ms = (last_expiry + 60) * 1000;
+        let genesis_toplevel =
+            PathBuf::from("/nix/store/00000000000000000000000000000000-nixos-system-genesis");
+        World {
+            wrong_key: rng.gen_bool(0.03),
+            rng,
+            clock_ms: T0_MS,
+            genesis,
+            proposals,
+            reports: BTreeMap::new(),
+            amendments: BTreeSet::new(),
+            algod_down_until: 0,
+            git_down_until: 0,
+            disk_full_until: 0,
+            heal_at_ms,
+            end_at_ms: heal_at_ms + 3_600_000,
+            generations: vec![genesis_toplevel.clone()],
+            current: 1,
+            active: genesis_toplevel,
+            in_flight: Vec::new(),
+            last_set: None,
+            gate_open_for: None,
+            files: BTreeMap::new(),
+            instance_locks: BTreeMap::new(),
+            next_instance: 1,
+            live_instance: 0,
+            effects: Vec::new(),
+            faults: BTreeMap::new(),
+            steps: 0,
+            violations: Vec::new(),
+            trace,
+            nested: false,
+            fault_rate: 1.0,
+        }
+    }
+
+    pub fn now_s(&self) -> u64 {
+        self.clock_ms / 1000
+    }
+
+    pub fn healed(&self) -> bool {
+        self.clock_ms >= self.heal_at_ms
+    }
+
+    /// Rolls a fault of `kind` with probability `p` (scaled; none once healed) and counts it.
+    pub fn roll(&mut self, kind: &'static str, p: f64) -> bool {
+        if self.healed() || self.fault_rate == 0.0 {
+            return false;
+        }
+        let hit = self.rng.gen_bool((p * self.fault_rate).clamp(0.0, 1.0));
+        if hit {
+            *self.faults.entry(kind).or_insert(0) += 1;
+            if self.trace {
+                println!("  fault {kind} at t={}", self.clock_ms - T0_MS);
+            }
+        }
+        hit
+    }
+
+    pub fn count(&mut self, kind: &'static str) {
+        *self.faults.entry(kind).or_insert(0) += 1;
+    }
+
+    pub fn advance(&mut self, ms: u64) {
+        self.clock_ms = self.clock_ms.saturating_add(ms);
+        // Switches that outlived their agent finish on their own.
+        let now = self.clock_ms;
+        let done: Vec<InFlight> = self
+            .in_flight
+            .iter()
+            .filter(|f| f.until_ms <= now)
+            .cloned()
+            .collect();
+        self.in_flight.retain(|f| f.until_ms > now);
+        for f in done {
+            self.active = f.toplevel;
+        }
+    }
+
+    pub fn violation(&mut self, invariant: &str, detail: String) {
+        if self.trace {
+            println!("  VIOLATION {invariant}: {detail}");
+        }
+        self.violations.push((invariant.to_owned(), detail));
+    }
+
+    pub fn proposal_of(&self, toplevel: &std::path::Path) -> Option<&Proposal> {
+        self.proposals.iter().find(|p| p.toplevel() == toplevel)
+    }
+
+    pub fn generation(&self, number: u64) -> Option<&PathBuf> {
+        usize::try_from(number.checked_sub(1)?)
+            .ok()
+            .and_then(|i| self.generations.get(i))
+    }
+}

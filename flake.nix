@@ -55,9 +55,15 @@
     in
     {
       packages = forAllSystems (pkgs: {
-        dao-agent = pkgs.callPackage ./nix/package.nix { };
+        # passthru.tests: the VM tests, as nixpkgs links a package to its nixosTests.
+        dao-agent = pkgs.callPackage ./nix/package.nix { daoTests = vmTests pkgs; };
         default = self.packages.${systemOf pkgs}.dao-agent;
       });
+
+      # Adds pkgs.dao-agent, which the module's `package` option then defaults to.
+      overlays.default = final: _prev: {
+        dao-agent = final.callPackage ./nix/package.nix { };
+      };
 
       apps = forAllSystems (
         pkgs:

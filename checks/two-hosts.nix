@@ -1,5 +1,6 @@
 # An executor host and a watcher-only host: a proposal for host1 switches host1 only; host2
-# follows and verifies the same proposal without touching its system.
+# follows and verifies the same proposal without touching its system. Both units stay within
+# their `systemd-analyze security` exposure bounds.
 { config, ... }:
 {
   name = "two-hosts";
@@ -40,5 +41,16 @@
         assert generation(host2) == 1
         host2.succeed("grep -qx genesis /etc/fleet/release")
         assert [r["host"] for r in show(proposal)["reports"]] == [1]
+
+    with subtest("the units' exposure stays within its bounds"):
+        # systemd-analyze security: 0 is fully sandboxed, 10 fully exposed. The executor is
+        # root and keeps CAP_SYS_ADMIN to start the switch unit; the watcher has nothing.
+        for machine, unit, bound in [
+            (host2, "dao-watcher.service", 1.5),
+            (host1, "dao-watcher.service", 1.5),
+            (host1, "dao-executor.service", 2.5),
+        ]:
+            level = exposure(machine, unit)
+            assert level <= bound, f"{machine.name}: {unit} is exposed {level}, above {bound}"
   '';
 }

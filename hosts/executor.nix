@@ -34,6 +34,7 @@
         build_timeout = "1h30m";
         # After a switch these must be active within 90 s, or the host goes back to exactly
         # the generation it had.
+        # The build fails if one of them is not a unit of this system.
         health.required_units = [
           "sshd.service"
           # "nginx.service" and the like: only units this host enables.
@@ -41,4 +42,7 @@
       };
     };
   };
+
+  # Provides sshd.service, which the health check requires.
+  services.openssh.enable = true;
 }

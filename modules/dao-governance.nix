@@ -18,7 +18,6 @@
 let
   inherit (lib)
     literalExpression
-    literalMD
     mkEnableOption
     mkIf
     mkMerge
@@ -30,6 +29,112 @@ let
 
   cfg = config.services.dao-governance;
   settingsFormat = pkgs.formats.toml { };
+
+  # `pkgs.dao-agent` where an overlay provides it (this flake's overlays.default), else the
+  # agent built from this repository with the host's pkgs.
+  packageScope = {
+    dao-agent = pkgs.callPackage ../nix/package.nix { };
+  }
+  // lib.optionalAttrs (pkgs ? dao-agent) { inherit (pkgs) dao-agent; };
+
+  # A file on the host, never in the world-readable store: a string naming an absolute path
+  # outside it (a Nix path such as ./key is refused, as interpolating it would copy the secret
+  # into the store). types.externalPath is in nixpkgs from 25.11, types.pathWith from 25.05;
+  # the assertions below say the same on older releases.
+  secretPath =
+    types.externalPath or (
+      if types ? pathWith then
+        types.pathWith {
+          absolute = true;
+          inStore = false;
+        }
+      else
+        types.str
+    );
+
+  # The remote schemes the agent can fetch from without credentials of its own.
+  remoteSchemes = [
+    "https"
+    "http"
+    "git"
+    "file"
+  ];
+  # scheme://host/path (file:///path): the agent's URL parser would read "https:///x" as
+  # host "x".
+  remotePattern = "(${lib.concatStringsSep "|" (lib.remove "file" remoteSchemes)})://[^/]+/.*|file:///.+";
+  unsupportedRemotes = lib.filter (
+    url: builtins.match remotePattern url == null
+  ) cfg.settings.source.allowed_remotes;
+
+  health = cfg.settings.executor.health;
+
+  # Required units this configuration does not declare itself (systemd.services and the like).
+  # They may still come from systemd or from a package (systemd.packages): a build-time check
+  # looks for them among the unit files the system installs.
+  declaredUnit =
+    unit:
+    config.systemd.units ? ${unit}
+    || (
+      let
+        m = builtins.match "([^@]+)@[^.]+(\..+)" unit;
+      in
+      m != null && config.systemd.units ? "${lib.elemAt m 0}@${lib.elemAt m 1}"
+    );
+  undeclaredUnits = lib.filter (u: !(declaredUnit u)) health.required_units;
+
+  requiredUnitsCheck =
+    pkgs.runCommand "dao-governance-required-units"
+      {
+        preferLocalBuild = true;
+        units = undeclaredUnits;
+        unitDir = config.environment.etc."systemd/system".source;
+        passthru.message = lib.concatMapStringsSep "\n" unitsMessage undeclaredUnits;
+      }
+      ''
+        missing=0
+        for unit in $units; do
+          template=$(printf '%s' "$unit" | sed -n 's/^\([^@]*@\)[^.]*\(\..*\)$/\1\2/p')
+          if [ ! -e "$unitDir/$unit" ] && { [ -z "$template" ] || [ ! -e "$unitDir/$template" ]; }; then
+            echo "${unitsMessage "$unit"}" >&2
+            missing=1
+          fi
+        done
+        [ "$missing" = 0 ]
+        touch $out
+      '';
+
+  unitsMessage = unit: ''
+    services.dao-governance.settings.executor.health.required_units names ${unit}, which
+    this system does not have: every deployment would fail its health check and be rolled back.
+    Enable the service that provides it, or remove it from required_units.'';
+
+  # Options that only the executor reads: set on a host without it, they would be ignored.
+  executorOnly = lib.filter (o: o.set) [
+    {
+      name = "keyFile";
+      set = cfg.keyFile != null;
+    }
+    {
+      name = "operatorGroup";
+      set = cfg.operatorGroup != null;
+    }
+    {
+      name = "settings.host.id";
+      set = cfg.settings.host.id != null;
+    }
+    {
+      name = "settings.source.allowed_remotes";
+      set = cfg.settings.source.allowed_remotes != [ ];
+    }
+  ];
+
+  # The chain options every role needs; null until set, so that a missing section gets an
+  # assertion that says what to write rather than an undefined-option error.
+  missingChain = lib.filter (k: cfg.settings.chain.${k} == null) [
+    "algod_url"
+    "app_id"
+    "network"
+  ];
 
   # `settings`, as the agent reads it: options left at null are omitted, so the agent's own
   # defaults (docs/configuration.md) apply.
@@ -83,13 +188,15 @@ let
         {
           nativeBuildInputs = [ cfg.package ];
           preferLocalBuild = true;
+          # What the file holds, for nix/misconfigurations.nix.
+          passthru = { inherit settings; };
         }
         ''
           dao-agentctl validate-config ${file}
           ln -s ${file} $out
         ''
     else
-      file;
+      file // { inherit settings; };
 
   watcherConfig = configFile "watcher" watcherSettings;
   executorConfig = configFile "executor" executorSettings;
@@ -135,6 +242,12 @@ let
 
   stateDir = cfg.settings.state_dir;
   stateDirName = lib.removePrefix "/var/lib/" stateDir;
+  # A directory below /var/lib, normalized: StateDirectory= takes it relative to /var/lib and
+  # silently ignores an empty or absolute name.
+  stateDirOk =
+    builtins.match "/var/lib(/[A-Za-z0-9_.@+-]+)+" stateDir != null
+    && !(lib.elem "." (lib.splitString "/" stateDir))
+    && !(lib.elem ".." (lib.splitString "/" stateDir));
   checkoutDir = cfg.settings.source.checkout_dir or null;
 
   # The sandbox both units share; each adds what its role needs.
@@ -169,11 +282,12 @@ in
   options.services.dao-governance = {
     enable = mkEnableOption "the nixos-dao-governance agent, which applies to this host only the changes of its configuration that a governance app on Algorand approved";
 
-    package = mkOption {
-      type = types.package;
-      default = pkgs.callPackage ../nix/package.nix { };
-      defaultText = literalMD "`dao-agent` built from this repository with the host's `pkgs`";
-      description = "The package providing `dao-agent` and `dao-agentctl`.";
+    package = lib.mkPackageOption packageScope "dao-agent" {
+      extraDescription = ''
+        It provides `dao-agent` and `dao-agentctl`. Unless an overlay adds `dao-agent` to
+        `pkgs` (this flake's `overlays.default` does), it is built from this repository's
+        {file}`nix/package.nix` with the host's `pkgs`: NixOS 25.05 or later (Rust ≥ 1.86).
+      '';
     };
 
     watcher.enable = mkOption {
@@ -208,7 +322,7 @@ in
     };
 
     keyFile = mkOption {
-      type = types.nullOr (types.either types.str types.path);
+      type = types.nullOr secretPath;
       default = null;
       example = "/run/keys/dao-account-key";
       description = ''
@@ -219,13 +333,13 @@ in
         The file is handed to the unit as the systemd credential `account-key`
         (`LoadCredential=`): it stays readable by root only, never enters the Nix store, the
         environment or the generated configuration. Give it as a string naming a file that
-        exists on the host (deployed by agenix, sops-nix or by hand, mode 0600), not as a Nix
-        path, which would be copied into the store.
+        exists on the host (deployed by agenix, sops-nix or by hand, mode 0600). A path in the
+        Nix store, or a Nix path such as `./key` (which would be copied there), is refused.
       '';
     };
 
     algodTokenFile = mkOption {
-      type = types.nullOr (types.either types.str types.path);
+      type = types.nullOr secretPath;
       default = null;
       example = "/run/keys/algod-token";
       description = ''
@@ -294,28 +408,33 @@ in
               freeformType = settingsFormat.type;
               options = {
                 algod_url = mkOption {
-                  type = types.str;
+                  type = types.nullOr types.str;
+                  default = null;
                   example = "https://testnet-api.example.org";
                   description = ''
                     The algod REST endpoint (`http` or `https`), without credentials: give the
-                    token with {option}`services.dao-governance.algodTokenFile`.
+                    token with {option}`services.dao-governance.algodTokenFile`. Required.
                   '';
                 };
                 app_id = mkOption {
-                  type = types.ints.positive;
+                  type = types.nullOr types.ints.positive;
+                  default = null;
                   example = 123456789;
-                  description = "The governance app's id (printed by `dao-agentctl form`).";
+                  description = "The governance app's id (printed by `dao-agentctl form`). Required.";
                 };
                 network = mkOption {
-                  type = types.enum [
-                    "devnet"
-                    "localnet"
-                    "testnet"
-                    "betanet"
-                    "mainnet"
-                  ];
+                  type = types.nullOr (
+                    types.enum [
+                      "devnet"
+                      "localnet"
+                      "testnet"
+                      "betanet"
+                      "mainnet"
+                    ]
+                  );
+                  default = null;
                   example = "testnet";
-                  description = "The network the app lives on; checked against the node's genesis before following.";
+                  description = "The network the app lives on; checked against the node's genesis before following. Required.";
                 };
                 allowed_program_hashes = mkOption {
                   type = types.listOf types.str;
@@ -382,7 +501,8 @@ in
                 ];
                 description = ''
                   URLs (`https`, `http`, `git` or `file`) the governed repository may be
-                  fetched from (ssh remotes need credentials the agent does not support yet); the one pinned in the app at formation must be among them.
+                  fetched from; the one pinned in the app at formation must be among them.
+                  `ssh` remotes are refused: the agent has no way to hold ssh credentials yet.
                   What is fetched is verified against the commit ids and diff hash approved on
                   chain, so the transport need not be trusted. Required for the executor.
                 '';
@@ -490,10 +610,34 @@ in
           message = "Set the algod token with services.dao-governance.algodTokenFile (a systemd credential), not settings.chain.algod_token_file.";
         }
         {
-          assertion = lib.hasPrefix "/var/lib/" stateDir && !(lib.hasInfix ".." stateDir);
-          message = "services.dao-governance.settings.state_dir must be a directory under /var/lib (the units create it with StateDirectory=), not ${stateDir}.";
+          assertion = stateDirOk;
+          message = ''
+            services.dao-governance.settings.state_dir must name a directory below /var/lib, such
+            as "/var/lib/dao-governance" (the units create <state_dir>/<role> with
+            StateDirectory=, which takes a path relative to /var/lib), not "${stateDir}".'';
+        }
+        {
+          assertion = missingChain == [ ];
+          message = ''
+            services.dao-governance.settings.chain is incomplete: set ${
+              lib.concatMapStringsSep ", " (k: "settings.chain.${k}") missingChain
+            }. Every role follows one governance app, e.g.
+              services.dao-governance.settings.chain = {
+                algod_url = "https://testnet-api.example.org";
+                app_id = 123456789;   # printed by `dao-agentctl form`
+                network = "testnet";
+              };'';
         }
       ]
+      ++ lib.optional (!cfg.executor.enable) {
+        assertion = executorOnly == [ ];
+        message = ''
+          ${
+            lib.concatMapStringsSep ", " (o: "services.dao-governance.${o.name}") executorOnly
+          } is set, but only the executor reads it, and the executor is off on this host
+          (services.dao-governance.executor.enable = false): it would be silently ignored. Set
+          services.dao-governance.executor.enable = true, or remove it.'';
+      }
       ++ secretAssertions "algodTokenFile" cfg.algodTokenFile;
 
       environment.systemPackages = [ cfg.package ];
@@ -565,6 +709,29 @@ in
           message = "Set the operator group with services.dao-governance.operatorGroup, not settings.executor.operator_group.";
         }
         {
+          assertion = unsupportedRemotes == [ ];
+          message = ''
+            services.dao-governance.settings.source.allowed_remotes has ${
+              lib.concatMapStringsSep ", " (u: ''"${u}"'') unsupportedRemotes
+            }: the executor fetches only over ${lib.concatStringsSep ", " remoteSchemes} URLs
+            (scheme://host/path). ssh remotes need credentials the agent cannot hold yet: serve the
+            repository over https (read-only access is enough: what is fetched is verified
+            against the commit ids and diff hash approved on chain).'';
+        }
+        {
+          assertion =
+            health.required_units != [ ]
+            || health.command != null
+            || health.check_chain
+            || health.check_remote;
+          message = ''
+            services.dao-governance.settings.executor.health checks nothing: required_units and
+            command are empty and check_chain and check_remote are false, so a change that breaks
+            the host would be reported applied and never rolled back. Name the units that must
+            be active after a switch in settings.executor.health.required_units (e.g.
+            [ "sshd.service" ]), give a health command, or keep check_chain = true.'';
+        }
+        {
           assertion = config.nix.enable;
           message = "services.dao-governance.executor builds the approved configurations with Nix: it needs nix.enable = true.";
         }
@@ -572,6 +739,10 @@ in
       ++ secretAssertions "keyFile" cfg.keyFile;
 
       services.dbus.packages = [ cfg.package ];
+
+      # Required units that no option of this configuration declares are looked up among the
+      # unit files the system installs, when it is built.
+      system.checks = lib.optional (undeclaredUnits != [ ]) requiredUnitsCheck;
 
       environment.etc."dao-governance/executor.toml".source = executorConfig;
 
@@ -660,5 +831,7 @@ in
     })
   ]);
 
+  # Only members of lib.maintainers are accepted here, and this project is not in nixpkgs:
+  # the package and the VM tests name their maintainers (nix/maintainers.nix).
   meta.maintainers = [ ];
 }

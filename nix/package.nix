@@ -12,6 +12,8 @@
   installShellFiles,
   libgit2,
   zlib,
+  # The NixOS VM tests of checks/, by name (passthru.tests); the flake passes them.
+  daoTests ? { },
 }:
 
 let
@@ -91,7 +93,10 @@ rustPlatform.buildRustPackage {
     installManPage man/*.1
   '';
 
+  passthru.tests = daoTests;
+
   meta = {
+    maintainers = [ (import ./maintainers.nix).dao-governance ];
     description = "Governance-gated GitOps for NixOS: applies only the changes a DAO on Algorand approved";
     longDescription = ''
       dao-agent follows a governance application on Algorand. Its watcher role re-verifies

@@ -2,9 +2,11 @@
 #
 # Nodes:
 #   chain    the devnet: an algod-compatible REST endpoint over go-algorand's evaluator
-#   git      git daemon serving the governed repository (git://git/fleet.git); also the
-#            members' workstation, where they commit, propose and vote with dao-agentctl
-#   <host>   one node per `fleet.hosts` entry, running the agent
+#   git      nginx serving the governed repository over HTTPS (git-http-backend, a test CA
+#            every node trusts): https://git/fleet.git; also the members' workstation, where
+#            they commit, propose and vote with dao-agentctl
+#   <host>   one node per `fleet.hosts` entry, running the agent as the module's units from
+#            boot, installed on a disk with a boot loader like a real host
 #
 # The governed repository is a flake whose nixosConfigurations are these very test nodes: its
 # flake.nix (./governed.nix) evaluates this file with the same `fleet.hosts` (fleet.json) and
@@ -29,7 +31,24 @@ let
   # The app `dao-agentctl form` creates first on a fresh devnet: the devnet numbers apps by its
   # transaction counter, and forming is the first transaction. The tests check it.
   appId = 10001;
-  repoUrl = "git://git/fleet.git";
+  repoUrl = "https://git/fleet.git";
+
+  # A test CA and the git node's certificate, made once at build time. The hosts trust the CA
+  # as a site would its own (security.pki.certificateFiles).
+  certs =
+    hostPkgs.runCommand "fleet-test-certs"
+      {
+        nativeBuildInputs = [ hostPkgs.openssl ];
+      }
+      ''
+        mkdir $out
+        openssl req -x509 -newkey rsa:2048 -nodes -days 36500 -subj "/CN=fleet test CA" \
+          -keyout ca.key -out $out/ca.crt
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=git" -keyout $out/git.key -out git.csr
+        printf 'subjectAltName=DNS:git\nextendedKeyUsage=serverAuth\n' > ext.cnf
+        openssl x509 -req -in git.csr -CA $out/ca.crt -CAkey ca.key -CAcreateserial -days 36500 \
+          -extfile ext.cnf -out $out/git.crt
+      '';
 
   package = hostPkgs.callPackage ../../nix/package.nix { };
   devnet = hostPkgs.callPackage ../../nix/devnet.nix { };
@@ -157,12 +176,15 @@ let
         host.module
       ];
 
-      # The agent switches the host, so it needs the switch script (VM tests leave it out by
-      # default) and no boot loader to install.
+      # The agent switches the host as on a real one: the switch script (VM tests leave it
+      # out by default), and a disk installed with GRUB and the system profile at generation 1
+      # (virtualisation.useBootLoader), so that a switch installs the boot loader's menu and a
+      # reboot boots the profile's generation.
       system.switch.enable = true;
-      boot.loader.grub.enable = false;
 
       virtualisation = {
+        useBootLoader = true;
+        diskSize = 8192;
         cores = 2;
         # The executor evaluates the governed flake (all of a NixOS test) inside the VM.
         memorySize = if host.executor then 4096 else 1024;
@@ -173,6 +195,8 @@ let
         ]
         ++ map (toplevelAt name) (commitsOf name);
       };
+
+      security.pki.certificateFiles = [ "${certs}/ca.crt" ];
 
       nix.settings = {
         substituters = lib.mkForce [ ];
@@ -192,36 +216,37 @@ let
         mallory.isNormalUser = true;
       };
 
-      services.dao-governance = {
-        enable = true;
-        executor.enable = host.executor;
-        # Written by the test script: the devnet makes the accounts and the token at start.
-        keyFile = "/var/lib/dao-secrets/account-key";
-        algodTokenFile = "/var/lib/dao-secrets/algod-token";
-        operatorGroup = "dao-operators";
-        settings = {
-          chain = {
+      # The agents start at boot, as on a real host. Until the members form the DAO and the
+      # test script writes the secrets (the devnet makes the accounts and the token when it
+      # starts), they exit and systemd restarts them every 10 s (Restart=on-failure).
+      services.dao-governance = lib.mkMerge [
+        {
+          enable = true;
+          algodTokenFile = "/var/lib/dao-secrets/algod-token";
+          settings.chain = {
             algod_url = "http://chain:4001";
             app_id = appId;
             network = "devnet";
           };
-          host.id = host.id;
-          source.allowed_remotes = [ repoUrl ];
-          executor = {
-            build_timeout = "30m";
-            health = {
-              timeout = "30s";
-              # Defined by the governed host module (checks/fleet/*.nix).
-              required_units = [ "fleet-web.service" ];
+        }
+        (lib.mkIf host.executor {
+          executor.enable = true;
+          keyFile = "/var/lib/dao-secrets/account-key";
+          operatorGroup = "dao-operators";
+          settings = {
+            host.id = host.id;
+            source.allowed_remotes = [ repoUrl ];
+            executor = {
+              build_timeout = "30m";
+              health = {
+                timeout = "30s";
+                # Defined by the governed host module (checks/fleet/*.nix).
+                required_units = [ "fleet-web.service" ];
+              };
             };
           };
-        };
-      };
-
-      # The agents exit while the app does not exist yet: the test script starts them once the
-      # DAO is formed. (A real host starts them at boot and retries until algod answers.)
-      systemd.services.dao-watcher.wantedBy = lib.mkForce [ ];
-      systemd.services.dao-executor.wantedBy = lib.mkForce [ ];
+        })
+      ];
     };
 in
 {
@@ -311,15 +336,49 @@ in
           networking.firewall.allowedTCPPorts = [ 4001 ];
         };
 
+      # Smart HTTP over TLS, as a forge serves a repository: nginx hands the git requests to
+      # git-http-backend through fcgiwrap, which runs it as user git.
       git =
-        { pkgs, ... }:
+        { config, pkgs, ... }:
         {
-          services.gitDaemon = {
-            enable = true;
-            basePath = "/srv/git";
-            exportAll = true;
+          users.users.git = {
+            isSystemUser = true;
+            group = "git";
+            home = "/srv/git";
+            createHome = true;
           };
-          networking.firewall.allowedTCPPorts = [ 9418 ];
+          users.groups.git = { };
+
+          services.fcgiwrap.instances.git = {
+            process = {
+              user = "git";
+              group = "git";
+            };
+            socket = {
+              inherit (config.services.nginx) user group;
+            };
+          };
+
+          services.nginx = {
+            enable = true;
+            virtualHosts.git = {
+              onlySSL = true;
+              sslCertificate = "${certs}/git.crt";
+              sslCertificateKey = "${certs}/git.key";
+              locations."~ ^/[^/]+\\.git/(info/refs|git-upload-pack)$" = {
+                fastcgiParams = {
+                  SCRIPT_FILENAME = "${pkgs.git}/libexec/git-core/git-http-backend";
+                  GIT_PROJECT_ROOT = "/srv/git";
+                  GIT_HTTP_EXPORT_ALL = "1";
+                  PATH_INFO = "$uri";
+                };
+                extraConfig = "fastcgi_pass unix:${config.services.fcgiwrap.instances.git.socket.address};";
+              };
+            };
+          };
+
+          security.pki.certificateFiles = [ "${certs}/ca.crt" ];
+          networking.firewall.allowedTCPPorts = [ 443 ];
           environment.systemPackages = [
             package
             pkgs.git

@@ -2,12 +2,13 @@
 # Helpers of the VM tests (checks/lib/fleet.py), after FLEET and HOSTS (from fleet.nix).
 #
 # The git node is the members' workstation: it holds the governed repository (/root/fleet,
-# pushed to git://git/fleet.git) and the members' keys, and runs dao-agentctl against the
+# pushed to /srv/git/fleet.git, which nginx serves as https://git/fleet.git) and the members' keys, and runs dao-agentctl against the
 # chain node's devnet. Members dev1 (weight 60), dev2 (25) and dev3 (15); host N signs with
 # devN+3. A proposal dev1 votes for is decided at once: finalize queues it, and with no
 # timelock the targeted executors apply it right away.
 
 import hashlib
+import re
 import shlex
 
 DEVNET = "/var/lib/dao-devnet"
@@ -35,16 +36,28 @@ def repo(command: str) -> str:
 
 def push() -> None:
     repo("git push -q --all origin && git push -q --tags origin")
-    # git daemon serves it as user git.
+    # git-http-backend serves it as user git.
     git.succeed("chown -R git:git /srv/git")
 
 
 def start_fleet() -> dict:
-    """Boots every node, starts the devnet, forms the DAO, starts the agents.
+    """Boots every node, starts the devnet, forms the DAO, gives the hosts their secrets and
+    waits for the agents, which systemd started at boot and restarts until they can run.
 
     Returns the devnet's accounts by name.
     """
     start_all()
+
+    for name, machine in HOSTS.items():
+        with subtest(f"{name} is installed like a real host"):
+            # The installer (the disk image) made the system profile's generation 1 and
+            # installed GRUB from it; the host booted it.
+            assert generation(machine) == 1, f"{name}'s system profile is not at generation 1"
+            booted = machine.succeed("readlink -f /run/booted-system").strip()
+            assert machine.succeed(f"readlink -f {PROFILE}").strip() == booted
+            machine.succeed("test -s /boot/grub/grub.cfg")
+            # The agents' units start with the system, not by hand.
+            machine.succeed("systemctl show -P WantedBy dao-watcher.service | grep -qw multi-user.target")
 
     with subtest("the devnet is up"):
         chain.wait_for_unit("dao-devnet.service")
@@ -67,11 +80,15 @@ def start_fleet() -> dict:
         repo("git init -q && git add -A && git commit -qm genesis && git tag genesis")
         git.succeed(
             "git init -q --bare /srv/git/fleet.git",
+            # libgit2 fetches the approved commits by id over protocol v0.
             "git -C /srv/git/fleet.git config uploadpack.allowReachableSHA1InWant true",
         )
         repo("git remote add origin /srv/git/fleet.git")
         push()
-        git.wait_for_open_port(9418)
+        git.wait_for_unit("nginx.service")
+        git.wait_for_open_port(443)
+        # Over HTTPS with the test CA, as the hosts will fetch it.
+        git.succeed(f"git ls-remote {FLEET['repoUrl']} | grep -q refs/tags/genesis")
 
     with subtest("the members form the DAO"):
         put(git, "/root/algod.token", token)
@@ -99,20 +116,22 @@ def start_fleet() -> dict:
         )
 
     for name, machine in HOSTS.items():
-        with subtest(f"the agent starts on {name}"):
+        with subtest(f"the agents run on {name}"):
+            # As an operator deploys them (agenix, sops-nix, by hand): root's files, mode 0600.
             put(machine, f"{SECRETS}/algod-token", token)
-            put(
-                machine,
-                f"{SECRETS}/account-key",
-                chain.succeed(f"cat {DEVNET}/accounts/{host_account(name)}.mnemonic").strip(),
-            )
-            # A test VM boots its toplevel directly: give it the system profile a NixOS
-            # host always has, generation 1.
-            machine.succeed(f"nix-env -p {PROFILE} --set $(readlink -f /run/current-system)")
-            # Type=notify: start returns once the agent is ready.
-            machine.succeed("systemctl start dao-watcher.service")
             if FLEET["hosts"][name]["executor"]:
-                machine.succeed("systemctl start dao-executor.service")
+                put(
+                    machine,
+                    f"{SECRETS}/account-key",
+                    chain.succeed(
+                        f"cat {DEVNET}/accounts/{host_account(name)}.mnemonic"
+                    ).strip(),
+                )
+            # Type=notify: active once the agent is ready. Until now each attempt failed
+            # (no credentials, no app) and systemd restarted it 10 s later.
+            machine.wait_for_unit("dao-watcher.service")
+            if FLEET["hosts"][name]["executor"]:
+                machine.wait_for_unit("dao-executor.service")
                 machine.succeed("dao-agentctl status")
 
     return accounts
@@ -192,3 +211,11 @@ def assert_report(report: dict, machine, status: str) -> None:
     assert report["generation"] == generation(machine), (
         f"reported generation {report['generation']}, the profile is at {generation(machine)}"
     )
+
+
+def exposure(machine, unit: str) -> float:
+    """The unit's overall exposure level by `systemd-analyze security` (0 safe .. 10 exposed)."""
+    out = machine.succeed(f"systemd-analyze security --no-pager {unit}")
+    found = re.search(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)", out)
+    assert found, f"systemd-analyze security printed no exposure level for {unit}: {out}"
+    return float(found.group(1))

@@ -24,7 +24,8 @@ pub struct Schedule {
     pub faults: BTreeMap<&'static str, u64>,
 }
 
-fn setup(genesis: git2::Oid) -> Setup {
+/// The executor setup every schedule uses.
+pub fn setup(genesis: git2::Oid) -> Setup {
     Setup {
         host: 1,
         host_name: "web-1".into(),

@@ -381,3 +381,56 @@ async fn a_second_agent_or_a_wrong_key_refuses_to_start() {
     assert!(err.contains("registered"), "{err}");
     assert!(f.switches().is_empty());
 }
+
+/// Finding 2, end to end: a proposal whose head never reached the remote holds the queue only
+/// until an operator skips it (or its window ends); status names the missing commit, the skip is
+/// reported failed on chain, and the next proposal is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_skips_a_stuck_proposal_and_the_queue_moves_on() {
+    let f = Fixture::new(0).await;
+    let _agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    let lost = f.commit_unpushed("lost", GOOD);
+    let stuck = f.approve(&f.genesis, &lost, None).await;
+    let mut named = false;
+    for _ in 0..200 {
+        let s = status(&f).await;
+        let git = &s["dependencies"]["git"];
+        if git["ok"] == false
+            && git["problem"]
+                .as_str()
+                .is_some_and(|p| p.contains("does not have commit") && p.contains(&lost))
+        {
+            named = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        named,
+        "status does not name the missing commit:\n{}",
+        f.log()
+    );
+    support_git_reset(&f, &f.genesis);
+    let next_head = f.commit("v2", GOOD);
+    let next = f.approve(&f.genesis, &next_head, None).await;
+    // Nothing goes past the stuck proposal: proposals apply in order.
+    assert!(f.journal(next).is_none());
+    let reply = call(&f, "Skip", &(stuck, "its head was never pushed"))
+        .await
+        .unwrap();
+    let rec: String = reply.body().deserialize().unwrap();
+    assert!(rec.contains("skipped by an operator (uid 0)"), "{rec}");
+    let r = f.wait_reported(stuck);
+    assert_eq!(r["outcome"]["status"], "failed", "{r}");
+    assert_eq!(
+        f.reports(stuck).await.0.unwrap().status,
+        ReportStatus::Failed
+    );
+    let r = f.wait_reported(next);
+    assert_eq!(r["outcome"]["status"], "applied", "{r}");
+    assert_eq!(f.switches(), ["v2 switch"]);
+    // A second skip of the same proposal is refused, saying why.
+    let e = call(&f, "Skip", &(stuck, "again")).await.unwrap_err();
+    assert!(e.to_string().contains("already ended"), "{e}");
+}

@@ -96,6 +96,20 @@ impl Deployer {
         Ok(was)
     }
 
+    /// Surveys the chain for the proposals waiting on this host (for `skip` while paused).
+    fn refresh_pending(&self) -> Result<Vec<crate::executor::Approved>, String> {
+        let s = self
+            .chain
+            .survey(self.setup.host, &mut super::survey::Cache::default())
+            .map_err(|e| format!("cannot read the chain to find what waits on this host: {e}"))?;
+        Ok(s.actions
+            .iter()
+            .map(super::survey::Action::approved)
+            .chain(s.in_timelock.iter())
+            .cloned()
+            .collect())
+    }
+
     /// What is being applied right now, for a refusal.
     fn busy(&self) -> String {
         let what = lock(&self.shared)
@@ -163,7 +177,11 @@ impl Deployer {
         {
             Some(r) => r,
             None => {
-                let pending = lock(&self.shared).pending.clone();
+                let mut pending = lock(&self.shared).pending.clone();
+                if !pending.iter().any(|a| a.proposal == proposal) {
+                    // Paused, or just started: what waits is only known from a fresh survey.
+                    pending = self.refresh_pending()?;
+                }
                 let Some(a) = pending.iter().find(|a| a.proposal == proposal) else {
                     let waiting: Vec<String> =
                         pending.iter().map(|a| a.proposal.to_string()).collect();

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>) {
     let mut delay = Duration::ZERO;
     let mut failures: u32 = 0;
+    let mut was_ready = d.ready();
     loop {
         if !delay.is_zero() {
             tokio::select! {
@@ -31,6 +32,12 @@ pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>) {
             Err(e) => Pass::Retry(format!("the deployment task ended abnormally: {e}")),
         };
         delay = delay_after(&pass, &mut failures, d.edges.clock.now_ms());
+        if !was_ready && d.ready() {
+            // The journal was mended (a corrupt record moved aside): ready from now on.
+            was_ready = true;
+            notify::ready("the journal is readable again");
+            info!("ready");
+        }
         if let Pass::Retry(why) = &pass {
             warn!(retry_in_s = delay.as_secs(), "{why}");
             notify::status(&format!("{why} (retrying)"));

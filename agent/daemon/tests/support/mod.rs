@@ -257,6 +257,14 @@ impl Fixture {
             .collect()
     }
 
+    /// Commits a new fleet version on top of the work tree's HEAD without pushing it (a commit
+    /// the remote will never have); returns the commit.
+    pub fn commit_unpushed(&self, version: &str, b: Behaviour) -> String {
+        write_flake(&self.work, &self.host, version, b);
+        git(&self.work, &["commit", "-q", "-am", version]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
     /// Commits a new fleet version on top of the work tree's HEAD, pushes it; returns the commit.
     pub fn commit(&self, version: &str, b: Behaviour) -> String {
         write_flake(&self.work, &self.host, version, b);

@@ -49,6 +49,23 @@ async fn ready(f: &Fixture) {
     panic!("the agent did not become ready:\n{}", f.log());
 }
 
+/// Polls the agent's status until `pred` holds (10 s at most); the last status, and whether it
+/// held.
+async fn status_until(
+    f: &Fixture,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> (serde_json::Value, bool) {
+    let mut s = serde_json::Value::Null;
+    for _ in 0..100 {
+        s = status(f).await;
+        if pred(&s) {
+            return (s, true);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (s, false)
+}
+
 fn sha(path: &str) -> [u8; 32] {
     Sha256::digest(path.as_bytes()).into()
 }
@@ -291,15 +308,10 @@ async fn garbage_in_the_journal_or_the_config_changes_nothing() {
     let head = f.commit("v1", GOOD);
     let p = f.approve(&f.genesis, &head, None).await;
     assert_eq!(p, next);
-    let mut said = false;
-    for _ in 0..100 {
-        let s = status(&f).await;
-        if s["waiting"].as_str().is_some_and(|w| w.contains("corrupt")) {
-            said = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_, said) = status_until(&f, |s| {
+        s["waiting"].as_str().is_some_and(|w| w.contains("corrupt"))
+    })
+    .await;
     assert!(
         said,
         "status does not say the record is corrupt:\n{}",
@@ -327,6 +339,17 @@ async fn garbage_in_the_journal_or_the_config_changes_nothing() {
     assert_eq!(rec["outcome"]["status"], "applied");
 }
 
+/// Runs `dao-agent` on the fixture's configuration and bus until it exits by itself.
+fn agent_output(f: &Fixture) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dao-agent"))
+        .arg("--config")
+        .arg(f.config())
+        .env("NIX_CONFIG", dao_testkit::NIX_CONFIG)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &f.bus.address)
+        .output()
+        .unwrap()
+}
+
 /// Findings 3 and 5: a second agent on the same state directory used to switch beside the
 /// first and take over its bus name; an executor with another account's key applied changes it
 /// could never report. Both now refuse to start, saying why.
@@ -335,13 +358,7 @@ async fn a_second_agent_or_a_wrong_key_refuses_to_start() {
     let f = Fixture::new(0).await;
     let first = f.spawn_agent(&[]);
     ready(&f).await;
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_dao-agent"))
-        .arg("--config")
-        .arg(f.config())
-        .env("NIX_CONFIG", dao_testkit::NIX_CONFIG)
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &f.bus.address)
-        .output()
-        .unwrap();
+    let second = agent_output(&f);
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
@@ -363,13 +380,7 @@ async fn a_second_agent_or_a_wrong_key_refuses_to_start() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dao-agent"))
-        .arg("--config")
-        .arg(f.config())
-        .env("NIX_CONFIG", dao_testkit::NIX_CONFIG)
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &f.bus.address)
-        .output()
-        .unwrap();
+    let out = agent_output(&f);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let mine = Signer::from_file(&wrong).unwrap().address().to_string();
@@ -392,20 +403,14 @@ async fn an_operator_skips_a_stuck_proposal_and_the_queue_moves_on() {
     ready(&f).await;
     let lost = f.commit_unpushed("lost", GOOD);
     let stuck = f.approve(&f.genesis, &lost, None).await;
-    let mut named = false;
-    for _ in 0..200 {
-        let s = status(&f).await;
+    let (_, named) = status_until(&f, |s| {
         let git = &s["dependencies"]["git"];
-        if git["ok"] == false
+        git["ok"] == false
             && git["problem"]
                 .as_str()
                 .is_some_and(|p| p.contains("does not have commit") && p.contains(&lost))
-        {
-            named = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert!(
         named,
         "status does not name the missing commit:\n{}",

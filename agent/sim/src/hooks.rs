@@ -57,7 +57,8 @@ pub fn maybe_act(sim: &Arc<Sim>, site: &'static str) {
             sim.world().count("operator_skip");
             format!(
                 "{:?}",
-                d.skip(*p, "simulated skip".into(), 0).map(|r| r.proposal)
+                d.skip(*p, "simulated skip".into(), 0, std::time::Duration::ZERO)
+                    .map(|r| r.proposal)
             )
         }
     };

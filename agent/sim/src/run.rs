@@ -54,6 +54,19 @@ pub fn setup(genesis: git2::Oid) -> Setup {
     }
 }
 
+/// Every edge but the chain, over the simulated world.
+pub fn sim_edges(sim: &Arc<Sim>) -> Edges {
+    let edge = SimEdge(Arc::clone(sim));
+    Edges {
+        clock: Arc::new(edge.clone()),
+        files: Arc::new(edge.clone()),
+        source: Arc::new(edge.clone()),
+        builder: Arc::new(edge.clone()),
+        system: Arc::new(edge.clone()),
+        health: Arc::new(edge),
+    }
+}
+
 /// Starts an instance of the real executor on the world (a new process, as far as the world
 /// can tell).
 pub fn start_instance(sim: &Arc<Sim>) -> Result<Arc<Deployer>, String> {
@@ -62,16 +75,8 @@ pub fn start_instance(sim: &Arc<Sim>) -> Result<Arc<Deployer>, String> {
         w.live_instance = w.next_instance;
         w.next_instance += 1;
     }
-    let edge = SimEdge(Arc::clone(sim));
-    let edges = Edges {
-        clock: Arc::new(edge.clone()),
-        files: Arc::new(edge.clone()),
-        source: Arc::new(edge.clone()),
-        builder: Arc::new(edge.clone()),
-        system: Arc::new(edge.clone()),
-        health: Arc::new(edge.clone()),
-    };
-    let chain: Arc<dyn Chain> = Arc::new(edge);
+    let chain: Arc<dyn Chain> = Arc::new(SimEdge(Arc::clone(sim)));
+    let edges = sim_edges(sim);
     let shared = Arc::new(Mutex::new(Shared::default()));
     Deployer::start(Arc::clone(&sim.setup), edges, chain, shared, None)
         .map(Arc::new)

@@ -7,7 +7,7 @@
 
 use dao_agent::daemon::deployer::{Deployer, Pass, Shared};
 use dao_agent::daemon::survey::{Cache, Survey};
-use dao_agent::edges::{Chain, Edges};
+use dao_agent::edges::Chain;
 use dao_agent::executor::pipeline::{Gate, OutcomeReport, ReportError, Reporter, Standing};
 use dao_agent::journal::Status;
 use dao_sim::edges::{Sim, SimEdge};
@@ -86,18 +86,11 @@ fn a_rollback_right_after_the_report_is_not_refused() {
     });
     let edge = SimEdge(Arc::clone(&sim));
     let chain = Arc::new(RollbackOnReport {
-        inner: edge.clone(),
+        inner: edge,
         agent: OnceLock::new(),
         said: Mutex::new(None),
     });
-    let edges = Edges {
-        clock: Arc::new(edge.clone()),
-        files: Arc::new(edge.clone()),
-        source: Arc::new(edge.clone()),
-        builder: Arc::new(edge.clone()),
-        system: Arc::new(edge.clone()),
-        health: Arc::new(edge),
-    };
+    let edges = dao_sim::run::sim_edges(&sim);
     let d = Arc::new(
         Deployer::start(
             Arc::clone(&sim.setup),

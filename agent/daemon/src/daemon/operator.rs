@@ -8,6 +8,7 @@ use super::rollback::{self, Pause};
 use crate::executor::pipeline::touched;
 use crate::journal::{tag, Outcome, Record, Status};
 use serde_json::{json, Value};
+use std::time::Duration;
 use tracing::info;
 
 impl Deployer {
@@ -165,9 +166,26 @@ impl Deployer {
     /// The operator's escape hatch: `proposal` will not be applied on this host; it is reported
     /// failed (skipped) on chain and the queue moves on. Refused once the proposal has started
     /// changing the host (it then finishes or reverts by itself).
-    pub fn skip(&self, proposal: u64, reason: String, uid: u32) -> Result<Record, String> {
-        let Ok(_guard) = self.activation.try_lock() else {
-            return Err(self.busy());
+    ///
+    /// A stuck proposal is retried now and then: an attempt in progress (a fetch, a build) is
+    /// waited for, up to `wait`, rather than refused.
+    pub fn skip(
+        &self,
+        proposal: u64,
+        reason: String,
+        uid: u32,
+        wait: Duration,
+    ) -> Result<Record, String> {
+        let start = self.edges.clock.now_ms();
+        let limit = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let _guard = loop {
+            if let Ok(g) = self.activation.try_lock() {
+                break g;
+            }
+            if self.edges.clock.now_ms().saturating_sub(start) >= limit {
+                return Err(self.busy());
+            }
+            self.edges.clock.sleep(Duration::from_millis(100));
         };
         let host = self.setup.host;
         let mut rec = match self

@@ -46,6 +46,10 @@ pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>) {
     }
 }
 
+/// How long a Skip waits for an attempt in progress (a fetch, a build) to end before it is
+/// refused, naming what runs.
+const SKIP_WAIT: Duration = Duration::from_secs(60);
+
 /// Answers one D-Bus request; anything that may touch the host runs on a blocking thread.
 pub fn handle(d: &Arc<Deployer>, wake: &Arc<Notify>, req: Request) {
     let (d, wake) = (Arc::clone(d), Arc::clone(wake));
@@ -96,7 +100,7 @@ pub fn handle(d: &Arc<Deployer>, wake: &Arc<Notify>, req: Request) {
         } => {
             tokio::task::spawn_blocking(move || {
                 let r = d
-                    .skip(proposal, reason, caller.uid)
+                    .skip(proposal, reason, caller.uid, SKIP_WAIT)
                     .map(|rec| serde_json::to_string(&rec).unwrap_or_default());
                 if r.is_ok() {
                     wake.notify_one();

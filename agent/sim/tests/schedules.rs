@@ -63,3 +63,14 @@ fn a_seed_replays_exactly() {
     assert_eq!(a.faults, b.faults);
     assert_eq!(a.violations, b.violations);
 }
+
+/// Seeds that once found a bug, kept as regression tests: 2001159, 2002791 and 2005772 (the
+/// soak of 10,000 seeds) had an operator rollback wait for the on-chain report of the deployment
+/// it undid, while that report waited behind the rollback: neither was ever sent.
+#[test]
+fn seeds_that_found_bugs_stay_clean() {
+    for seed in [2_001_159, 2_002_791, 2_005_772] {
+        let s = run(seed, false);
+        assert!(s.violations.is_empty(), "seed {seed}: {:?}", s.violations);
+    }
+}

@@ -77,12 +77,13 @@ impl Gate for ChainEdge {
             let knowledge = self.app.rules_knowledge().await.map_err(unreadable)?;
             let verified = match self.app.verify_proposal(proposal, &knowledge, now).await {
                 Ok(v) => v,
-                Err(VerifyError::Read { source, .. })
-                    if !matches!(source, ChainError::Decode(_) | ChainError::NotFound { .. }) =>
-                {
-                    return Err(unreadable(source))
+                // A box that does not decode or is missing a moment after the survey read it
+                // is a node's garbage, not the chain's verdict: no answer, ask again later (a
+                // refusal would be final).
+                Err(VerifyError::Read { source, .. }) => return Err(unreadable(source)),
+                Err(e @ VerifyError::Disagreement { .. }) => {
+                    return Ok(Standing::NotApproved(e.to_string()))
                 }
-                Err(e) => return Ok(Standing::NotApproved(e.to_string())),
             };
             let eta = verified.engine.eta.unwrap_or(u64::MAX);
             Ok(match verified.state {

@@ -45,6 +45,8 @@ pub enum DiffHashError {
     },
     #[error("malformed tree at `{path}`: {problem}")]
     MalformedTree { path: String, problem: String },
+    #[error("the change is too large to hash: {what}; no NixOS configuration comes near this, a repository built to exhaust memory does")]
+    TooLarge { what: String },
     #[error("`{0}` is not a diff hash: expected sha256:<64 lowercase hex digits>")]
     BadHashText(String),
     #[error("reading `{path}`: {source}")]

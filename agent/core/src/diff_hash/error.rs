@@ -37,7 +37,7 @@ pub enum DiffHashError {
         oid: String,
         found: &'static str,
     },
-    #[error("cannot open {} again to read blobs in parallel: {source}", path.display())]
+    #[error("cannot open the object database of {} to read blobs: {source}", path.display())]
     Reopen {
         path: PathBuf,
         #[source]

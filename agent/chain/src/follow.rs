@@ -190,6 +190,44 @@ pub fn write_watermark(path: &Path, app_id: u64, round: u64) -> Result<(), Follo
     Ok(())
 }
 
+/// The events of app `app_id` among the logs of round `round` (`(txid, app id, log lines)` in
+/// block order, as [`crate::node::Node::block_logs`] returns them), in order, before their
+/// proposals are re-read. Method return values are skipped; any other line the app logged that is
+/// not one of its events is an error naming the round and transaction: the app never logs one.
+pub fn round_events(
+    app_id: u64,
+    round: u64,
+    logs: &[(String, u64, Vec<Vec<u8>>)],
+) -> Result<Vec<Event>, FollowError> {
+    let mut events = Vec::new();
+    let mut index = 0u32;
+    for (txid, _, lines) in logs.iter().filter(|(_, app, _)| *app == app_id) {
+        for line in lines {
+            match decode_log(line) {
+                Ok(Log::Event(event)) => {
+                    events.push(Event {
+                        round,
+                        txid: txid.clone(),
+                        index,
+                        event,
+                        proposal: None,
+                    });
+                    index = index.saturating_add(1);
+                }
+                Ok(Log::Return(_)) => {}
+                Err(source) => {
+                    return Err(FollowError::Log {
+                        round,
+                        txid: txid.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
 impl Follower {
     /// A follower of `app` (which should have passed [`crate::preflight::preflight`]), resuming
     /// from its watermark file if there is one.
@@ -336,35 +374,7 @@ impl Follower {
                 async move { app.node.block_logs(r).await }
             })
             .await?;
-        let mut events = Vec::new();
-        let mut index = 0u32;
-        for (txid, app_id, lines) in logs {
-            if app_id != self.app.app_id {
-                continue;
-            }
-            for line in lines {
-                match decode_log(&line) {
-                    Ok(Log::Event(event)) => {
-                        events.push(Event {
-                            round: r,
-                            txid: txid.clone(),
-                            index,
-                            event,
-                            proposal: None,
-                        });
-                        index += 1;
-                    }
-                    Ok(Log::Return(_)) => {}
-                    Err(source) => {
-                        return Err(FollowError::Log {
-                            round: r,
-                            txid: txid.clone(),
-                            source,
-                        })
-                    }
-                }
-            }
-        }
+        let mut events = round_events(self.app.app_id, r, &logs)?;
         if !self.opts.verify || events.is_empty() {
             return Ok(events);
         }

@@ -7,7 +7,10 @@
 
 use dao_testkit::git_stdin as git;
 
-use dao_core::diff_hash::{diff_hash, diff_hash_revisions, resolve_commit, DiffHash};
+use dao_core::diff_hash::{
+    diff_hash, diff_hash_revisions, diff_hash_within, resolve_commit, DiffHash, DiffHashError,
+    Limits,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -310,4 +313,68 @@ fn the_worked_example_of_the_documentation_holds() {
         "sha256:da98fb5a8df88302090bffc87c4e9697956a03a39ce0770c3443a597022ead5b"
     );
     assert_eq!((s.changed_paths, s.bytes_hashed), (4, 17));
+}
+
+/// A "git bomb": 14 small trees, each naming the one below 16 times, stand for 16^13 paths in
+/// about 6 KB. Walking them all exhausted memory and aborted the process (found by the
+/// diff_hash fuzz target, agent/fuzz); the walk is bounded and refuses such a change by name.
+#[test]
+fn a_git_bomb_is_refused_not_walked() {
+    let (dir, one, _) = small_repo();
+    let p = dir.path();
+    let blob = git(p, &["rev-parse", "HEAD:a.txt"], None);
+    let names: Vec<Vec<u8>> = (b'a'..=b'p').map(|c| vec![c]).collect();
+    let leaves: Vec<(&str, &[u8], &str)> = names
+        .iter()
+        .map(|n| ("100644", n.as_slice(), blob.as_str()))
+        .collect();
+    let mut tree = raw_tree(p, &leaves);
+    for _ in 0..12 {
+        let dirs: Vec<(&str, &[u8], &str)> = names
+            .iter()
+            .map(|n| ("40000", n.as_slice(), tree.as_str()))
+            .collect();
+        tree = raw_tree(p, &dirs);
+    }
+    let bomb = commit_of(p, &tree);
+    let e = diff_hash_revisions(p, &one, &bomb).unwrap_err();
+    assert!(matches!(e, DiffHashError::TooLarge { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("the change is too large to hash: more than 1000000 tree entries"),
+        "{e}"
+    );
+}
+
+#[test]
+fn each_limit_of_the_walk_is_named() {
+    let (dir, one, two) = small_repo();
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let base = resolve_commit(&repo, &one).unwrap();
+    let head = resolve_commit(&repo, &two).unwrap();
+    let limits = Limits::default();
+    assert!(diff_hash_within(&repo, base, head, &limits).is_ok());
+    // One entry in `one`'s tree and two in `two`'s: three entries read; two paths, "a.txt" and
+    // "b.txt", 10 bytes.
+    let entries = Limits {
+        max_entries: 2,
+        ..limits
+    };
+    let e = diff_hash_within(&repo, base, head, &entries).unwrap_err();
+    assert!(e.to_string().contains("more than 2 tree entries"), "{e}");
+    let paths = Limits {
+        max_path_bytes: 9,
+        ..limits
+    };
+    let e = diff_hash_within(&repo, base, head, &paths).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("more than 9 bytes of paths (the last one `b.txt`)"),
+        "{e}"
+    );
+    let exact = Limits {
+        max_entries: 3,
+        max_path_bytes: 10,
+    };
+    assert!(diff_hash_within(&repo, base, head, &exact).is_ok());
 }

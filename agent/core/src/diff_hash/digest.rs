@@ -1,6 +1,7 @@
 //! The 32-byte digest of each side of the changed paths. Blob contents are read and hashed on
 //! every core, each thread with its own repository handle (libgit2 handles are not shared across
-//! threads); each distinct blob is read once however many paths name it.
+//! threads); each distinct blob is read once however many paths name it. With one worker (one
+//! blob to read, or one core) the calling thread does the work with the caller's repository.
 
 use super::error::DiffHashError;
 use super::tree::{show, Change, Side};
@@ -57,6 +58,16 @@ pub fn digest_blobs(repo: &Repository, changes: &[Change]) -> Result<Digests, Di
         .min(work.len().max(1))
         .min(16);
     let next = AtomicUsize::new(0);
+    if threads == 1 {
+        // No thread to start and no second handle to open. This is also what lets a repository
+        // that exists only in memory (`Repository::from_odb`, a mempack backend) be hashed.
+        let odb = repo.odb().map_err(|source| DiffHashError::Reopen {
+            path: repo.path().to_path_buf(),
+            source,
+        })?;
+        let blobs = hash_all(&odb, &work, &next)?.into_iter().collect();
+        return Ok(Digests { blobs });
+    }
     let results = Mutex::new(HashMap::with_capacity(work.len()));
     let first_error: Mutex<Option<DiffHashError>> = Mutex::new(None);
     let git_dir = repo.path().to_path_buf();
@@ -96,9 +107,18 @@ fn hash_share(
     };
     let repo = Repository::open(git_dir).map_err(reopen)?;
     let odb = repo.odb().map_err(reopen)?;
+    hash_all(&odb, work, next)
+}
+
+/// Takes blobs off the shared list until it is empty.
+fn hash_all(
+    odb: &git2::Odb<'_>,
+    work: &[(Oid, &[u8])],
+    next: &AtomicUsize,
+) -> Result<Vec<(Oid, SideDigest)>, DiffHashError> {
     let mut local = Vec::new();
     while let Some((oid, path)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-        local.push((*oid, hash_blob(&odb, *oid, path)?));
+        local.push((*oid, hash_blob(odb, *oid, path)?));
     }
     Ok(local)
 }

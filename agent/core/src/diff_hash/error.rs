@@ -37,7 +37,7 @@ pub enum DiffHashError {
         oid: String,
         found: &'static str,
     },
-    #[error("cannot open {} again to read blobs in parallel: {source}", path.display())]
+    #[error("cannot open the object database of {} to read blobs: {source}", path.display())]
     Reopen {
         path: PathBuf,
         #[source]
@@ -45,6 +45,8 @@ pub enum DiffHashError {
     },
     #[error("malformed tree at `{path}`: {problem}")]
     MalformedTree { path: String, problem: String },
+    #[error("the change is too large to hash: {what}; no NixOS configuration comes near this, a repository built to exhaust memory does")]
+    TooLarge { what: String },
     #[error("`{0}` is not a diff hash: expected sha256:<64 lowercase hex digits>")]
     BadHashText(String),
     #[error("reading `{path}`: {source}")]

@@ -64,6 +64,28 @@ impl<'de> Deserialize<'de> for DiffHash {
     }
 }
 
+/// How much work hashing one change may take. A change of a NixOS configuration comes nowhere
+/// near the defaults (all of nixpkgs is about 100,000 entries); a repository built to exhaust
+/// memory or time (trees that name each other many times over: a few kilobytes that stand for
+/// billions of paths) meets them and is refused with [`DiffHashError::TooLarge`] instead of
+/// taking the process down. Together they bound the walk's memory to a few hundred MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Tree entries read, over both commits (identical subtrees are not read).
+    pub max_entries: u64,
+    /// Bytes of the full paths of all the entries read, added up.
+    pub max_path_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 1_000_000,
+            max_path_bytes: 128 << 20,
+        }
+    }
+}
+
 /// The diff hash of two commits and what went into it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DiffSummary {
@@ -117,8 +139,19 @@ pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<Oid, DiffHashError
         })
 }
 
-/// The canonical diff hash of the change from commit `base` to commit `head`.
+/// The canonical diff hash of the change from commit `base` to commit `head`, within the default
+/// [`Limits`].
 pub fn diff_hash(repo: &Repository, base: Oid, head: Oid) -> Result<DiffSummary, DiffHashError> {
+    diff_hash_within(repo, base, head, &Limits::default())
+}
+
+/// [`diff_hash`] within other limits.
+pub fn diff_hash_within(
+    repo: &Repository,
+    base: Oid,
+    head: Oid,
+    limits: &Limits,
+) -> Result<DiffSummary, DiffHashError> {
     let tree_of = |oid: Oid| -> Result<Oid, DiffHashError> {
         let commit = repo
             .find_commit(oid)
@@ -128,7 +161,7 @@ pub fn diff_hash(repo: &Repository, base: Oid, head: Oid) -> Result<DiffSummary,
             })?;
         Ok(commit.tree_id())
     };
-    let mut changes = tree::changed_paths(repo, tree_of(base)?, tree_of(head)?)?;
+    let mut changes = tree::changed_paths(repo, tree_of(base)?, tree_of(head)?, limits)?;
     changes.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     let digests = digest::digest_blobs(repo, &changes)?;
 

@@ -1,8 +1,11 @@
 //! Finds the changed paths of two trees. Identical subtrees (same id) are skipped without reading
 //! them: they cannot hold a changed path. An explicit stack instead of recursion, because a
-//! crafted repository can nest trees deeper than any thread's stack.
+//! crafted repository can nest trees deeper than any thread's stack; and a bounded walk
+//! ([`Limits`]), because a few kilobytes of trees that name each other many times over (a "git
+//! bomb") stand for more paths than any memory holds.
 
 use super::error::DiffHashError;
+use super::Limits;
 use git2::{Oid, Repository};
 use std::collections::BTreeMap;
 
@@ -57,6 +60,7 @@ fn entries(
     repo: &Repository,
     oid: Oid,
     dir: &[u8],
+    budget: &mut Budget<'_>,
 ) -> Result<BTreeMap<Vec<u8>, Entry>, DiffHashError> {
     let where_ = || show(dir.strip_suffix(b"/").unwrap_or(b"."));
     let tree = repo
@@ -66,6 +70,7 @@ fn entries(
             path: where_(),
             source,
         })?;
+    budget.read(tree.len() as u64)?;
     let mut out = BTreeMap::new();
     for entry in tree.iter() {
         let name = entry.name_bytes().to_vec();
@@ -89,12 +94,52 @@ fn entries(
     Ok(out)
 }
 
-/// Every changed path between the trees `base` and `head`, in no particular order.
+/// What the walk has used of its [`Limits`].
+struct Budget<'a> {
+    limits: &'a Limits,
+    entries: u64,
+    path_bytes: u64,
+}
+
+impl Budget<'_> {
+    fn read(&mut self, entries: u64) -> Result<(), DiffHashError> {
+        self.entries = self.entries.saturating_add(entries);
+        if self.entries > self.limits.max_entries {
+            return Err(DiffHashError::TooLarge {
+                what: format!("more than {} tree entries to read", self.limits.max_entries),
+            });
+        }
+        Ok(())
+    }
+
+    fn path(&mut self, path: &[u8]) -> Result<(), DiffHashError> {
+        self.path_bytes = self.path_bytes.saturating_add(path.len() as u64);
+        if self.path_bytes > self.limits.max_path_bytes {
+            return Err(DiffHashError::TooLarge {
+                what: format!(
+                    "more than {} bytes of paths (the last one `{}`)",
+                    self.limits.max_path_bytes,
+                    show(&path[..path.len().min(80)])
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Every changed path between the trees `base` and `head`, in no particular order, within
+/// `limits`.
 pub fn changed_paths(
     repo: &Repository,
     base: Oid,
     head: Oid,
+    limits: &Limits,
 ) -> Result<Vec<Change>, DiffHashError> {
+    let mut budget = Budget {
+        limits,
+        entries: 0,
+        path_bytes: 0,
+    };
     let mut out = Vec::new();
     // (directory prefix ending in '/', or empty at the root; base tree; head tree)
     let mut stack: Vec<(Vec<u8>, Option<Oid>, Option<Oid>)> =
@@ -104,11 +149,11 @@ pub fn changed_paths(
             continue;
         }
         let b = match b {
-            Some(oid) => entries(repo, oid, &dir)?,
+            Some(oid) => entries(repo, oid, &dir, &mut budget)?,
             None => BTreeMap::new(),
         };
         let h = match h {
-            Some(oid) => entries(repo, oid, &dir)?,
+            Some(oid) => entries(repo, oid, &dir, &mut budget)?,
             None => BTreeMap::new(),
         };
         let mut names: Vec<&Vec<u8>> = b.keys().chain(h.keys()).collect();
@@ -118,6 +163,7 @@ pub fn changed_paths(
             let (be, he) = (b.get(name), h.get(name));
             let mut path = dir.clone();
             path.extend_from_slice(name);
+            budget.path(&path)?;
             let subtree = |e: Option<&Entry>| e.filter(|e| e.is_tree()).map(|e| e.oid);
             let leaf = |e: Option<&Entry>| e.filter(|e| !e.is_tree()).map(Entry::side);
             let (bt, ht) = (subtree(be), subtree(he));

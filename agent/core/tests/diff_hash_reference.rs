@@ -243,7 +243,55 @@ fn a_directory_entry_that_points_at_a_blob_is_refused() {
     let tree = raw_tree(p, &[("40000", b"d", &blob)]);
     let head = commit_of(p, &tree);
     let e = diff_hash_revisions(p, &one, &head).unwrap_err();
-    assert!(e.to_string().contains(&blob), "{e}");
+    // Not "missing or unreadable (is this a shallow or partial clone?)": the object is there, it
+    // is of the wrong kind (the diff_hash fuzz target saw that message on every such tree).
+    assert_eq!(
+        e.to_string(),
+        format!("`d` names object {blob}, a blob, where a tree was expected")
+    );
+}
+
+#[test]
+fn a_tree_that_does_not_parse_is_malformed_not_missing() {
+    let (dir, one, _) = small_repo();
+    let p = dir.path();
+    let blob = git(p, &["rev-parse", "HEAD:a.txt"], None);
+    // An entry cut short: the object id ends after 5 of its 20 bytes.
+    let broken = git(
+        p,
+        &["hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
+        Some(b"100644 a\0short"),
+    );
+    let tree = raw_tree(p, &[("40000", b"d", &broken), ("100644", b"f", &blob)]);
+    let head = commit_of(p, &tree);
+    let e = diff_hash_revisions(p, &one, &head).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "malformed tree at `d`: object {broken} does not parse: "
+        )),
+        "{e}"
+    );
+    // A commit whose tree is a blob.
+    let text = format!(
+        "tree {blob}\nauthor A <a@example.org> 0 +0000\ncommitter A <a@example.org> 0 +0000\n\nx\n"
+    );
+    let odd = git(
+        p,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            "--literally",
+            "--stdin",
+        ],
+        Some(text.as_bytes()),
+    );
+    let e = diff_hash_revisions(p, &one, &odd).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("`.` names object {blob}, a blob, where a tree was expected")
+    );
 }
 
 #[test]

@@ -140,6 +140,7 @@ fn hash_blob(odb: &git2::Odb<'_>, oid: Oid, path: &[u8]) -> Result<SideDigest, D
         path: show(path),
         oid: oid.to_string(),
         found: found.str(),
+        expected: "blob",
     };
     let mut hasher = Sha256::new();
     if let Ok((mut reader, size, kind)) = odb.reader(oid) {

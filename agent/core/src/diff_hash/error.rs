@@ -31,11 +31,12 @@ pub enum DiffHashError {
         #[source]
         source: git2::Error,
     },
-    #[error("`{path}` names object {oid}, a {found}, where a blob was expected")]
+    #[error("`{path}` names object {oid}, a {found}, where a {expected} was expected")]
     WrongObjectType {
         path: String,
         oid: String,
         found: &'static str,
+        expected: &'static str,
     },
     #[error("cannot open the object database of {} to read blobs: {source}", path.display())]
     Reopen {

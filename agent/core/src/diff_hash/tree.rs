@@ -6,7 +6,7 @@
 
 use super::error::DiffHashError;
 use super::Limits;
-use git2::{Oid, Repository};
+use git2::{ObjectType, Oid, Repository};
 use std::collections::BTreeMap;
 
 const TYPE_MASK: u32 = 0o170000;
@@ -63,13 +63,26 @@ fn entries(
     budget: &mut Budget<'_>,
 ) -> Result<BTreeMap<Vec<u8>, Entry>, DiffHashError> {
     let where_ = || show(dir.strip_suffix(b"/").unwrap_or(b"."));
-    let tree = repo
-        .find_tree(oid)
-        .map_err(|source| DiffHashError::MissingObject {
-            oid: oid.to_string(),
-            path: where_(),
-            source,
-        })?;
+    let tree = repo.find_tree(oid).map_err(|source| {
+        // Say which: another kind of object, a tree that does not parse, or no object at all.
+        match repo.odb().and_then(|odb| odb.read_header(oid)) {
+            Ok((_, ObjectType::Tree)) => DiffHashError::MalformedTree {
+                path: where_(),
+                problem: format!("object {oid} does not parse: {}", source.message()),
+            },
+            Ok((_, kind)) => DiffHashError::WrongObjectType {
+                path: where_(),
+                oid: oid.to_string(),
+                found: kind.str(),
+                expected: "tree",
+            },
+            Err(_) => DiffHashError::MissingObject {
+                oid: oid.to_string(),
+                path: where_(),
+                source,
+            },
+        }
+    })?;
     budget.read(tree.len() as u64)?;
     let mut out = BTreeMap::new();
     for entry in tree.iter() {

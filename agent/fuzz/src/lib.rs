@@ -30,7 +30,7 @@ pub use journal::journal;
 
 /// Reads the structured inputs of the targets. Every byte string is a valid input: past the end,
 /// numbers read as 0 and byte strings as empty, so the fuzzer never wastes a mutation on a
-/// framing error, and the matching encoders (`seeds`) write real-shaped seeds.
+/// framing error, and matching encoders (used by examples/make-seeds.rs) write real-shaped seeds.
 pub struct Cursor<'a> {
     bytes: &'a [u8],
 }

@@ -177,8 +177,6 @@ pub enum JournalError {
 /// its status, sd-notify STATUS lines and D-Bus signals).
 pub type Observer = Box<dyn Fn(&Record) + Send + Sync>;
 
-pub use crate::edges::host::replace_file;
-
 /// The journal directory.
 pub struct Journal {
     dir: PathBuf,

@@ -139,6 +139,8 @@ pub enum Amended {
         round: u64,
     },
     AlreadyOnChain,
+    /// The undone deployment's own report is not on chain yet: amend once it lands.
+    ReportPending,
     /// The chain has no applied report of this host on the proposal: nothing to amend.
     NothingToAmend(String),
 }
@@ -153,11 +155,7 @@ pub fn amend_rolled_back(chain: &dyn Chain, r: &OutcomeReport) -> Result<Amended
         Some(Status::Applied) => chain
             .send(r)
             .map(|(txid, round)| Amended::Sent { txid, round }),
-        // The deployment's own report is still on its way: amend once it lands.
-        None => Err(ReportError(format!(
-            "the report of proposal {} for host {} is not on chain yet",
-            r.proposal, r.host
-        ))),
+        None => Ok(Amended::ReportPending),
         Some(other) => Ok(Amended::NothingToAmend(format!(
             "host {} reported proposal {} as {other:?}, not applied",
             r.host, r.proposal

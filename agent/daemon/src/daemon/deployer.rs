@@ -9,7 +9,7 @@
 
 use super::files;
 use super::health::Dependencies;
-use super::rollback::{self, Amendment, OperatorRollback, Pause, Phase};
+use super::rollback::{self, Amendment, FinishError, OperatorRollback, Pause, Phase};
 use super::setup::Setup;
 use super::survey::{Action, Cache};
 use crate::edges::{Chain, Edges, InstanceLock};
@@ -245,29 +245,18 @@ impl Deployer {
             if let Some(rb) = rb {
                 match self.finish_rollback(rb) {
                     Ok(_) => return Pass::Again,
-                    Err(e) => {
-                        let on_disk: Option<OperatorRollback> = files::read_json(
-                            &*self.edges.files,
-                            &rollback::rollback_file(&self.setup),
-                        )
-                        .ok()
-                        .flatten();
-                        let amending = on_disk.is_some_and(|r| {
-                            r.phase == Phase::Switched && r.amendment == Amendment::Pending
-                        });
-                        if !amending {
-                            return Pass::Retry(e);
-                        }
+                    Err(FinishError::Amendment { why, chain_down }) => {
                         // Switched, but the amendment waits, on the chain or on the undone
                         // deployment's own report: that report must still go out below, or the
                         // two would wait for each other for ever (found by dao-sim).
-                        if !e.contains("not on chain yet") {
+                        if chain_down {
                             lock(&self.shared)
                                 .dependencies
-                                .down("algod", self.now_ms(), &e);
+                                .down("algod", self.now_ms(), &why);
                         }
-                        warn!("{e}");
+                        warn!("{why}");
                     }
+                    Err(e) => return Pass::Retry(e.to_string()),
                 }
             }
         }
@@ -436,7 +425,7 @@ impl Deployer {
         }
     }
 
-    pub fn finish_rollback(&self, rb: OperatorRollback) -> Result<OperatorRollback, String> {
+    pub fn finish_rollback(&self, rb: OperatorRollback) -> Result<OperatorRollback, FinishError> {
         let done = rollback::finish(&self.setup, &self.edges, Some(&*self.chain), rb);
         if let Ok(rb) = &done {
             lock(&self.shared).rollback = Some(rb.clone());

@@ -160,7 +160,7 @@ impl Deployer {
                 at_ms: started.at_ms,
             });
         }
-        self.finish_rollback(started)
+        self.finish_rollback(started).map_err(|e| e.to_string())
     }
 
     /// The operator's escape hatch: `proposal` will not be applied on this host; it is reported

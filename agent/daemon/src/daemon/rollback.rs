@@ -171,6 +171,30 @@ pub fn start(
     Ok(rb)
 }
 
+/// Why an operator rollback is not finished yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishError {
+    /// The host is back on the generation; only the on-chain amendment waits, on the chain
+    /// (`chain_down`) or on the undone deployment's own report.
+    Amendment { why: String, chain_down: bool },
+    /// The switch back, or recording it, failed.
+    Other(String),
+}
+
+impl std::fmt::Display for FinishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FinishError::Amendment { why, .. } | FinishError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for FinishError {
+    fn from(why: String) -> Self {
+        FinishError::Other(why)
+    }
+}
+
 /// Switches (unless done) and sends the amendment (unless done); records each step. Safe to call
 /// again after a crash or a failed report.
 pub fn finish(
@@ -178,7 +202,7 @@ pub fn finish(
     edges: &Edges,
     reporter: Option<&dyn Chain>,
     mut rb: OperatorRollback,
-) -> Result<OperatorRollback, String> {
+) -> Result<OperatorRollback, FinishError> {
     let path = rollback_file(setup);
     let files = &*edges.files;
     if rb.phase == Phase::Switching {
@@ -187,7 +211,7 @@ pub fn finish(
         if !crate::mutants::active("overlap_after_crash") {
             system
                 .settle(setup.switch_timeout())
-                .map_err(|e| format!("an earlier switch still runs: {e}"))?;
+                .map_err(|e| FinishError::Other(format!("an earlier switch still runs: {e}")))?;
         }
         let done = system
             .restore(&rb.to, setup.switch_timeout())
@@ -201,10 +225,10 @@ pub fn finish(
                 why: "the rollback's switch failed".into(),
             };
             files::write_json(files, &path, &rb)?;
-            return Err(format!(
+            return Err(FinishError::Other(format!(
                 "going back to generation {} failed: {why}; the agent stays paused",
                 rb.to.number
-            ));
+            )));
         }
         files::write_json(files, &path, &rb)?;
     }
@@ -240,13 +264,28 @@ pub fn finish(
                         round: 0,
                     },
                     Ok(Amended::NothingToAmend(why)) => Amendment::NotApplicable { why },
+                    Ok(Amended::ReportPending) => {
+                        files::write_json(files, &path, &rb)?;
+                        return Err(FinishError::Amendment {
+                            why: format!(
+                                "the host is back on generation {}, but the on-chain amendment \
+                                 waits for the report of proposal {proposal}, not on chain yet; \
+                                 it is retried automatically",
+                                rb.to.number
+                            ),
+                            chain_down: false,
+                        });
+                    }
                     Err(e) => {
                         files::write_json(files, &path, &rb)?;
-                        return Err(format!(
-                            "the host is back on generation {}, but the on-chain amendment is \
-                             not sent yet ({e}); it is retried automatically",
-                            rb.to.number
-                        ));
+                        return Err(FinishError::Amendment {
+                            why: format!(
+                                "the host is back on generation {}, but the on-chain amendment \
+                                 is not sent yet ({e}); it is retried automatically",
+                                rb.to.number
+                            ),
+                            chain_down: true,
+                        });
                     }
                 };
             }

@@ -104,7 +104,7 @@ impl Files for DiskFiles {
 
     fn lock_instance(&self, path: &Path) -> Result<Box<dyn InstanceLock>, String> {
         use nix::fcntl::{Flock, FlockArg};
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -128,8 +128,6 @@ impl Files for DiskFiles {
             Err((mut f, nix::errno::Errno::EWOULDBLOCK)) => {
                 let mut holder = String::new();
                 let _ = f.read_to_string(&mut holder);
-                file = f;
-                drop(file);
                 let holder = holder.trim();
                 Err(format!(
                     "another dao-agent (pid {}) already runs on this state directory (it holds \

@@ -5,9 +5,9 @@
 //! is wrong with it. Nothing is guessed or defaulted: a wrong length, an unknown code, trailing
 //! bytes or a bad ARC-4 header is an error.
 
+pub use crate::box_key::BoxKey;
 use dao_core::address::Address;
 use dao_core::rules::{Kind, Rules, Stored};
-use std::fmt;
 
 /// Longest governed repository URL the app accepts at creation.
 pub const MAX_REPO: usize = 120;
@@ -88,7 +88,7 @@ pub enum Problem {
     KeyMismatch { expected: String },
 }
 
-fn err(what: impl Into<String>, problem: Problem) -> DecodeError {
+pub(crate) fn err(what: impl Into<String>, problem: Problem) -> DecodeError {
     DecodeError {
         what: what.into(),
         problem,
@@ -96,17 +96,17 @@ fn err(what: impl Into<String>, problem: Problem) -> DecodeError {
 }
 
 /// A reader over a byte slice that names the field it reads in its errors.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, pos: 0 }
     }
 
-    fn take(&mut self, n: usize, min_total: usize) -> Result<&'a [u8], Problem> {
+    pub(crate) fn take(&mut self, n: usize, min_total: usize) -> Result<&'a [u8], Problem> {
         let end = self.pos.checked_add(n).ok_or(Problem::TooShort {
             min: usize::MAX,
             got: self.bytes.len(),
@@ -122,34 +122,34 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u64(&mut self, min_total: usize) -> Result<u64, Problem> {
+    pub(crate) fn u64(&mut self, min_total: usize) -> Result<u64, Problem> {
         let s = self.take(8, min_total)?;
         let mut b = [0u8; 8];
         b.copy_from_slice(s);
         Ok(u64::from_be_bytes(b))
     }
 
-    fn u16(&mut self, min_total: usize) -> Result<usize, Problem> {
+    pub(crate) fn u16(&mut self, min_total: usize) -> Result<usize, Problem> {
         let s = self.take(2, min_total)?;
         Ok(usize::from(u16::from_be_bytes([s[0], s[1]])))
     }
 
-    fn array<const N: usize>(&mut self, min_total: usize) -> Result<[u8; N], Problem> {
+    pub(crate) fn array<const N: usize>(&mut self, min_total: usize) -> Result<[u8; N], Problem> {
         let s = self.take(N, min_total)?;
         let mut a = [0u8; N];
         a.copy_from_slice(s);
         Ok(a)
     }
 
-    fn address(&mut self, min_total: usize) -> Result<Address, Problem> {
+    pub(crate) fn address(&mut self, min_total: usize) -> Result<Address, Problem> {
         Ok(Address(self.array::<32>(min_total)?))
     }
 
-    fn rest(&self) -> &'a [u8] {
+    pub(crate) fn rest(&self) -> &'a [u8] {
         &self.bytes[self.pos..]
     }
 
-    fn finish(&self) -> Result<(), Problem> {
+    pub(crate) fn finish(&self) -> Result<(), Problem> {
         let extra = self.bytes.len() - self.pos;
         if extra > 0 {
             Err(Problem::Trailing { extra })
@@ -159,7 +159,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn exact(bytes: &[u8], n: usize) -> Result<(), Problem> {
+pub(crate) fn exact(bytes: &[u8], n: usize) -> Result<(), Problem> {
     if bytes.len() != n {
         Err(Problem::Length {
             expected: n,
@@ -170,7 +170,7 @@ fn exact(bytes: &[u8], n: usize) -> Result<(), Problem> {
     }
 }
 
-fn be(b: &[u8]) -> u64 {
+pub(crate) fn be(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
     u64::from_be_bytes(a)
@@ -247,9 +247,15 @@ pub struct GlobalState {
     pub total_weight: u64,
     pub proposal_count: u64,
     pub sealed: bool,
+    /// How many reproducible-build validators the app has.
+    pub validators: u64,
+    /// Attestations that must agree before a host may switch (0 = off), for new proposals.
+    pub attest_quorum: u64,
+    /// microAlgos paid per attestation that matched the agreement, for new proposals.
+    pub attest_reward: u64,
 }
 
-const GLOBAL_KEYS: [&str; 7] = [
+const GLOBAL_KEYS: [&str; 10] = [
     "rules",
     "repo",
     "genesis",
@@ -257,6 +263,9 @@ const GLOBAL_KEYS: [&str; 7] = [
     "total_weight",
     "proposal_count",
     "sealed",
+    "validators",
+    "attest_quorum",
+    "attest_reward",
 ];
 
 /// Decodes the global state from its key/value pairs. Every key must be present exactly once
@@ -347,107 +356,10 @@ pub fn decode_global(entries: &[(Vec<u8>, GlobalValue)]) -> Result<GlobalState, 
         total_weight: uint("total_weight")?,
         proposal_count: uint("proposal_count")?,
         sealed,
+        validators: uint("validators")?,
+        attest_quorum: uint("attest_quorum")?,
+        attest_reward: uint("attest_reward")?,
     })
-}
-
-// ------------------------------------------------------------------ box keys
-
-/// A box name of the app, decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BoxKey {
-    Member(Address),
-    History(Address, u64),
-    Proposal(u64),
-    Vote(u64, Address),
-    Host(u64),
-    Report(u64, u64),
-    Rollback(u64, u64),
-}
-
-impl BoxKey {
-    /// The raw box name.
-    pub fn name(&self) -> Vec<u8> {
-        let mut n = Vec::with_capacity(49);
-        match self {
-            BoxKey::Member(a) => {
-                n.push(b'm');
-                n.extend_from_slice(&a.0);
-            }
-            BoxKey::History(a, i) => {
-                n.push(b'w');
-                n.extend_from_slice(&a.0);
-                n.extend_from_slice(&i.to_be_bytes());
-            }
-            BoxKey::Proposal(id) => {
-                n.push(b'p');
-                n.extend_from_slice(&id.to_be_bytes());
-            }
-            BoxKey::Vote(id, a) => {
-                n.push(b'v');
-                n.extend_from_slice(&id.to_be_bytes());
-                n.extend_from_slice(&a.0);
-            }
-            BoxKey::Host(h) => {
-                n.push(b'h');
-                n.extend_from_slice(&h.to_be_bytes());
-            }
-            BoxKey::Report(id, h) | BoxKey::Rollback(id, h) => {
-                n.push(if matches!(self, BoxKey::Report(..)) {
-                    b'r'
-                } else {
-                    b'b'
-                });
-                n.extend_from_slice(&id.to_be_bytes());
-                n.extend_from_slice(&h.to_be_bytes());
-            }
-        }
-        n
-    }
-
-    /// Decodes a raw box name; the key's length must match its prefix exactly.
-    pub fn parse(name: &[u8]) -> Result<BoxKey, DecodeError> {
-        let what = || format!("box name 0x{}", hex::encode(name));
-        let (&prefix, rest) = name
-            .split_first()
-            .ok_or_else(|| err(what(), Problem::TooShort { min: 1, got: 0 }))?;
-        let need = match prefix {
-            b'm' => 32,
-            b'w' => 40,
-            b'p' | b'h' => 8,
-            b'v' => 40,
-            b'r' | b'b' => 16,
-            other => return Err(err(what(), Problem::UnknownPrefix(other))),
-        };
-        exact(rest, need).map_err(|p| err(what(), p))?;
-        let addr = |s: &[u8]| {
-            let mut a = [0u8; 32];
-            a.copy_from_slice(&s[..32]);
-            Address(a)
-        };
-        Ok(match prefix {
-            b'm' => BoxKey::Member(addr(rest)),
-            b'w' => BoxKey::History(addr(rest), be(&rest[32..])),
-            b'p' => BoxKey::Proposal(be(rest)),
-            b'h' => BoxKey::Host(be(rest)),
-            b'v' => BoxKey::Vote(be(rest), addr(&rest[8..])),
-            b'r' => BoxKey::Report(be(rest), be(&rest[8..])),
-            _ => BoxKey::Rollback(be(rest), be(&rest[8..])),
-        })
-    }
-}
-
-impl fmt::Display for BoxKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BoxKey::Member(a) => write!(f, "box m[{a}]"),
-            BoxKey::History(a, i) => write!(f, "box w[{a}, {i}]"),
-            BoxKey::Proposal(id) => write!(f, "box p[{id}]"),
-            BoxKey::Vote(id, a) => write!(f, "box v[{id}, {a}]"),
-            BoxKey::Host(h) => write!(f, "box h[{h}]"),
-            BoxKey::Report(id, h) => write!(f, "box r[{id}, {h}]"),
-            BoxKey::Rollback(id, h) => write!(f, "box b[{id}, {h}]"),
-        }
-    }
 }
 
 // ------------------------------------------------------------------ small boxes
@@ -501,13 +413,16 @@ pub struct VoteRecord {
     pub effective_weight: u64,
 }
 
-/// A host's execution report status: 0 applied, 1 failed, 2 rolled back, 3 refused.
+/// A host's execution report status: 0 applied, 1 failed, 2 rolled back, 3 refused,
+/// 4 not reproducible (its own build differs from what the validators agreed on, or they can no
+/// longer agree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReportStatus {
     Applied,
     Failed,
     RolledBack,
     Refused,
+    NotReproducible,
 }
 
 impl ReportStatus {
@@ -517,6 +432,17 @@ impl ReportStatus {
             ReportStatus::Failed => 1,
             ReportStatus::RolledBack => 2,
             ReportStatus::Refused => 3,
+            ReportStatus::NotReproducible => 4,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Applied => "applied",
+            ReportStatus::Failed => "failed",
+            ReportStatus::RolledBack => "rolled_back",
+            ReportStatus::Refused => "refused",
+            ReportStatus::NotReproducible => "not_reproducible",
         }
     }
 
@@ -526,6 +452,7 @@ impl ReportStatus {
             1 => ReportStatus::Failed,
             2 => ReportStatus::RolledBack,
             3 => ReportStatus::Refused,
+            4 => ReportStatus::NotReproducible,
             _ => return None,
         })
     }
@@ -541,7 +468,11 @@ pub struct Report {
     pub reported_at: u64,
 }
 
-fn check_key(key: &BoxKey, expected: fn(&BoxKey) -> bool, kind: &str) -> Result<(), DecodeError> {
+pub(crate) fn check_key(
+    key: &BoxKey,
+    expected: fn(&BoxKey) -> bool,
+    kind: &str,
+) -> Result<(), DecodeError> {
     if expected(key) {
         Ok(())
     } else {
@@ -701,6 +632,18 @@ pub enum ProposalPayload {
         amount: u64,
         description_url: String,
     },
+    /// Kind 6: add (`enabled`) or remove a validator.
+    Validator {
+        validator: Address,
+        enabled: bool,
+        description_url: String,
+    },
+    /// Kind 7: the attestation quorum and the reward per matching attestation.
+    AttestationPolicy {
+        quorum: u64,
+        reward: u64,
+        description_url: String,
+    },
 }
 
 impl ProposalPayload {
@@ -719,6 +662,12 @@ impl ProposalPayload {
                 description_url, ..
             }
             | ProposalPayload::Treasury {
+                description_url, ..
+            }
+            | ProposalPayload::Validator {
+                description_url, ..
+            }
+            | ProposalPayload::AttestationPolicy {
                 description_url, ..
             } => description_url,
         }
@@ -935,6 +884,37 @@ pub fn decode_payload(kind: Kind, payload: &[u8]) -> Result<ProposalPayload, Pro
             Ok(ProposalPayload::Treasury {
                 receiver,
                 amount,
+                description_url,
+            })
+        }
+        Kind::Validator => {
+            let validator = r.address(35)?;
+            let enabled = match r.array::<1>(35)?[0] {
+                0x00 => false,
+                0x80 => true,
+                byte => {
+                    return Err(Problem::Bool {
+                        field: "enabled",
+                        byte,
+                    })
+                }
+            };
+            let off = r.u16(35)?;
+            let description_url = url_tail(payload, off, 35)?;
+            Ok(ProposalPayload::Validator {
+                validator,
+                enabled,
+                description_url,
+            })
+        }
+        Kind::AttestationPolicy => {
+            let quorum = r.u64(18)?;
+            let reward = r.u64(18)?;
+            let off = r.u16(18)?;
+            let description_url = url_tail(payload, off, 18)?;
+            Ok(ProposalPayload::AttestationPolicy {
+                quorum,
+                reward,
                 description_url,
             })
         }

@@ -113,10 +113,15 @@ fn reports_decode_and_refuse_bad_status() {
     assert!(decode_report(&BoxKey::Rollback(1, 2), &v).is_ok());
     v[7] = 4;
     assert_eq!(
+        decode_report(&k, &v).unwrap().status,
+        ReportStatus::NotReproducible
+    );
+    v[7] = 5;
+    assert_eq!(
         problem(decode_report(&k, &v)),
         Problem::UnknownCode {
             field: "report status",
-            code: 4
+            code: 5
         }
     );
     v[7] = 0;
@@ -207,12 +212,12 @@ fn proposals_refuse_malformed_bytes() {
     ));
     // Unknown kind and stored state.
     let mut bad = good.clone();
-    bad[39] = 6;
+    bad[39] = 8;
     assert_eq!(
         problem(decode_proposal(&k, &bad)),
         Problem::UnknownCode {
             field: "proposal kind",
-            code: 6
+            code: 8
         }
     );
     let mut bad = good.clone();
@@ -371,6 +376,9 @@ fn good_global() -> Vec<(Vec<u8>, GlobalValue)> {
         ("total_weight", GlobalValue::Uint(60)),
         ("proposal_count", GlobalValue::Uint(2)),
         ("sealed", GlobalValue::Uint(1)),
+        ("validators", GlobalValue::Uint(2)),
+        ("attest_quorum", GlobalValue::Uint(2)),
+        ("attest_reward", GlobalValue::Uint(1_000)),
     ])
 }
 

@@ -2,6 +2,7 @@
 //! encoded arguments, all static, so every event has one exact length.
 
 use crate::decode::{Problem, ReportStatus, VoteChoice};
+use crate::validation::Outcome;
 use dao_core::address::Address;
 use dao_core::rules::Kind;
 use sha2::{Digest, Sha512_256};
@@ -60,6 +61,35 @@ pub enum AppEvent {
     Sealed {
         total_weight: u64,
     },
+    /// A validator attested its outcome for one host of a deploy proposal.
+    Attested {
+        id: u64,
+        host_id: u64,
+        validator: Address,
+        outcome: Outcome,
+        closure: [u8; 32],
+    },
+    /// The proposal's quorum of validators agreed on a closure for the host.
+    Agreed {
+        id: u64,
+        host_id: u64,
+        closure: [u8; 32],
+        attestations: u64,
+    },
+    RewardClaimed {
+        id: u64,
+        validator: Address,
+        amount: u64,
+        hosts: u64,
+    },
+    ValidatorChanged {
+        validator: Address,
+        enabled: bool,
+    },
+    AttestationPolicyChanged {
+        quorum: u64,
+        reward: u64,
+    },
 }
 
 impl AppEvent {
@@ -71,7 +101,10 @@ impl AppEvent {
             | AppEvent::ProposalFinalized { id, .. }
             | AppEvent::ProposalCanceled { id }
             | AppEvent::ProposalExecuted { id, .. }
-            | AppEvent::ExecutionReported { id, .. } => Some(*id),
+            | AppEvent::ExecutionReported { id, .. }
+            | AppEvent::Attested { id, .. }
+            | AppEvent::Agreed { id, .. }
+            | AppEvent::RewardClaimed { id, .. } => Some(*id),
             _ => None,
         }
     }
@@ -87,6 +120,11 @@ impl AppEvent {
             AppEvent::MemberChanged { .. } => "MemberChanged",
             AppEvent::HostChanged { .. } => "HostChanged",
             AppEvent::Sealed { .. } => "Sealed",
+            AppEvent::Attested { .. } => "Attested",
+            AppEvent::Agreed { .. } => "Agreed",
+            AppEvent::RewardClaimed { .. } => "RewardClaimed",
+            AppEvent::ValidatorChanged { .. } => "ValidatorChanged",
+            AppEvent::AttestationPolicyChanged { .. } => "AttestationPolicyChanged",
         }
     }
 }
@@ -97,7 +135,7 @@ pub fn selector(signature: &str) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-const SIGNATURES: [(&str, usize); 9] = [
+const SIGNATURES: [(&str, usize); 14] = [
     (
         "ProposalCreated(uint64,uint8,address,uint64,uint64)",
         8 + 1 + 32 + 8 + 8,
@@ -116,6 +154,17 @@ const SIGNATURES: [(&str, usize); 9] = [
     ("MemberChanged(address,uint64,uint64,uint64)", 32 + 24),
     ("HostChanged(uint64,address)", 8 + 32),
     ("Sealed(uint64)", 8),
+    (
+        "Attested(uint64,uint64,address,uint8,byte[32])",
+        8 + 8 + 32 + 1 + 32,
+    ),
+    ("Agreed(uint64,uint64,byte[32],uint64)", 8 + 8 + 32 + 8),
+    (
+        "RewardClaimed(uint64,address,uint64,uint64)",
+        8 + 32 + 8 + 8,
+    ),
+    ("ValidatorChanged(address,bool)", 32 + 1),
+    ("AttestationPolicyChanged(uint64,uint64)", 16),
 ];
 
 /// What a log line of the app is.
@@ -187,7 +236,12 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
         5 => "ExecutionReported",
         6 => "MemberChanged",
         7 => "HostChanged",
-        _ => "Sealed",
+        8 => "Sealed",
+        9 => "Attested",
+        10 => "Agreed",
+        11 => "RewardClaimed",
+        12 => "ValidatorChanged",
+        _ => "AttestationPolicyChanged",
     };
     debug_assert!(sig.starts_with(name));
     if args.len() != *len {
@@ -268,8 +322,49 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
             host_id: u64_at(args, 0),
             agent: addr_at(args, 8),
         },
-        _ => AppEvent::Sealed {
+        8 => AppEvent::Sealed {
             total_weight: u64_at(args, 0),
+        },
+        9 => AppEvent::Attested {
+            id: u64_at(args, 0),
+            host_id: u64_at(args, 8),
+            validator: addr_at(args, 16),
+            outcome: Outcome::from_code(u64::from(args[48])).ok_or(field(
+                Problem::UnknownCode {
+                    field: "attestation outcome",
+                    code: u64::from(args[48]),
+                },
+            ))?,
+            closure: arr32(args, 49),
+        },
+        10 => AppEvent::Agreed {
+            id: u64_at(args, 0),
+            host_id: u64_at(args, 8),
+            closure: arr32(args, 16),
+            attestations: u64_at(args, 48),
+        },
+        11 => AppEvent::RewardClaimed {
+            id: u64_at(args, 0),
+            validator: addr_at(args, 8),
+            amount: u64_at(args, 40),
+            hosts: u64_at(args, 48),
+        },
+        12 => AppEvent::ValidatorChanged {
+            validator: addr_at(args, 0),
+            enabled: match args[32] {
+                0x00 => false,
+                0x80 => true,
+                byte => {
+                    return Err(field(Problem::Bool {
+                        field: "enabled",
+                        byte,
+                    }))
+                }
+            },
+        },
+        _ => AppEvent::AttestationPolicyChanged {
+            quorum: u64_at(args, 0),
+            reward: u64_at(args, 8),
         },
     }))
 }

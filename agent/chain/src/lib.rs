@@ -12,6 +12,8 @@
 //!
 //! See README.md for the trust model.
 
+pub mod attest;
+pub mod box_key;
 pub mod decode;
 pub mod errors;
 pub mod events;
@@ -21,6 +23,7 @@ pub mod node;
 pub mod preflight;
 pub mod released;
 pub mod txn;
+pub mod validation;
 pub mod verify;
 
 pub use errors::ChainError;

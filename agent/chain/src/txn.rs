@@ -27,6 +27,11 @@ pub fn box_cost(key_len: usize, value_len: usize) -> u64 {
     2_500 + 400 * (key_len as u64 + value_len as u64)
 }
 
+/// Box references one transaction may carry (algod's MaxAppTotalTxnReferences).
+const MAX_REFS: usize = 8;
+/// A read-only method that changes nothing: the calls that carry extra box references call it.
+const REFERENCE_CARRIER: &str = "get_attestation_policy()(uint64,uint64,uint64)";
+
 /// What a confirmed call returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirmed {
@@ -198,7 +203,7 @@ impl Node {
             algo_addr(&signer.address()),
             CompiledTeal(approval.to_vec()),
             CompiledTeal(clear.to_vec()),
-            StateSchema::new(4, 3),
+            StateSchema::new(7, 3),
             StateSchema::new(0, 0),
         )
         .extra_pages(u32::try_from(pages).map_err(build_err)?)
@@ -218,7 +223,7 @@ impl Node {
 
 impl App {
     /// Calls a method: an optional box payment first, then the call with its box references.
-    async fn call_method(
+    pub(crate) async fn call_method(
         &self,
         signer: &Signer,
         args: Vec<Vec<u8>>,
@@ -228,7 +233,28 @@ impl App {
     ) -> Result<Confirmed, ChainError> {
         let params = self.node.params().await?;
         let sender = algo_addr(&signer.address());
+        let refs = |keys: &[BoxKey]| -> Vec<BoxReference> {
+            keys.iter()
+                .map(|k| BoxReference {
+                    app_id: None,
+                    name: k.name(),
+                })
+                .collect()
+        };
+        let (boxes, overflow) = boxes.split_at(boxes.len().min(MAX_REFS));
         let mut txns = Vec::new();
+        // A transaction references at most eight boxes, but a group shares its references: any
+        // further boxes ride on read-only calls placed first, so the payment stays right before
+        // the call (the app checks that) and the call stays last (its logs are what we read).
+        for chunk in overflow.chunks(MAX_REFS) {
+            txns.push(
+                CallApplication::new(sender, AppId(self.app_id))
+                    .app_arguments(vec![method(REFERENCE_CARRIER)])
+                    .boxes(refs(chunk))
+                    .build(&params)
+                    .map_err(build_err)?,
+            );
+        }
         if let Some(amount) = payment {
             txns.push(
                 Pay::new(sender, algo_addr(&self.address()), MicroAlgos(amount))
@@ -236,16 +262,9 @@ impl App {
                     .map_err(build_err)?,
             );
         }
-        let refs = boxes
-            .iter()
-            .map(|k| BoxReference {
-                app_id: None,
-                name: k.name(),
-            })
-            .collect();
         let mut call = CallApplication::new(sender, AppId(self.app_id))
             .app_arguments(args)
-            .boxes(refs);
+            .boxes(refs(boxes));
         if let Some(fee) = fee {
             call = call.fee(MicroAlgos(fee));
         }
@@ -272,7 +291,7 @@ impl App {
         })
     }
 
-    async fn exists(&self, key: &BoxKey) -> Result<bool, ChainError> {
+    pub(crate) async fn exists(&self, key: &BoxKey) -> Result<bool, ChainError> {
         Ok(self.read_box(key).await?.is_some())
     }
 
@@ -334,7 +353,7 @@ impl App {
             .await
     }
 
-    fn returned_id(c: &Confirmed) -> Result<u64, ChainError> {
+    pub(crate) fn returned_id(c: &Confirmed) -> Result<u64, ChainError> {
         match c.returned.as_deref() {
             Some(v) if v.len() == 8 => {
                 let mut b = [0u8; 8];
@@ -342,21 +361,28 @@ impl App {
                 Ok(u64::from_be_bytes(b))
             }
             _ => Err(ChainError::Invalid(format!(
-                "transaction {} returned no proposal id",
+                "transaction {} returned no uint64 (a proposal id or an amount)",
                 c.txid
             ))),
         }
     }
 
-    async fn propose_with(
+    /// Creates a proposal; a deploy (or emergency) proposal also stores the attestation policy
+    /// it is created with (a `q` box).
+    pub(crate) async fn propose_with(
         &self,
         signer: &Signer,
         args: Vec<Vec<u8>>,
         payload_len: usize,
+        deploy: bool,
     ) -> Result<(u64, Confirmed), ChainError> {
         let next = self.global().await?.proposal_count + 1;
-        let boxes = [BoxKey::Proposal(next), BoxKey::Member(signer.address())];
-        let cost = box_cost(9, PROPOSAL_HEADER + payload_len);
+        let mut boxes = vec![BoxKey::Proposal(next), BoxKey::Member(signer.address())];
+        let mut cost = box_cost(9, PROPOSAL_HEADER + payload_len);
+        if deploy {
+            boxes.push(BoxKey::AttestPolicy(next));
+            cost += box_cost(9, 16);
+        }
         let c = self
             .call_method(signer, args, &boxes, Some(cost), None)
             .await?;
@@ -364,7 +390,7 @@ impl App {
         Ok((id, c))
     }
 
-    fn url_arg(url: &str) -> Result<Vec<u8>, ChainError> {
+    pub(crate) fn url_arg(url: &str) -> Result<Vec<u8>, ChainError> {
         if url.len() > MAX_URL {
             return Err(ChainError::Invalid(format!(
                 "the description URL has {} bytes, the limit is {MAX_URL}",
@@ -401,7 +427,7 @@ impl App {
             App::url_arg(&p.description_url)?,
         ];
         let len = deploy_payload_len(hosts.len(), p.description_url.len());
-        self.propose_with(signer, args, len).await
+        self.propose_with(signer, args, len, true).await
     }
 
     /// `propose_membership`: set `member`'s weight when executed.
@@ -418,7 +444,7 @@ impl App {
             weight.to_be_bytes().to_vec(),
             App::url_arg(url)?,
         ];
-        self.propose_with(signer, args, 44 + url.len()).await
+        self.propose_with(signer, args, 44 + url.len(), false).await
     }
 
     /// `propose_hosts`: register `agent` for `host_id` when executed.
@@ -435,7 +461,7 @@ impl App {
             agent.0.to_vec(),
             App::url_arg(url)?,
         ];
-        self.propose_with(signer, args, 44 + url.len()).await
+        self.propose_with(signer, args, 44 + url.len(), false).await
     }
 
     /// `propose_parameters`: replace the rules when executed.
@@ -450,7 +476,7 @@ impl App {
             encode_rules(rules),
             App::url_arg(url)?,
         ];
-        self.propose_with(signer, args, 84 + url.len()).await
+        self.propose_with(signer, args, 84 + url.len(), false).await
     }
 
     /// `propose_treasury`: pay `amount` µAlgo to `receiver` when executed.
@@ -467,7 +493,7 @@ impl App {
             amount.to_be_bytes().to_vec(),
             App::url_arg(url)?,
         ];
-        self.propose_with(signer, args, 44 + url.len()).await
+        self.propose_with(signer, args, 44 + url.len(), false).await
     }
 
     /// `vote`: the signer's vote, with the history index of its snapshot weight found from the
@@ -534,7 +560,19 @@ impl App {
                 boxes.push(k);
             }
             (P::Treasury { .. }, _) => fee = Some(2_000),
-            (P::Parameters { .. }, _) => {}
+            (P::Parameters { .. } | P::AttestationPolicy { .. }, _) => {}
+            (
+                P::Validator {
+                    validator, enabled, ..
+                },
+                _,
+            ) => {
+                let k = BoxKey::Validator(*validator);
+                if *enabled && !self.exists(&k).await? {
+                    cost = box_cost(33, 8);
+                }
+                boxes.push(k);
+            }
             (P::Deploy { .. }, kind) => {
                 return Err(ChainError::Invalid(format!(
                     "proposal {id} is a {} proposal: hosts report it, nobody executes it",

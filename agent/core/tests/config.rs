@@ -248,3 +248,95 @@ fn app_id_zero_and_bad_program_hash_checksum_are_refused() {
         ]
     );
 }
+
+#[test]
+fn the_documented_validator_example_is_valid() {
+    use dao_core::config::VotePolicy;
+    let c = parse(&example("validator.toml")).unwrap();
+    assert_eq!(c.roles, [Role::Validator]);
+    let v = c.validator.as_ref().unwrap();
+    assert_eq!(v.policy, VotePolicy::Vote);
+    assert_eq!(
+        v.hosts
+            .iter()
+            .map(|h| (h.id, h.flake_output.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                1,
+                "nixosConfigurations.\"web-1\".config.system.build.toplevel"
+            ),
+            (2, "nixosConfigurations.db.config.system.build.toplevel"),
+        ]
+    );
+    assert_eq!(v.build_timeout.0, Duration::from_secs(3 * 3600));
+    assert_eq!(v.eval_timeout.0, Duration::from_secs(1800));
+    assert!(v.store.is_none());
+    assert_eq!(
+        c.source.unwrap().checkout_dir,
+        Path::new("/var/lib/dao-validator/checkout")
+    );
+}
+
+#[test]
+fn a_validator_without_hosts_remotes_or_key_is_refused_with_each_named() {
+    let text = format!(
+        "{}\n[validator]\n",
+        MINIMAL.replace("\"watcher\"", "\"validator\"")
+    );
+    let p = problems(&text);
+    for want in [
+        "source: missing: the validator needs [source]",
+        "keys.account_key_file: missing: the validator signs",
+        "validator.hosts: must list the hosts",
+    ] {
+        assert!(
+            p.iter().any(|x| x.starts_with(want)),
+            "{want} not in {p:#?}"
+        );
+    }
+    let none = problems(&MINIMAL.replace("\"watcher\"", "\"validator\""));
+    assert!(
+        none.iter().any(|x| x.starts_with("validator: missing")),
+        "{none:#?}"
+    );
+}
+
+#[test]
+fn a_validators_hosts_policy_and_command_are_checked_one_by_one() {
+    let text = r#"
+roles = ["validator"]
+[chain]
+algod_url = "http://127.0.0.1:4001"
+app_id = 7
+network = "devnet"
+[source]
+allowed_remotes = ["file:///srv/fleet.git"]
+[keys]
+account_key_file = "/run/keys/v"
+[validator]
+hosts = [{ id = 1, name = "a" }, { id = 1, name = "b" }, { id = 2, name = "a" },
+         { id = 3, name = "-bad" }, { id = 4, name = "c", colour = "red" }, "web"]
+policy = "sometimes"
+check_command = []
+store = "relative/store"
+build_timeout = "0s"
+"#;
+    let p = problems(text);
+    for want in [
+        "validator.hosts[1].id: host id 1 is listed twice",
+        "validator.hosts[2].name: \"a\" is listed twice",
+        "validator.hosts[3].name:",
+        "validator.hosts[4]: expected { id = 1, name = \"web-1\" }: unknown field `colour`",
+        "validator.hosts[5]: expected { id = 1",
+        "validator.policy: unknown policy \"sometimes\"",
+        "validator.check_command: must name a program",
+        "validator.store: expected an absolute path",
+        "validator.build_timeout: must be more than 0s",
+    ] {
+        assert!(
+            p.iter().any(|x| x.starts_with(want)),
+            "{want} not in {p:#?}"
+        );
+    }
+}

@@ -31,6 +31,8 @@ pub enum Step {
     VerifyChange,
     DryBuild,
     BuildToplevel,
+    /// The attestation quorum is on: wait until validators agree, compare the closure.
+    AwaitAttestations,
     SwitchConfiguration,
     ConfirmHealth,
     RevertConfiguration,
@@ -73,6 +75,8 @@ pub enum Status {
     Failed,
     RolledBack,
     Refused,
+    /// Built, but not what the attestation quorum of validators agreed on (or they cannot agree).
+    NotReproducible,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

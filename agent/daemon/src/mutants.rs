@@ -2,8 +2,8 @@
 //! each of them (docs/safety.md, "Proof that the checker can fail"). They exist only in builds
 //! with the `mutants` feature; without it [`active`] is always false and nothing of this ships.
 
-/// The mutants, each re-introducing one finding of issue 13.
-pub const ALL: [(&str, &str); 5] = [
+/// The mutants, each re-introducing one finding of issue 13 or a hole issue 14 closes.
+pub const ALL: [(&str, &str); 7] = [
     (
         "expired_applied",
         "finding 1: expiry is re-checked only while no journal record exists",
@@ -23,6 +23,15 @@ pub const ALL: [(&str, &str); 5] = [
     (
         "wrong_key",
         "finding 5: the executor does not check its key against the host's registered agent",
+    ),
+    (
+        "unreproduced_applied",
+        "issue 14: the executor activates its own build without comparing it to the validators' \
+         agreed closure",
+    ),
+    (
+        "impatient_refusal",
+        "issue 14: a host refuses as not reproducible while validators can still agree",
     ),
 ];
 

@@ -90,12 +90,7 @@ pub struct Landed {
 }
 
 pub fn status_name(s: ReportStatus) -> &'static str {
-    match s {
-        ReportStatus::Applied => "applied",
-        ReportStatus::Failed => "failed",
-        ReportStatus::RolledBack => "rolled_back",
-        ReportStatus::Refused => "refused",
-    }
+    s.as_str()
 }
 
 /// Wall-clock milliseconds since the Unix epoch (the journal's clock).

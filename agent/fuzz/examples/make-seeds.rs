@@ -255,6 +255,11 @@ fn box_seed(name: &str, key: &BoxKey, value: &[u8]) {
         BoxKey::Host(_) => 5,
         BoxKey::Report(..) => 6,
         BoxKey::Rollback(..) => 0,
+        BoxKey::Validator(_) => 7,
+        BoxKey::AttestPolicy(_) => 8,
+        BoxKey::Attestation(..) => 9,
+        BoxKey::Validation(..) => 10,
+        BoxKey::Claim(..) | BoxKey::ClosureCount(..) => 6,
     };
     put("chain_box", name, &write_box(key, sel, value));
 }
@@ -293,6 +298,21 @@ fn chain_box() {
         value.extend(dao_fuzz::arc4::encode_payload(&p.payload));
         box_seed(&format!("proposal-{name}"), &BoxKey::Proposal(p.id), &value);
     }
+    box_seed("validator", &BoxKey::Validator(a(3)), &u(&[1_700_000_000]));
+    box_seed("attest-policy", &BoxKey::AttestPolicy(7), &u(&[2, 1_000]));
+    let attestation = [u(&[0]), vec![0x33; 32], u(&[1_700_000_100])].concat();
+    box_seed(
+        "attestation",
+        &BoxKey::Attestation(7, 1, a(3)),
+        &attestation,
+    );
+    let validation = [u(&[2, 2, 1]), vec![0x33; 32], u(&[1_700_000_200])].concat();
+    box_seed("validation", &BoxKey::Validation(7, 1), &validation);
+    box_seed(
+        "claim",
+        &BoxKey::Claim(7, a(3)),
+        &u(&[2_000, 2, 1_700_000_300]),
+    );
     // A vote box read with a member key is refused.
     box_seed("vote-as-member", &BoxKey::Member(a(2)), &u(&[1, 40, 40]));
     let g = decode::GlobalState {
@@ -303,6 +323,9 @@ fn chain_box() {
         total_weight: 100,
         proposal_count: 12,
         sealed: true,
+        validators: 3,
+        attest_quorum: 2,
+        attest_reward: 1_000,
     };
     put("chain_box", "global", &write_global(&encode_global(&g)));
     let mut dup = encode_global(&g);

@@ -76,6 +76,8 @@ fn check_kind(kind: Kind, p: &ProposalPayload) {
         ProposalPayload::Hosts { .. } => kind == Kind::Hosts,
         ProposalPayload::Parameters { .. } => kind == Kind::Parameters,
         ProposalPayload::Treasury { .. } => kind == Kind::Treasury,
+        ProposalPayload::Validator { .. } => kind == Kind::Validator,
+        ProposalPayload::AttestationPolicy { .. } => kind == Kind::AttestationPolicy,
     };
     assert!(ok, "kind {kind:?} decoded as {p:?}");
 }
@@ -154,6 +156,28 @@ pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
             receiver.0.to_vec(),
             amount.to_be_bytes().to_vec(),
             u16_be(42),
+            string(description_url),
+        ]
+        .concat(),
+        ProposalPayload::Validator {
+            validator,
+            enabled,
+            description_url,
+        } => [
+            validator.0.to_vec(),
+            vec![if *enabled { 0x80 } else { 0 }],
+            u16_be(35),
+            string(description_url),
+        ]
+        .concat(),
+        ProposalPayload::AttestationPolicy {
+            quorum,
+            reward,
+            description_url,
+        } => [
+            quorum.to_be_bytes().to_vec(),
+            reward.to_be_bytes().to_vec(),
+            u16_be(18),
             string(description_url),
         ]
         .concat(),

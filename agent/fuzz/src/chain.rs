@@ -13,6 +13,7 @@ use dao_chain::decode::{
 };
 use dao_chain::events::{self, AppEvent, Log, LogError, RETURN_PREFIX};
 use dao_chain::follow::{round_events, FollowError};
+use dao_chain::validation;
 use dao_core::address::Address;
 
 /// The app id the harness follows; block logs of other apps must be ignored.
@@ -247,6 +248,48 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
             vec![u(host_id), agent.0.to_vec()],
         ),
         AppEvent::Sealed { total_weight } => ("Sealed(uint64)", vec![u(total_weight)]),
+        AppEvent::Attested {
+            id,
+            host_id,
+            validator,
+            outcome,
+            closure,
+        } => (
+            "Attested(uint64,uint64,address,uint8,byte[32])",
+            vec![
+                u(id),
+                u(host_id),
+                validator.0.to_vec(),
+                vec![outcome.code()],
+                closure.to_vec(),
+            ],
+        ),
+        AppEvent::Agreed {
+            id,
+            host_id,
+            closure,
+            attestations,
+        } => (
+            "Agreed(uint64,uint64,byte[32],uint64)",
+            vec![u(id), u(host_id), closure.to_vec(), u(attestations)],
+        ),
+        AppEvent::RewardClaimed {
+            id,
+            validator,
+            amount,
+            hosts,
+        } => (
+            "RewardClaimed(uint64,address,uint64,uint64)",
+            vec![u(id), validator.0.to_vec(), u(amount), u(hosts)],
+        ),
+        AppEvent::ValidatorChanged { validator, enabled } => (
+            "ValidatorChanged(address,bool)",
+            vec![validator.0.to_vec(), vec![if *enabled { 0x80 } else { 0 }]],
+        ),
+        AppEvent::AttestationPolicyChanged { quorum, reward } => (
+            "AttestationPolicyChanged(uint64,uint64)",
+            vec![u(quorum), u(reward)],
+        ),
     };
     assert!(sig.starts_with(e.name()));
     let mut out = events::selector(sig).to_vec();
@@ -310,13 +353,18 @@ pub fn chain_box(data: &[u8]) {
         Err(e) => check_decode_error(e, &format!("box name 0x{}", hex::encode(name))),
     }
     let a = Address([7; 32]);
-    let other = match sel % 7 {
+    let other = match sel % 12 {
         0 => BoxKey::Member(a),
         1 => BoxKey::History(a, 1),
         2 => BoxKey::Proposal(2),
         3 => BoxKey::Vote(3, a),
         4 => BoxKey::Host(4),
         5 => BoxKey::Report(5, 6),
+        6 => BoxKey::Validator(a),
+        7 => BoxKey::AttestPolicy(9),
+        8 => BoxKey::Attestation(9, 1, a),
+        9 => BoxKey::Validation(9, 1),
+        10 => BoxKey::Claim(9, a),
         _ => BoxKey::Rollback(7, 8),
     };
     check_box(&other, value);
@@ -378,6 +426,51 @@ fn check_box(key: &BoxKey, value: &[u8]) {
             encode_proposal(&p)
         }),
         matches!(key, BoxKey::Proposal(_)),
+    );
+    check_validator_boxes(key, value, kind_ok);
+}
+
+/// The validator boxes (docs/contract.md, "Validators"), each re-encoded by hand.
+fn check_validator_boxes(
+    key: &BoxKey,
+    value: &[u8],
+    kind_ok: impl Fn(Result<Vec<u8>, DecodeError>, bool),
+) {
+    kind_ok(
+        validation::decode_validator(key, value).map(|t| u64s(&[t])),
+        matches!(key, BoxKey::Validator(_)),
+    );
+    kind_ok(
+        validation::decode_attest_policy(key, value).map(|p| u64s(&[p.quorum, p.reward])),
+        matches!(key, BoxKey::AttestPolicy(_)),
+    );
+    kind_ok(
+        validation::decode_attestation(key, value).map(|a| {
+            [
+                u64s(&[u64::from(a.outcome.code())]),
+                a.closure.to_vec(),
+                u64s(&[a.attested_at]),
+            ]
+            .concat()
+        }),
+        matches!(key, BoxKey::Attestation(..)),
+    );
+    kind_ok(
+        validation::decode_validation(key, value).map(|g| {
+            [
+                u64s(&[g.attestations, g.best, u64::from(g.agreed.is_some())]),
+                g.agreed
+                    .unwrap_or_else(|| value[24..56].try_into().unwrap())
+                    .to_vec(),
+                u64s(&[g.agreed_at]),
+            ]
+            .concat()
+        }),
+        matches!(key, BoxKey::Validation(..)),
+    );
+    kind_ok(
+        validation::decode_claim(key, value).map(|k| u64s(&[k.amount, k.hosts, k.claimed_at])),
+        matches!(key, BoxKey::Claim(..)),
     );
 }
 
@@ -441,7 +534,7 @@ fn encode_proposal(p: &ProposalBox) -> Vec<u8> {
 
 // ------------------------------------------------------------------ global state
 
-const GLOBAL_KEYS: [&str; 7] = [
+const GLOBAL_KEYS: [&str; 10] = [
     "rules",
     "repo",
     "genesis",
@@ -449,15 +542,18 @@ const GLOBAL_KEYS: [&str; 7] = [
     "total_weight",
     "proposal_count",
     "sealed",
+    "validators",
+    "attest_quorum",
+    "attest_reward",
 ];
 
-/// Global-state entries until the bytes run out: a key selector (0–6 the app's keys in
+/// Global-state entries until the bytes run out: a key selector (0–9 the app's keys in
 /// [`GLOBAL_KEYS`] order, otherwise a raw key with a one-byte length), a type byte (odd: uint64,
 /// even: bytes with a one-byte length).
 fn global(data: &[u8]) {
     let mut c = Cursor::new(data);
     let mut entries: Vec<(Vec<u8>, GlobalValue)> = Vec::new();
-    while !c.is_empty() && entries.len() < 10 {
+    while !c.is_empty() && entries.len() < 12 {
         let sel = c.u8();
         let key = match GLOBAL_KEYS.get(usize::from(sel)) {
             Some(k) => k.as_bytes().to_vec(),
@@ -528,5 +624,8 @@ pub fn encode_global(g: &GlobalState) -> Vec<(Vec<u8>, GlobalValue)> {
         (k("total_weight"), GlobalValue::Uint(g.total_weight)),
         (k("proposal_count"), GlobalValue::Uint(g.proposal_count)),
         (k("sealed"), GlobalValue::Uint(u64::from(g.sealed))),
+        (k("validators"), GlobalValue::Uint(g.validators)),
+        (k("attest_quorum"), GlobalValue::Uint(g.attest_quorum)),
+        (k("attest_reward"), GlobalValue::Uint(g.attest_reward)),
     ]
 }

@@ -12,7 +12,9 @@ use dao_agent::edges::{
 use dao_agent::executor::activate::ActivateError;
 use dao_agent::executor::command::CommandError;
 use dao_agent::executor::fetch::{Attempt, FetchError, Fetched};
-use dao_agent::executor::pipeline::{Gate, OutcomeReport, ReportError, Reporter, Standing};
+use dao_agent::executor::pipeline::{
+    Attestations, Gate, OutcomeReport, ReportError, Reporter, Standing,
+};
 use dao_agent::executor::Approved;
 use dao_agent::journal::{Generation, Status};
 use git2::Oid;
@@ -245,7 +247,7 @@ impl Builder for SimEdge {
         if p.build_fails || w.roll("build_failure", 0.01) {
             return Err("builder for '/nix/store/…-etc.drv' failed with exit code 1".into());
         }
-        if w.roll("build_hang", 0.005) {
+        if w.roll("build_hang", 0.01) {
             w.advance(u64::try_from(timeout.as_millis()).unwrap_or(0));
             return Err(format!(
                 "`nix build` did not finish within {} s",
@@ -253,6 +255,14 @@ impl Builder for SimEdge {
             ));
         }
         Ok(p.toplevel())
+    }
+
+    fn closure(&self, toplevel: &Path) -> Result<[u8; 32], String> {
+        self.0.enter("nix.path_info", 300);
+        let w = self.0.world();
+        w.proposal_of(toplevel)
+            .map(|p| p.host_closure)
+            .ok_or_else(|| format!("{} is not in the store", toplevel.display()))
     }
 }
 
@@ -418,6 +428,20 @@ impl Reporter for SimEdge {
         if w.wrong_key {
             return Err(ReportError("logic eval error: not_host_agent".into()));
         }
+        // The app refuses an applied report before the proposal's quorum agreed.
+        let now = w.now_s();
+        let unagreed = w
+            .proposals
+            .iter()
+            .any(|p| p.id == r.proposal && p.quorum > 0 && p.validation(now).agreed.is_none());
+        if r.status == Status::Applied && unagreed {
+            return Err(ReportError(
+                "logic eval error: attest_quorum_missing".into(),
+            ));
+        }
+        if r.status == Status::NotReproducible {
+            w.count("not_reproducible");
+        }
         if r.status == Status::RolledBack && w.reports.get(&r.proposal) == Some(&Status::Applied) {
             // The operator rollback's amendment.
             if !w.amendments.insert(r.proposal) {
@@ -445,6 +469,42 @@ impl Reporter for SimEdge {
 }
 
 impl Gate for SimEdge {
+    fn attestations(&self, proposal: u64, _host: u64) -> Result<Attestations, ReportError> {
+        let quorum = {
+            let w = self.0.world();
+            w.proposals
+                .iter()
+                .find(|p| p.id == proposal)
+                .map_or(0, |p| p.quorum)
+        };
+        if quorum == 0 {
+            // A proposal without a quorum costs one box read that finds nothing: no step.
+            return Ok(Attestations::default());
+        }
+        self.algod("chain.attestations").map_err(ReportError)?;
+        let mut w = self.0.world();
+        let now = w.now_s();
+        let validation = w
+            .proposals
+            .iter()
+            .find(|p| p.id == proposal)
+            .map(|p| p.validation(now))
+            .unwrap_or_default();
+        // The validator dimension's figures: a host kept waiting, validators that disagree.
+        if validation.agreed.is_none() {
+            if validation.can_still_agree(quorum, w.validators) {
+                w.count("awaiting_attestations");
+            } else {
+                w.count("validators_disagree");
+            }
+        }
+        Ok(Attestations {
+            quorum,
+            validators: w.validators,
+            validation,
+        })
+    }
+
     fn standing(&self, proposal: u64) -> Result<Standing, ReportError> {
         self.algod("chain.gate").map_err(ReportError)?;
         let mut w = self.0.world();

@@ -62,6 +62,21 @@ pub fn at_switch(w: &mut World, toplevel: &Path) {
             ),
         );
     }
+    if p.quorum > 0 {
+        let v = p.validation(now);
+        if v.agreed != Some(p.host_closure) {
+            w.violation(
+                "reproduced_only",
+                format!(
+                    "proposal {} was activated with an attestation quorum of {} although the \
+                     validators agreed on {:?}, not on this host's closure",
+                    p.id,
+                    p.quorum,
+                    v.agreed.map(|c| c[0])
+                ),
+            );
+        }
+    }
     if w.reports.contains_key(&p.id) {
         w.violation(
             "exactly_once",
@@ -113,6 +128,9 @@ pub fn at_write(w: &mut World, path: &Path, bytes: &[u8], before: Option<&[u8]>)
         return;
     };
     let Some(o) = &rec.outcome else { return };
+    if o.status == Status::NotReproducible {
+        not_reproducible_is_true(w, rec.proposal);
+    }
     let current = w.generation(w.current).cloned();
     match o.status {
         Status::RolledBack => {
@@ -147,6 +165,33 @@ pub fn at_write(w: &mut World, path: &Path, bytes: &[u8], before: Option<&[u8]>)
             );
         }
         _ => {}
+    }
+}
+
+/// A host refuses as not reproducible only when the validators agreed on another closure than
+/// its own, or can no longer agree at all (both stay true once true, so checking when the
+/// outcome is written is enough).
+fn not_reproducible_is_true(w: &mut World, proposal: u64) {
+    let now = w.now_s();
+    let validators = w.validators;
+    let Some(p) = w.proposals.iter().find(|p| p.id == proposal).cloned() else {
+        return;
+    };
+    let v = p.validation(now);
+    let differs = v.agreed.is_some_and(|c| c != p.host_closure);
+    let hopeless = v.agreed.is_none() && !v.can_still_agree(p.quorum, validators);
+    if p.quorum == 0 || !(differs || hopeless) {
+        w.violation(
+            "no_false_refusal",
+            format!(
+                "proposal {proposal} was refused as not reproducible, but with quorum {} the \
+                 validators agree on {:?} (this host {:x}) and {} of {validators} attested",
+                p.quorum,
+                v.agreed.map(|c| c[0]),
+                p.host_closure[0],
+                v.attestations
+            ),
+        );
     }
 }
 

@@ -3,6 +3,7 @@
 //! faults the schedule injects. Everything is derived from the seed.
 
 use dao_agent::journal::Status;
+use dao_chain::validation::Validation;
 use dao_core::diff_hash::DiffHash;
 use git2::Oid;
 use rand::{Rng, SeedableRng};
@@ -39,6 +40,21 @@ pub struct Proposal {
     pub unhealthy: bool,
     /// When its head reaches the remote (chain seconds); None: never pushed.
     pub pushed_at: Option<u64>,
+    /// The attestation quorum it was created with (0 = off).
+    pub quorum: u64,
+    /// The validators' attestations for this host, as they will land on chain.
+    pub attestations: Vec<SimAttestation>,
+    /// The closure this host's build has (the validators' honest one, or not: a build that is
+    /// not reproducible here).
+    pub host_closure: [u8; 32],
+}
+
+/// One validator's attestation: when it lands on chain and what it says.
+#[derive(Debug, Clone)]
+pub struct SimAttestation {
+    pub at_s: u64,
+    /// None: the validator's build failed (no closure).
+    pub closure: Option<[u8; 32]>,
 }
 
 impl Proposal {
@@ -60,6 +76,74 @@ impl Proposal {
             _ => None,
         }
     }
+
+    /// The app's attestation summary at chain time `now_s`: the first closure to reach the
+    /// quorum, in the order the attestations landed, is the agreed one (the app's rule).
+    pub fn validation(&self, now_s: u64) -> Validation {
+        let mut landed: Vec<&SimAttestation> = self
+            .attestations
+            .iter()
+            .filter(|a| a.at_s <= now_s)
+            .collect();
+        landed.sort_by_key(|a| a.at_s);
+        let mut v = Validation::default();
+        let mut counts: BTreeMap<[u8; 32], u64> = BTreeMap::new();
+        for a in landed {
+            v.attestations += 1;
+            if let Some(c) = a.closure {
+                let n = counts.entry(c).or_insert(0);
+                *n += 1;
+                v.best = v.best.max(*n);
+                if self.quorum > 0 && *n == self.quorum && v.agreed.is_none() {
+                    v.agreed = Some(c);
+                    v.agreed_at = a.at_s;
+                }
+            }
+        }
+        v
+    }
+}
+
+/// The validator dimension of a schedule, from its own random stream so that schedules without
+/// validators are exactly what they were before validators existed.
+fn validators_of(seed: u64, proposals: &mut [Proposal]) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a11_da70_5eed_0001);
+    let validators = if rng.gen_bool(0.4) {
+        0
+    } else {
+        rng.gen_range(1..=4u64)
+    };
+    for p in proposals.iter_mut() {
+        let honest = [0xc0 ^ (p.id as u8); 32];
+        p.host_closure = honest;
+        if validators == 0 || !rng.gen_bool(0.7) {
+            continue;
+        }
+        p.quorum = rng.gen_range(1..=validators);
+        if rng.gen_bool(0.15) {
+            // This host's build differs from what honest validators build.
+            p.host_closure = [0xee ^ (p.id as u8); 32];
+        }
+        let from = match p.decided {
+            Decided::Queued { eta, .. } => eta.saturating_sub(60),
+            _ => T0_MS / 1000,
+        };
+        for v in 0..validators {
+            if !rng.gen_bool(0.85) {
+                continue;
+            }
+            let closure = match rng.gen_range(0..100) {
+                0..=9 => None,
+                10..=24 => Some([0x10 + v as u8; 32]),
+                _ => Some(honest),
+            };
+            p.attestations.push(SimAttestation {
+                at_s: from + rng.gen_range(0..900),
+                closure,
+            });
+        }
+    }
+    validators
 }
 
 /// A switch-to-configuration process that outlived the agent that started it.
@@ -95,6 +179,8 @@ pub struct World {
     pub clock_ms: u64,
     pub genesis: Oid,
     pub proposals: Vec<Proposal>,
+    /// How many validators the app has (0: the quorum is off everywhere).
+    pub validators: u64,
     pub reports: BTreeMap<u64, Status>,
     pub amendments: BTreeSet<u64>,
     /// The agent's key is not the host's registered agent.
@@ -184,6 +270,9 @@ impl World {
                     7..=19 => Some(t + rng.gen_range(30..900)),
                     _ => Some(0),
                 },
+                quorum: 0,
+                attestations: Vec::new(),
+                host_closure: [0; 32],
             };
             if matches!(decided, Decided::Queued { .. }) && !tampered {
                 tip = head;
@@ -196,6 +285,7 @@ impl World {
             .max()
             .unwrap_or(start_s);
         let heal_at_ms = (last_expiry + 60) * 1000;
+        let validators = validators_of(seed, &mut proposals);
         let genesis_toplevel =
             PathBuf::from("/nix/store/00000000000000000000000000000000-nixos-system-genesis");
         World {
@@ -204,6 +294,7 @@ impl World {
             clock_ms: T0_MS,
             genesis,
             proposals,
+            validators,
             reports: BTreeMap::new(),
             amendments: BTreeSet::new(),
             algod_down_until: 0,

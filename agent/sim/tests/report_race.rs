@@ -8,7 +8,9 @@
 use dao_agent::daemon::deployer::{Deployer, Pass, Shared};
 use dao_agent::daemon::survey::{Cache, Survey};
 use dao_agent::edges::Chain;
-use dao_agent::executor::pipeline::{Gate, OutcomeReport, ReportError, Reporter, Standing};
+use dao_agent::executor::pipeline::{
+    Attestations, Gate, OutcomeReport, ReportError, Reporter, Standing,
+};
 use dao_agent::journal::Status;
 use dao_sim::edges::{Sim, SimEdge};
 use dao_sim::world::{Decided, World};
@@ -42,6 +44,9 @@ impl Reporter for RollbackOnReport {
 impl Gate for RollbackOnReport {
     fn standing(&self, p: u64) -> Result<Standing, ReportError> {
         self.inner.standing(p)
+    }
+    fn attestations(&self, p: u64, h: u64) -> Result<Attestations, ReportError> {
+        self.inner.attestations(p, h)
     }
 }
 

@@ -7,7 +7,7 @@ use dao_sim::run::run;
 use std::collections::BTreeMap;
 
 /// The fault kinds docs/safety.md promises the simulator injects.
-const KINDS: [&str; 17] = [
+const KINDS: [&str; 20] = [
     "algod_down",
     "algod_slow",
     "algod_garbage",
@@ -25,6 +25,9 @@ const KINDS: [&str; 17] = [
     "operator_pause",
     "operator_skip",
     "build_hang",
+    "awaiting_attestations",
+    "validators_disagree",
+    "not_reproducible",
 ];
 
 #[test]

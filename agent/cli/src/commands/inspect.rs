@@ -3,7 +3,7 @@
 use super::chain::{app, block_on, now};
 use super::print_json;
 use crate::cli::ChainArgs;
-use dao_chain::decode::{BoxKey, ProposalPayload, Report, ReportStatus, Targets};
+use dao_chain::decode::{BoxKey, ProposalPayload, Report, Targets};
 use dao_chain::verify::Verified;
 use dao_chain::App;
 use serde_json::{json, Value};
@@ -56,6 +56,21 @@ fn payload_json(p: &ProposalPayload) -> Value {
         } => json!({
             "receiver": receiver.to_string(), "amount": amount, "description_url": description_url,
         }),
+        ProposalPayload::Validator {
+            validator,
+            enabled,
+            description_url,
+        } => json!({
+            "validator": validator.to_string(), "enabled": enabled,
+            "description_url": description_url,
+        }),
+        ProposalPayload::AttestationPolicy {
+            quorum,
+            reward,
+            description_url,
+        } => json!({
+            "attest_quorum": quorum, "attest_reward": reward, "description_url": description_url,
+        }),
     }
 }
 
@@ -65,12 +80,7 @@ fn hex(b: &[u8]) -> String {
 
 fn report_json(r: &Report) -> Value {
     json!({
-        "status": match r.status {
-            ReportStatus::Applied => "applied",
-            ReportStatus::Failed => "failed",
-            ReportStatus::RolledBack => "rolled_back",
-            ReportStatus::Refused => "refused",
-        },
+        "status": r.status.as_str(),
         "toplevel_sha256": hex(&r.toplevel_sha256),
         "generation": r.generation,
         "logs_sha256": hex(&r.logs_sha256),

@@ -7,8 +7,10 @@
 mod check;
 mod duration;
 mod raw;
+mod validator;
 
 pub use duration::Span;
+pub use validator::{Validator, VotePolicy};
 
 use crate::address::Address;
 use check::Problems;
@@ -43,6 +45,8 @@ impl fmt::Display for Problem {
 pub enum Role {
     Watcher,
     Executor,
+    /// Builds every proposal for its hosts and attests on chain; never switches anything.
+    Validator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +76,8 @@ pub struct Config {
     pub host: Option<Host>,
     pub source: Option<Source>,
     pub executor: Executor,
+    /// Present when the validator role is on.
+    pub validator: Option<Validator>,
     pub keys: Keys,
 }
 
@@ -221,10 +227,13 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
         let role = match r.as_str() {
             "watcher" => Role::Watcher,
             "executor" => Role::Executor,
+            "validator" => Role::Validator,
             other => {
                 p.add(
                     &format!("roles[{i}]"),
-                    format!("unknown role {other:?}: expected \"watcher\" or \"executor\""),
+                    format!(
+                        "unknown role {other:?}: expected \"watcher\", \"executor\" or \"validator\""
+                    ),
                 );
                 continue;
             }
@@ -238,10 +247,13 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
     if roles.is_empty() && !p.0.iter().any(|x| x.path.starts_with("roles")) {
         p.add(
             "roles",
-            "must name at least one role: \"watcher\" or \"executor\"",
+            "must name at least one role: \"watcher\", \"executor\" or \"validator\"",
         );
     }
     let executor_role = roles.contains(&Role::Executor);
+    let validator_role = roles.contains(&Role::Validator);
+    // Both fetch the governed repository and sign transactions.
+    let fetches = executor_role || validator_role;
 
     let state_dir = p.abs_path(
         "state_dir",
@@ -353,10 +365,17 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
     // Source.
     let source = match raw.source {
         None => {
-            if executor_role {
+            if fetches {
                 p.add(
                     "source",
-                    "missing: the executor needs [source] with its allowed remotes",
+                    format!(
+                        "missing: the {} needs [source] with its allowed remotes",
+                        if executor_role {
+                            "executor"
+                        } else {
+                            "validator"
+                        }
+                    ),
                 );
             }
             None
@@ -376,7 +395,7 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                     .map(|_| r)
                 })
                 .collect();
-            if list.is_empty() && executor_role {
+            if list.is_empty() && fetches {
                 p.add(
                     "source.allowed_remotes",
                     "must list at least one remote of the governed repository",
@@ -472,12 +491,30 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
         .keys
         .and_then(|k| k.account_key_file)
         .and_then(|k| p.secret_path("keys.account_key_file", &k));
-    if key_file.is_none() && executor_role && !p.has("keys.account_key_file") {
+    if key_file.is_none() && fetches && !p.has("keys.account_key_file") {
         p.add(
             "keys.account_key_file",
-            "missing: the executor signs its reports with this host's account key",
+            if executor_role {
+                "missing: the executor signs its reports with this host's account key"
+            } else {
+                "missing: the validator signs its attestations with its account key"
+            },
         );
     }
+
+    // Validator.
+    let validator = match raw.validator {
+        Some(v) => validator::check(v, p),
+        None => {
+            if validator_role {
+                p.add(
+                    "validator",
+                    "missing: the validator needs [validator] with the hosts it builds",
+                );
+            }
+            None
+        }
+    };
 
     Some(Config {
         roles,
@@ -501,6 +538,7 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                 check_remote: h.check_remote.unwrap_or(true),
             },
         },
+        validator,
         keys: Keys {
             account_key_file: key_file,
         },

@@ -14,6 +14,7 @@ pub struct Raw {
     pub host: Option<RawHost>,
     pub source: Option<RawSource>,
     pub executor: Option<RawExecutor>,
+    pub validator: Option<super::validator::RawValidator>,
     pub keys: Option<RawKeys>,
 }
 

@@ -18,6 +18,10 @@ pub enum Kind {
     Hosts,
     Parameters,
     Treasury,
+    /// Adds or removes a reproducible-build validator (docs/validators.md).
+    Validator,
+    /// Sets the attestation quorum and the reward per matching attestation.
+    AttestationPolicy,
 }
 
 impl Kind {
@@ -29,6 +33,8 @@ impl Kind {
             Kind::Hosts => 3,
             Kind::Parameters => 4,
             Kind::Treasury => 5,
+            Kind::Validator => 6,
+            Kind::AttestationPolicy => 7,
         }
     }
 
@@ -40,6 +46,8 @@ impl Kind {
             3 => Kind::Hosts,
             4 => Kind::Parameters,
             5 => Kind::Treasury,
+            6 => Kind::Validator,
+            7 => Kind::AttestationPolicy,
             _ => return None,
         })
     }
@@ -52,6 +60,8 @@ impl Kind {
             Kind::Hosts => "hosts",
             Kind::Parameters => "parameters",
             Kind::Treasury => "treasury",
+            Kind::Validator => "validator",
+            Kind::AttestationPolicy => "attestation_policy",
         }
     }
 

@@ -5,7 +5,9 @@
 
 use super::survey::{survey, Cache, Survey};
 use crate::edges::Chain;
-use crate::executor::pipeline::{Gate, OutcomeReport, ReportError, Reporter, Standing};
+use crate::executor::pipeline::{
+    Attestations, Gate, OutcomeReport, ReportError, Reporter, Standing,
+};
 use crate::journal::Status;
 use dao_chain::decode::ReportStatus;
 use dao_chain::verify::VerifyError;
@@ -25,6 +27,7 @@ pub fn to_chain(s: Status) -> ReportStatus {
         Status::Failed => ReportStatus::Failed,
         Status::RolledBack => ReportStatus::RolledBack,
         Status::Refused => ReportStatus::Refused,
+        Status::NotReproducible => ReportStatus::NotReproducible,
     }
 }
 
@@ -34,6 +37,7 @@ pub fn from_chain(s: ReportStatus) -> Status {
         ReportStatus::Failed => Status::Failed,
         ReportStatus::RolledBack => Status::RolledBack,
         ReportStatus::Refused => Status::Refused,
+        ReportStatus::NotReproducible => Status::NotReproducible,
     }
 }
 
@@ -60,6 +64,14 @@ impl Reporter for ChainEdge {
 }
 
 impl Gate for ChainEdge {
+    fn attestations(&self, proposal: u64, host: u64) -> Result<Attestations, ReportError> {
+        self.read_attestations(proposal, host).map_err(|e| {
+            ReportError(format!(
+                "reading the attestations of proposal {proposal} for host {host}: {e}"
+            ))
+        })
+    }
+
     fn standing(&self, proposal: u64) -> Result<Standing, ReportError> {
         let unreadable = |e: ChainError| {
             ReportError(format!(
@@ -101,6 +113,22 @@ impl Gate for ChainEdge {
                 other => Standing::NotApproved(format!(
                     "the chain shows proposal {proposal} {other}, not queued"
                 )),
+            })
+        })
+    }
+}
+
+impl ChainEdge {
+    fn read_attestations(&self, proposal: u64, host: u64) -> Result<Attestations, ChainError> {
+        self.runtime.block_on(async {
+            let policy = self.app.attest_policy(proposal).await?;
+            if policy.quorum == 0 {
+                return Ok(Attestations::default());
+            }
+            Ok(Attestations {
+                quorum: policy.quorum,
+                validators: self.app.global().await?.validators,
+                validation: self.app.validation(proposal, host).await?,
             })
         })
     }

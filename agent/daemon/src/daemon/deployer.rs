@@ -31,6 +31,8 @@ pub struct Shared {
     pub last: Option<Last>,
     /// Why nothing is being applied right now, when something is waiting.
     pub waiting: Option<String>,
+    /// The deployment built and waiting for the validators' attestation quorum.
+    pub awaiting_attestations: Option<AwaitingAttestations>,
     pub rollback: Option<OperatorRollback>,
     /// Proposals targeting this host that do not verify: never acted on.
     pub unverified: Vec<(u64, String)>,
@@ -48,6 +50,12 @@ pub struct Progress {
     pub proposal: u64,
     pub step: String,
     pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitingAttestations {
+    pub proposal: u64,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +77,9 @@ pub enum Pass {
     Idle { next_eta: Option<u64>, now: u64 },
     /// Something failed that time may mend (algod, a remote, a report); the reason is shown.
     Retry(String),
+    /// A built deployment waits for the validators' attestations: look again when one lands,
+    /// or after a while (its window may close meanwhile).
+    Awaiting(String),
 }
 
 /// The journal observer that keeps `shared` current (status, the last outcome) and tells
@@ -367,8 +378,22 @@ impl Deployer {
             self.executor().decide(&approved, &lineage)
         };
         let now = self.now_ms();
+        let awaiting = match &decided {
+            Err(PipelineError::Awaiting { proposal, reason }) => Some(AwaitingAttestations {
+                proposal: *proposal,
+                reason: reason.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(a) = awaiting.as_ref() {
+            info!(proposal = a.proposal, "awaiting attestations: {}", a.reason);
+        }
+        lock(&self.shared).awaiting_attestations = awaiting;
         let mut rec = match decided {
             Ok(rec) => rec,
+            // Waiting for the validators is no failure: sleep until an attestation wakes us (or
+            // the periodic re-survey, which also ends it once the window closes).
+            Err(e @ PipelineError::Awaiting { .. }) => return Pass::Awaiting(e.to_string()),
             Err(PipelineError::Retry {
                 step: Step::FetchCommits,
                 reason,
@@ -469,6 +494,10 @@ pub fn unfinished(rb: &OperatorRollback) -> bool {
 }
 
 /// How long to wait after `pass` before the next one; `failures` counts retries in a row.
+/// How often a deployment awaiting attestations looks again without an event (events wake it
+/// at once; this catches a missed one and the end of the window).
+const AWAITING_RECHECK: Duration = Duration::from_secs(60);
+
 pub fn delay_after(pass: &Pass, failures: &mut u32, now_ms: u64) -> Duration {
     match pass {
         Pass::Again => {
@@ -482,6 +511,10 @@ pub fn delay_after(pass: &Pass, failures: &mut u32, now_ms: u64) -> Duration {
             next_eta.map_or(Duration::from_secs(300), |eta| {
                 Duration::from_secs(eta.saturating_sub(*now).clamp(1, 300))
             })
+        }
+        Pass::Awaiting(_) => {
+            *failures = 0;
+            AWAITING_RECHECK
         }
         Pass::Retry(_) => {
             *failures = failures.saturating_add(1);

@@ -22,6 +22,12 @@ impl Deployer {
         if let Some(p) = &s.paused {
             return format!("paused: {}", p.reason);
         }
+        if let Some(a) = &s.awaiting_attestations {
+            return format!(
+                "awaiting attestations: proposal {}: {}",
+                a.proposal, a.reason
+            );
+        }
         if failing.is_empty() {
             return "deploying automatically".into();
         }
@@ -45,6 +51,7 @@ impl Deployer {
             "current": s.current,
             "last": s.last,
             "waiting": s.waiting,
+            "awaiting_attestations": s.awaiting_attestations,
             "rollback": s.rollback,
             "unverified": s.unverified,
             "chain_time": s.chain_time,

@@ -38,6 +38,9 @@ pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>) {
             notify::ready("the journal is readable again");
             info!("ready");
         }
+        if let Pass::Awaiting(why) = &pass {
+            notify::status(why);
+        }
         if let Pass::Retry(why) = &pass {
             warn!(retry_in_s = delay.as_secs(), "{why}");
             notify::status(&format!("{why} (retrying)"));
@@ -140,6 +143,9 @@ pub async fn follow(
                     E::ProposalFinalized { queued, .. } => *queued,
                     E::ProposalExecuted { .. } | E::HostChanged { .. } => true,
                     E::ExecutionReported { host_id, .. } => *host_id == host,
+                    // A host awaiting attestations acts on the attestation that decides it.
+                    E::Attested { host_id, .. } | E::Agreed { host_id, .. } => *host_id == host,
+                    E::ValidatorChanged { .. } => true,
                     _ => false,
                 };
                 if relevant {

@@ -3,6 +3,7 @@
 use super::{BuildTarget, Builder, Clock, Files, Health, InstanceLock, Source, System};
 use crate::executor::activate::{ActivateError, Profile};
 use crate::executor::build::{build_toplevel, dry_build, Nix, Target};
+use crate::executor::closure;
 use crate::executor::confirm::{confirm, Check};
 use crate::executor::fetch::{fetch_commits, FetchError, Fetched};
 use crate::executor::pipeline::Switcher;
@@ -209,7 +210,14 @@ impl Builder for NixBuilder {
             .map(|b| b.out_path)
             .map_err(|e| e.to_string())
     }
+
+    fn closure(&self, toplevel: &Path) -> Result<[u8; 32], String> {
+        closure::of_toplevel(&self.nix, toplevel, None, CLOSURE_TIMEOUT).map_err(|e| e.to_string())
+    }
 }
+
+/// Reading a closure's hashes from the store database takes seconds even for a large system.
+const CLOSURE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The system profile (nix-env) and the switch, directly or in a transient systemd unit.
 pub struct HostSystem {

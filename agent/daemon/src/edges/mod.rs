@@ -68,6 +68,8 @@ pub trait Builder: Send + Sync {
     fn dry_build(&self, target: BuildTarget, timeout: Duration) -> Result<(), String>;
     /// Builds the toplevel and keeps it alive with a GC root; returns its store path.
     fn build(&self, target: BuildTarget, timeout: Duration) -> Result<PathBuf, String>;
+    /// The closure hash of a built toplevel (executor/closure.rs): what validators attest.
+    fn closure(&self, toplevel: &Path) -> Result<[u8; 32], String>;
 }
 
 /// The system profile and switch-to-configuration.

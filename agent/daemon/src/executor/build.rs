@@ -131,7 +131,7 @@ pub struct Nix {
 }
 
 impl Nix {
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         // The agent builds what was approved, nothing else: no nixConfig from the repository.

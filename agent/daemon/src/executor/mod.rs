@@ -4,11 +4,13 @@
 
 pub mod activate;
 pub mod build;
+pub mod closure;
 pub mod command;
 pub mod confirm;
 pub mod direct;
 pub mod fetch;
 pub mod pipeline;
+pub mod reproducible;
 pub mod systemd;
 pub mod units;
 pub mod verify;

@@ -6,6 +6,8 @@
 //! reported once; a remote that is down is not an outcome, just a reason to try again later.
 
 use super::activate::ActivateError;
+pub use super::reproducible::Attestations;
+use super::reproducible::{awaiting, Reproduced};
 use super::verify::{plan_lineage, Approved};
 use crate::edges::{BuildTarget, Edges};
 use crate::journal::{
@@ -82,6 +84,9 @@ pub enum Standing {
 /// journal says (docs/safety.md, S2).
 pub trait Gate {
     fn standing(&self, proposal: u64) -> Result<Standing, ReportError>;
+    /// The attestation quorum the proposal was created with and where the validators stand for
+    /// this host (docs/validators.md).
+    fn attestations(&self, proposal: u64, host: u64) -> Result<Attestations, ReportError>;
 }
 
 /// What the chain says about where this host stands: input to the lineage rule.
@@ -108,6 +113,9 @@ pub enum PipelineError {
     /// The chain could not be read to re-check the proposal: nothing was decided.
     #[error("proposal {proposal}: {reason}")]
     Chain { proposal: u64, reason: String },
+    /// Not an outcome: the attestation quorum has not agreed yet (docs/validators.md).
+    #[error("proposal {proposal}: awaiting attestations: {reason}")]
+    Awaiting { proposal: u64, reason: String },
     #[error("proposal {proposal}: the report could not be sent yet: {source}")]
     Report {
         proposal: u64,
@@ -147,7 +155,7 @@ pub fn touched(rec: &Record) -> bool {
 }
 
 impl Executor<'_> {
-    fn mark(
+    pub(super) fn mark(
         &self,
         rec: &mut Record,
         step: Step,
@@ -209,7 +217,7 @@ impl Executor<'_> {
     }
 
     /// Records `step` as failed with `why` and makes that the final outcome, as `status`.
-    fn end_at(
+    pub(super) fn end_at(
         &self,
         rec: &mut Record,
         step: Step,
@@ -333,6 +341,11 @@ impl Executor<'_> {
         lineage: &Lineage,
     ) -> Result<(), PipelineError> {
         // Verify (lineage first: it needs no objects).
+        if let Some(toplevel) = awaiting(rec) {
+            // Built and verified in an earlier pass that then waited for the validators: only
+            // the comparison is left (the gate is asked again before activation, as always).
+            return self.reproduced_then_activate(rec, &toplevel);
+        }
         let plan = match plan_lineage(
             lineage.running,
             lineage.last_applied,
@@ -388,7 +401,19 @@ impl Executor<'_> {
         };
         rec.toplevel = Some(toplevel.clone());
         self.journal.put(rec)?;
-        self.activate(rec, &toplevel)
+        self.reproduced_then_activate(rec, &toplevel)
+    }
+
+    /// Activates only what the attestation quorum agreed on, when the proposal has one.
+    fn reproduced_then_activate(
+        &self,
+        rec: &mut Record,
+        toplevel: &Path,
+    ) -> Result<(), PipelineError> {
+        match self.reproducible(rec, toplevel)? {
+            Reproduced::Yes => self.activate(rec, toplevel),
+            Reproduced::Ended => Ok(()),
+        }
     }
 
     /// Records the current generation, switches, confirms; reverts on failure.

@@ -307,25 +307,38 @@ fn verify(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let first_line = |t: &str| {
-        t.lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .to_owned()
+    // The verdict is the last line that is not gpg's machine status ("No principal matched.",
+    // "gpg: Can't check signature: No public key").
+    let verdict = |t: &str| {
+        let lines: Vec<&str> = t.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let human = lines.iter().rev().find(|l| !l.starts_with("[GNUPG:]"));
+        human
+            .or(lines.last())
+            .map_or("git verify-commit failed without a message", |l| l)
+            .chars()
+            .take(300)
+            .collect::<String>()
     };
-    if text.contains("cannot run") || text.contains("needs to be configured") {
+    // These say the verifier cannot work here, which says nothing about the entry.
+    const SETUP: [&str; 4] = [
+        "cannot run",
+        "cannot exec",
+        "needs to be configured",
+        "Unable to open allowed keys file",
+    ];
+    if let Some(line) = text.lines().find(|l| SETUP.iter().any(|m| l.contains(m))) {
         return Err(ContributorsError::Verifier {
             commit: commit.to_string(),
             message: format!(
-                "{}; install gnupg or openssh, or configure gpg.ssh.allowedSignersFile",
-                first_line(&text)
+                "{}; install gnupg or openssh, and for ssh signatures set gpg.ssh.allowedSignersFile \
+                 to a file of `<email> <public key>` lines",
+                line.trim()
             ),
         });
     }
     if !out.status.success() {
         return Ok(Some(IgnoredReason::BadSignature {
-            message: first_line(&text),
+            message: verdict(&text),
         }));
     }
     let signer = signer_of(&text);

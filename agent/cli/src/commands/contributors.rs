@@ -107,7 +107,7 @@ pub fn run_contributors(args: &ContributorsArgs) -> anyhow::Result<ExitCode> {
 
 fn render_report(r: &Report) -> String {
     let mut s = format!(
-        "contributors at {} (points per line: {}; {} commits counted, {} merges skipped{}{})\n\n",
+        "contributors at {} (points per line: {}; commits counted: {}, merges skipped: {}{}{})\n\n",
         r.commit,
         r.weights,
         r.commits_counted,
@@ -200,7 +200,10 @@ pub fn run_rebalance(args: &RebalanceArgs) -> anyhow::Result<ExitCode> {
     let table = rebalance(&r, &members, args.mint)
         .with_context(|| format!("cannot rebalance at {}", r.commit))?;
     if args.json {
-        print_json(&table)?;
+        // The bytes the hash is over, so anyone can check it with sha256sum.
+        let mut v = serde_json::to_value(&table)?;
+        v["canonical"] = serde_json::Value::String(table.canonical());
+        print_json(&v)?;
     } else {
         print!("{}", render_table(&table));
     }

@@ -18,6 +18,7 @@
 pub mod bindings;
 pub mod classify;
 mod error;
+pub mod families;
 mod history;
 pub mod points;
 pub mod rebalance;

@@ -441,8 +441,14 @@ pub fn rebalance(
         MathError::Overflow => RebalanceError::Overflow,
     })?;
 
-    let p_total: u64 = holders.iter().map(|h| h.half_points).sum();
-    let total_current: u64 = holders.iter().map(|h| h.current).sum();
+    // Both fit: the points are a part of the report's checked total, and apportion refused any
+    // current total over 64 bits; saturating keeps a mistake from wrapping silently.
+    let p_total = holders
+        .iter()
+        .fold(0u64, |a, h| a.saturating_add(h.half_points));
+    let total_current = holders
+        .iter()
+        .fold(0u64, |a, h| a.saturating_add(h.current));
     let rows: Vec<Row> = holders
         .into_iter()
         .zip(result.new)
@@ -450,7 +456,7 @@ pub fn rebalance(
             address: h.address,
             points: show_half(h.half_points),
             target_ppm: ppm(h.half_points, p_total),
-            mint: new - h.current,
+            mint: new.saturating_sub(h.current),
             author: h.author,
             half_points: h.half_points,
             current: h.current,
@@ -465,7 +471,7 @@ pub fn rebalance(
         rows,
         unbound,
         total_current,
-        total_mint: result.total - total_current,
+        total_mint: result.total.saturating_sub(total_current),
         total_new: result.total,
         hash: String::new(),
     };

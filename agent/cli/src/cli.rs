@@ -28,6 +28,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Points per contributor from the repository's history, and the addresses each bound in
+    /// daoContributors.txt (docs/contributors.md).
+    Contributors(crate::commands::contributors::ContributorsArgs),
+    /// Compute the weight to mint so members' shares move to their contributors' points; prints
+    /// the table and its hash and sends nothing (docs/contributors.md).
+    Rebalance(crate::commands::contributors::RebalanceArgs),
     /// Check an agent configuration file and report every problem with its key path.
     ///
     /// Exits 0 when the file is valid, 1 when it is not. The NixOS module runs this at build time.

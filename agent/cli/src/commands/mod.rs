@@ -1,5 +1,6 @@
 mod act;
 mod chain;
+pub mod contributors;
 mod docs;
 mod form;
 mod hash;
@@ -20,6 +21,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => hash::run(&repo, &base, &head, json),
         Command::ValidateConfig { file, json } => validate_config::run(&file, json),
+        Command::Contributors(a) => contributors::run_contributors(&a),
+        Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),
         Command::Submit(a) => submit::run(&a),
         Command::Vote {

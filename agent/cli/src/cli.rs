@@ -34,6 +34,17 @@ pub enum Command {
     /// Compute the weight to mint so members' shares move to their contributors' points; prints
     /// the table and its hash and sends nothing (docs/contributors.md).
     Rebalance(crate::commands::contributors::RebalanceArgs),
+    /// List the reproducible-build validators, the attestation quorum and the reward.
+    Validators(crate::commands::validators::ListArgs),
+    /// Show who attested what for each host of a deploy proposal, and whether they agree.
+    Attestations(crate::commands::validators::AttestationsArgs),
+    /// Claim the reward for your attestations on a proposal that matched the validators'
+    /// agreement on hosts that applied it (once per proposal).
+    ClaimReward(ProposalCall),
+    /// Propose adding or removing a validator.
+    ProposeValidator(crate::commands::validators::ProposeValidatorArgs),
+    /// Propose the attestation quorum and the reward per matching attestation.
+    ProposeAttestationPolicy(crate::commands::validators::ProposePolicyArgs),
     /// Check an agent configuration file and report every problem with its key path.
     ///
     /// Exits 0 when the file is valid, 1 when it is not. The NixOS module runs this at build time.
@@ -238,6 +249,15 @@ pub struct FormArgs {
     pub algod_token_file: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// A reproducible-build validator's address (repeat for each validator).
+    #[arg(long = "validator", value_name = "ADDRESS")]
+    pub validators: Vec<String>,
+    /// Validators that must agree on a host's closure before it may switch (0: off).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub attest_quorum: u64,
+    /// µAlgo the treasury pays per attestation that matched the agreement.
+    #[arg(long, value_name = "MICROALGOS", default_value_t = 0)]
+    pub attest_reward: u64,
     /// Where to write the repo-spec file.
     #[arg(long, value_name = "FILE", default_value = "dao-spec.toml")]
     pub out: PathBuf,

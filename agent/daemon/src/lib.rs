@@ -7,3 +7,4 @@ pub mod edges;
 pub mod executor;
 pub mod journal;
 pub mod mutants;
+pub mod validator;

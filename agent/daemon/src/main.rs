@@ -22,6 +22,7 @@ struct Args {
 enum RoleArg {
     Watcher,
     Executor,
+    Validator,
 }
 
 fn main() -> ExitCode {
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     let role = args.role.map(|r| match r {
         RoleArg::Watcher => Role::Watcher,
         RoleArg::Executor => Role::Executor,
+        RoleArg::Validator => Role::Validator,
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -50,6 +50,28 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--host {h:?}: the host id must be a whole number"))?;
         hosts.push((id, address("host", addr)?));
     }
+    let mut validators = Vec::new();
+    for v in &a.validators {
+        let addr = address("validator", v)?;
+        if validators.contains(&addr) {
+            anyhow::bail!("--validator {v} is listed twice");
+        }
+        validators.push(addr);
+    }
+    if a.attest_quorum > validators.len() as u64 {
+        anyhow::bail!(
+            "--attest-quorum {} is more than the {} --validator(s) given: hosts could never switch",
+            a.attest_quorum,
+            validators.len()
+        );
+    }
+    if a.attest_reward > dao_chain::attest::MAX_REWARD {
+        anyhow::bail!(
+            "--attest-reward {} is above the app's limit of {} µAlgo",
+            a.attest_reward,
+            dao_chain::attest::MAX_REWARD
+        );
+    }
     let rules = match &a.rules {
         None => Rules::default(),
         Some(path) => {
@@ -104,6 +126,16 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("registering host {id}"))?;
         }
+        for v in &validators {
+            app.set_validator(&signer, v, true)
+                .await
+                .with_context(|| format!("adding validator {v}"))?;
+        }
+        if a.attest_quorum > 0 || a.attest_reward > 0 {
+            app.set_attestation_policy(&signer, a.attest_quorum, a.attest_reward)
+                .await
+                .context("setting the attestation policy")?;
+        }
         let sealed = app.seal(&signer).await.context("sealing the app")?;
         // What agents will check, checked now.
         let ok = preflight(&node, app.app_id, &[a.repository.as_str()], &[])
@@ -128,6 +160,8 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
             "approval_program_hash": spec.approval_program_hash,
             "members": members.len(),
             "hosts": hosts.len(),
+            "validators": validators.len(),
+            "attest_quorum": a.attest_quorum,
             "sealed_round": round,
             "spec_file": a.out,
         }))?;

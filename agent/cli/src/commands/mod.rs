@@ -8,6 +8,7 @@ mod inspect;
 mod local;
 mod submit;
 mod validate_config;
+pub mod validators;
 
 use crate::cli::Command;
 use std::process::ExitCode;
@@ -21,6 +22,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => hash::run(&repo, &base, &head, json),
         Command::ValidateConfig { file, json } => validate_config::run(&file, json),
+        Command::Validators(a) => validators::validators(&a),
+        Command::Attestations(a) => validators::attestations(&a),
+        Command::ClaimReward(c) => validators::claim_reward(c.id, &c.chain, &c.key, c.json),
+        Command::ProposeValidator(a) => validators::propose_validator(&a),
+        Command::ProposeAttestationPolicy(a) => validators::propose_policy(&a),
         Command::Contributors(a) => contributors::run_contributors(&a),
         Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),

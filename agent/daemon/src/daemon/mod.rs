@@ -81,8 +81,8 @@ fn signer(cfg: &Config) -> Result<Signer, Fatal> {
     };
     key.map_err(|e| {
         Fatal::Other(format!(
-            "the executor cannot load the host's account key: {e} (keys.account_key_file, or \
-             the systemd credential account-key)"
+            "cannot load the account key: {e} (keys.account_key_file, or the systemd \
+             credential account-key)"
         ))
     })
 }
@@ -129,7 +129,8 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     };
     let node = Node::with_token_file(&cfg.chain.algod_url, cfg.chain.algod_token_file.as_deref())
         .map_err(|e| Fatal::Other(e.to_string()))?;
-    let expected: Vec<&str> = match (&cfg.source, roles.contains(&Role::Executor)) {
+    let fetches = roles.contains(&Role::Executor) || roles.contains(&Role::Validator);
+    let expected: Vec<&str> = match (&cfg.source, fetches) {
         (Some(s), true) => s.allowed_remotes.iter().map(String::as_str).collect(),
         _ => Vec::new(),
     };
@@ -166,6 +167,17 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     if roles.contains(&Role::Watcher) {
         let dir = role_dir(&cfg, "watcher")?;
         tasks.spawn(watcher::watch(ok.app.clone(), dir, start_after));
+    }
+    if roles.contains(&Role::Validator) {
+        let runner = validator_runner(&cfg, &ok.app, &ok.global.repo)?;
+        let wake = Arc::new(Notify::new());
+        tasks.spawn(crate::validator::follow(
+            ok.app.clone(),
+            role_dir(&cfg, "validator")?.join("watermark"),
+            start_after,
+            Arc::clone(&wake),
+        ));
+        tasks.spawn(crate::validator::run(runner, wake));
     }
     let mut executor = None;
     if roles.contains(&Role::Executor) {
@@ -226,6 +238,47 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     control_loop(executor).await;
     tasks.abort_all();
     Ok(())
+}
+
+/// The validator's judge and signer: its own checkout and GC roots under
+/// `<state_dir>/validator`, so that it never shares a repository with an executor on the same
+/// host; Nix pointed at `validator.store` when one is set.
+fn validator_runner(
+    cfg: &Config,
+    app: &dao_chain::App,
+    pinned_repo: &str,
+) -> Result<crate::validator::Runner, Fatal> {
+    let missing = |what: &str| Fatal::Config(format!("the validator needs {what}"));
+    let v = cfg.validator.clone().ok_or_else(|| missing("a [validator] section"))?;
+    let source = cfg.source.as_ref().ok_or_else(|| missing("a [source] section"))?;
+    if !source.allowed_remotes.iter().any(|r| r == pinned_repo) {
+        return Err(Fatal::Config(format!(
+            "the app governs {pinned_repo:?}, which is not in source.allowed_remotes ({})",
+            source.allowed_remotes.join(", ")
+        )));
+    }
+    let dir = role_dir(cfg, "validator")?;
+    let mut env = Vec::new();
+    if let Some(store) = &v.store {
+        let inherited = std::env::var("NIX_CONFIG").unwrap_or_default();
+        env.push((
+            "NIX_CONFIG".to_owned(),
+            format!("{inherited}\nstore = {}", store.display()),
+        ));
+    }
+    let judge = crate::validator::judge::Judge {
+        checkout: dir.join("checkout"),
+        allowed_remotes: source.allowed_remotes.clone(),
+        pinned_remote: pinned_repo.to_owned(),
+        shallow: source.shallow,
+        nix: crate::executor::build::Nix {
+            program: PathBuf::from("nix"),
+            env,
+        },
+        dir,
+        cfg: v,
+    };
+    Ok(crate::validator::Runner::new(app.clone(), signer(cfg)?, judge))
 }
 
 type Executor = (

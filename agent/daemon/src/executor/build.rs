@@ -161,6 +161,18 @@ pub fn build_toplevel(
     gc_root: &Path,
     timeout: Duration,
 ) -> Result<Built, BuildError> {
+    build_toplevel_in(nix, target, gc_root, timeout, None)
+}
+
+/// [`build_toplevel`] into the Nix store whose files live under `store_root` (a chroot store, as
+/// a validator may use: `/nix/store/…` paths are then found under `<store_root>/nix/store/…`).
+pub fn build_toplevel_in(
+    nix: &Nix,
+    target: &Target<'_>,
+    gc_root: &Path,
+    timeout: Duration,
+    store_root: Option<&Path>,
+) -> Result<Built, BuildError> {
     point_ref(target)?;
     let mut c = nix.command();
     c.args(["build", "--json", "--out-link"])
@@ -171,7 +183,11 @@ pub fn build_toplevel(
         source,
     })?;
     let built = parse("build_toplevel", &out.stdout)?;
-    let switch = built.out_path.join("bin/switch-to-configuration");
+    let on_disk = match store_root {
+        Some(root) => root.join(built.out_path.strip_prefix("/").unwrap_or(&built.out_path)),
+        None => built.out_path.clone(),
+    };
+    let switch = on_disk.join("bin/switch-to-configuration");
     let executable = std::fs::metadata(&switch)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
         .unwrap_or(false);

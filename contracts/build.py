@@ -82,6 +82,23 @@ STRUCTS = {
     "ParametersPayload": [{"name": "rules", "type": "Rules"}, {"name": "description_url", "type": "string"}],
     "TreasuryPayload": [{"name": "receiver", "type": "address"}, {"name": "amount", "type": "uint64"},
                         {"name": "description_url", "type": "string"}],
+    "ValidatorPayload": [{"name": "validator", "type": "address"}, {"name": "enable", "type": "bool"},
+                         {"name": "description_url", "type": "string"}],
+    "AttestationPolicyPayload": [{"name": "quorum", "type": "uint64"}, {"name": "reward", "type": "uint64"},
+                                 {"name": "description_url", "type": "string"}],
+    "AttestationPolicy": [{"name": "validators", "type": "uint64"}, {"name": "quorum", "type": "uint64"},
+                          {"name": "reward", "type": "uint64"}],
+    "PolicySnapshot": [{"name": "quorum", "type": "uint64"}, {"name": "reward", "type": "uint64"}],
+    "Attestation": [{"name": "outcome", "type": "uint64"}, {"name": "closure", "type": "byte[32]"},
+                    {"name": "attested_at", "type": "uint64"}],
+    "ValidationSummary": [{"name": "attestations", "type": "uint64"}, {"name": "best", "type": "uint64"},
+                          {"name": "agreed", "type": "uint64"}, {"name": "agreed_closure", "type": "byte[32]"},
+                          {"name": "agreed_at", "type": "uint64"}],
+    "Validation": [{"name": "quorum", "type": "uint64"}, {"name": "reward", "type": "uint64"},
+                   {"name": "attestations", "type": "uint64"}, {"name": "best", "type": "uint64"},
+                   {"name": "agreed", "type": "bool"}, {"name": "agreed_closure", "type": "byte[32]"}],
+    "RewardClaim": [{"name": "amount", "type": "uint64"}, {"name": "hosts", "type": "uint64"},
+                    {"name": "claimed_at", "type": "uint64"}],
 }
 
 EVENTS = [
@@ -99,6 +116,12 @@ EVENTS = [
                        ("total_weight", "uint64")]),
     ("HostChanged", [("host_id", "uint64"), ("agent", "address")]),
     ("Sealed", [("total_weight", "uint64")]),
+    ("ValidatorChanged", [("validator", "address"), ("enabled", "bool")]),
+    ("AttestationPolicyChanged", [("quorum", "uint64"), ("reward", "uint64")]),
+    ("Attested", [("id", "uint64"), ("host_id", "uint64"), ("validator", "address"), ("outcome", "uint8"),
+                  ("closure", "byte[32]")]),
+    ("Agreed", [("id", "uint64"), ("host_id", "uint64"), ("closure", "byte[32]"), ("attestations", "uint64")]),
+    ("RewardClaimed", [("id", "uint64"), ("validator", "address"), ("amount", "uint64"), ("hosts", "uint64")]),
 ]
 
 PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
@@ -120,7 +143,8 @@ METHODS = [
                  ("byte[20]", "head", "head commit"), ("byte[32]", "diff_hash", "canonical diff hash (sha256)"),
                  ("bool", "all_hosts", "target every host (then hosts must be empty)"),
                  ("uint64[]", "hosts", f"target host ids (a set), at most {MAX_HOSTS} (empty iff all_hosts)"), URL],
-     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose a deploy or emergency change.", False),
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"],
+     "Propose a deploy or emergency change (snapshots the attestation policy into box q ++ id).", False),
     ("propose_membership", [PAY, ("address", "member", ""), ("uint64", "weight", "0 removes"), URL],
      ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose setting a member's weight.", False),
     ("propose_hosts", [PAY, ("uint64", "host_id", ""), ("address", "agent", "zero disables the host"), URL],
@@ -137,15 +161,17 @@ METHODS = [
     ("cancel", [("uint64", "id", "")], ("void", ""), False, ["ProposalCanceled"],
      "The proposer: cancel a proposal still voting, before its end.", False),
     ("execute", [PAY, ("uint64", "id", "")], ("void", ""), False,
-     ["ProposalExecuted", "MemberChanged", "HostChanged"],
-     "Anyone: carry out a queued membership, hosts, parameters or treasury proposal between eta and expiry.", False),
+     ["ProposalExecuted", "MemberChanged", "HostChanged", "ValidatorChanged", "AttestationPolicyChanged"],
+     "Anyone: carry out a queued membership, hosts, parameters, treasury, validator or attestation policy "
+     "proposal between eta and expiry.", False),
     ("report", [PAY, ("uint64", "id", ""), ("uint64", "host_id", ""),
-                ("uint8", "status", "0 applied, 1 failed, 2 rolled back, 3 refused"),
+                ("uint8", "status", "0 applied, 1 failed, 2 rolled back, 3 refused, 4 not reproducible"),
                 ("byte[32]", "toplevel_sha256", "sha256 of the toplevel store path"),
                 ("uint64", "generation", "system profile generation"),
                 ("byte[32]", "logs_sha256", "sha256 of the logs")],
      ("void", ""), False, ["ExecutionReported"],
-     "A targeted host's agent: report a queued deploy/emergency proposal after eta (once; applied -> rolled back once).", False),
+     "A targeted host's agent: report a queued deploy/emergency proposal after eta (once; applied -> rolled back "
+     "once). applied needs the validators' agreement when the proposal's snapshot quorum is > 0.", False),
     ("get_rules", [], (RULES_T, "", "Rules"), True, [], "The rules in force for new proposals.", False),
     ("get_info", [], ("(uint64,uint64,uint64,bool)", "", "Info"), True, [], "Counters and the seal flag.", False),
     ("get_proposal", [("uint64", "id", "")], (f"({PROPOSAL_T},byte[])", "header and the kind's ARC-4 payload", "ProposalView"),
@@ -162,6 +188,32 @@ METHODS = [
     ("get_host", [("uint64", "host_id", "")], ("address", "the agent (zero if unknown)"), True, [], "A host's agent.", False),
     ("get_report", [("uint64", "id", ""), ("uint64", "host_id", "")], (f"({REPORT_T},{REPORT_T})", "", "Reports"),
      True, [], "The report of a host for a proposal and its rollback amendment (zeros where absent).", False),
+    ("set_validator", [PAY, ("address", "validator", ""), ("bool", "enable", "true adds, false removes")],
+     ("void", ""), False, ["ValidatorChanged"],
+     "Creator only, before seal: add or remove a reproducible-build validator (no-op if already so).", False),
+    ("set_attestation_policy", [("uint64", "quorum", "k matching attestations a deploy needs (0 = off, <= validators)"),
+                                ("uint64", "reward", "microAlgos per agreeing attestation of an applied host (<= 10^12)")],
+     ("void", ""), False, ["AttestationPolicyChanged"], "Creator only, before seal: set the attestation policy.", False),
+    ("propose_validator", [PAY, ("address", "validator", ""), ("bool", "enable", "true adds, false removes"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose adding or removing a validator (kind 6).", False),
+    ("propose_attestation_policy", [PAY, ("uint64", "quorum", "checked against the validator count at execute"),
+                                    ("uint64", "reward", "microAlgos (<= 10^12)"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"], "Propose a new attestation policy (kind 7).", False),
+    ("attest", [PAY, ("uint64", "id", "deploy/emergency proposal"), ("uint64", "host_id", "a targeted, registered host"),
+                ("uint8", "outcome", "0 built, 1 eval_failed, 2 build_failed, 3 checks_failed"),
+                ("byte[32]", "closure", "sha256 over the toplevel's closure (store paths, NAR hashes); zero unless built")],
+     ("void", ""), False, ["Attested", "Agreed"],
+     "A validator: attest a build of the proposal for one host, once, before the host reports.", False),
+    ("claim_reward", [PAY, ("uint64", "id", ""),
+                      ("uint64[]", "hosts", f"host ids, strictly increasing, 1..{MAX_HOSTS}")],
+     ("uint64", "the amount paid (microAlgos)"), False, ["RewardClaimed"],
+     "A validator, once per proposal: the snapshot reward for each listed host where its attestation matched "
+     "the agreement and the host reported applied.", False),
+    ("get_attestation_policy", [], ("(uint64,uint64,uint64)", "", "AttestationPolicy"), True, [],
+     "Validator count, quorum and reward in force for new proposals.", False),
+    ("get_validation", [("uint64", "id", ""), ("uint64", "host_id", "")],
+     ("(uint64,uint64,uint64,uint64,bool,byte[32])", "", "Validation"), True, [],
+     "The proposal's policy snapshot and the (proposal, host) attestation summary (zeros where absent).", False),
 ]
 
 GLOBAL_KEYS = {
@@ -172,6 +224,9 @@ GLOBAL_KEYS = {
     "total_weight": ("AVMString", "AVMUint64", "sum of current member weights"),
     "proposal_count": ("AVMString", "AVMUint64", "last proposal id"),
     "sealed": ("AVMString", "AVMUint64", "1 once sealed"),
+    "validators": ("AVMString", "AVMUint64", "number of validators"),
+    "attest_quorum": ("AVMString", "AVMUint64", "matching attestations a new deploy proposal needs (0 = off)"),
+    "attest_reward": ("AVMString", "AVMUint64", "microAlgos per agreeing attestation of an applied host"),
 }
 BOX_MAPS = {
     "members": ("m", "address", "Member", "current weight and history length"),
@@ -181,6 +236,12 @@ BOX_MAPS = {
     "hosts": ("h", "uint64", "address", "host id -> agent address"),
     "reports": ("r", "(uint64,uint64)", "Report", "one per (proposal, host)"),
     "rollbacks": ("b", "(uint64,uint64)", "Report", "the applied -> rolled back amendment"),
+    "validators": ("V", "address", "AVMUint64", "a validator -> added_at"),
+    "attest_policies": ("q", "uint64", "PolicySnapshot", "attestation policy of a deploy/emergency proposal"),
+    "attestations": ("a", "(uint64,uint64,address)", "Attestation", "one per (proposal, host, validator)"),
+    "closure_counts": ("c", "(uint64,uint64,byte[32])", "AVMUint64", "built attestations per (proposal, host, closure)"),
+    "validations": ("g", "(uint64,uint64)", "ValidationSummary", "summary per (proposal, host)"),
+    "reward_claims": ("k", "(uint64,address)", "RewardClaim", "one per (proposal, validator)"),
 }
 
 
@@ -251,7 +312,7 @@ def arc56(app_bin, clear_bin, errors, app_teal, clear_teal):
         "structs": STRUCTS,
         "methods": methods,
         "state": {
-            "schema": {"global": {"ints": 4, "bytes": 3}, "local": {"ints": 0, "bytes": 0}},
+            "schema": {"global": {"ints": 7, "bytes": 3}, "local": {"ints": 0, "bytes": 0}},
             "keys": {
                 "global": {k: {"keyType": kt, "valueType": vt, "key": base64.b64encode(k.encode()).decode(), "desc": d}
                            for k, (kt, vt, d) in GLOBAL_KEYS.items()},

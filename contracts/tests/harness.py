@@ -27,6 +27,10 @@ CLEAR_BIN = (BUILD / "clear.bin").read_bytes()
 APP_TEAL = (CONTRACTS / "app.teal").read_text()
 MAX_HOSTS = int(re.search(r"^#define MAX_HOSTS (\d+)$", APP_TEAL, re.M).group(1))
 MAX_URL = int(re.search(r"^#define MAX_URL (\d+)$", APP_TEAL, re.M).group(1))
+# What a deployer passes (agent/chain computes the same): the schema the spec declares and the
+# extra pages the bytecode needs.
+GLOBAL_SCHEMA = (SPEC["state"]["schema"]["global"]["ints"], SPEC["state"]["schema"]["global"]["bytes"])
+EXTRA_PAGES = (len(APP_BIN) - 1) // 2048
 APP_MAP = json.loads((BUILD / "app.map.json").read_text())
 
 METHODS = {}
@@ -34,11 +38,13 @@ for m in SPEC["methods"]:
     sig = f"{m['name']}({','.join(a['type'] for a in m['args'])}){m['returns']['type']}"
     METHODS[m["name"]] = abi.Method.from_signature(sig)
 
-KINDS = {"deploy": 0, "emergency": 1, "membership": 2, "hosts": 3, "parameters": 4, "treasury": 5}
+KINDS = {"deploy": 0, "emergency": 1, "membership": 2, "hosts": 3, "parameters": 4, "treasury": 5,
+         "validator": 6, "attestation_policy": 7}
 CHOICES = {"against": 0, "for": 1, "abstain": 2}
 STORED = {0: "voting", 1: "canceled", 2: "defeated", 3: "queued", 4: "executed"}
 DERIVED = ["pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed"]
-STATUS = {"applied": 0, "failed": 1, "rolled_back": 2, "refused": 3}
+STATUS = {"applied": 0, "failed": 1, "rolled_back": 2, "refused": 3, "not_reproducible": 4}
+OUTCOMES = {"built": 0, "eval_failed": 1, "build_failed": 2, "checks_failed": 3}
 RULE_NAMES = [f["name"] for f in SPEC["structs"]["Rules"]]
 PROPOSAL_FIELDS = [f["name"] for f in SPEC["structs"]["Proposal"]]
 ZERO = encoding.encode_address(bytes(32))
@@ -72,7 +78,7 @@ class Gov:
     """One app on a fresh ledger. `now` is the block timestamp of the next call."""
 
     def __init__(self, rules=None, repo="https://git.example.org/fleet.git", genesis=b"\x11" * 20, now=1000,
-                 fund=True, local_schema=(0, 0)):
+                 fund=True, local_schema=(0, 0), global_schema=GLOBAL_SCHEMA):
         self.ledger = JigLedger()
         # App ids below 256 fail in algojig ("low App lookup"): a high asset id moves the counter.
         self.ledger.create_asset(5000)
@@ -81,7 +87,7 @@ class Gov:
         self.now = now
         self.rules = dict(DEFAULT_RULES, **(rules or {}))
         self.creator = self.account("creator")
-        self.app_id = self._create(self.rules, repo, genesis, local_schema)
+        self.app_id = self._create(self.rules, repo, genesis, local_schema, global_schema)
         self.app_addr = logic.get_application_address(self.app_id)
         if fund:
             # The base minimum balance of the app account, as any deployer funds it.
@@ -125,13 +131,14 @@ class Gov:
         except Exception as e:  # rejected by the ledger itself (balances, budgets, ...)
             raise AppError("ledger", None, str(e)) from None
 
-    def _create(self, rules, repo, genesis, local_schema=(0, 0)):
+    def _create(self, rules, repo, genesis, local_schema=(0, 0), global_schema=GLOBAL_SCHEMA):
         m = METHODS["create"]
         args = [m.get_selector(), m.args[0].type.encode(rules_tuple(rules)),
                 m.args[1].type.encode(repo), m.args[2].type.encode(genesis)]
         txn = transaction.ApplicationCreateTxn(
             self.creator, self.sp, transaction.OnComplete.NoOpOC, APP_BIN, CLEAR_BIN,
-            transaction.StateSchema(4, 3), transaction.StateSchema(*local_schema), app_args=args, extra_pages=1)
+            transaction.StateSchema(*global_schema), transaction.StateSchema(*local_schema), app_args=args,
+            extra_pages=EXTRA_PAGES)
         block = self._eval([txn])
         app_id = block[b"txns"][0][b"apid"]
         # Apps created by a transaction lack the Program object algojig uses for error lines.
@@ -143,7 +150,7 @@ class Gov:
         self._eval([transaction.PaymentTxn(sender, self.sp, receiver, amount)], at)
 
     def call(self, name, args, by=None, pay=None, pay_to=None, boxes=(), accounts=None, at=None,
-             fee=1000, extra=None, on_complete=transaction.OnComplete.NoOpOC):
+             fee=1000, extra=None, on_complete=transaction.OnComplete.NoOpOC, after=None):
         """Call an ARC-4 method. `pay` is the amount of the grouped box-cost payment (methods with
         a pay argument); the default pays generously. Returns the decoded return value (or None)."""
         m = METHODS[name]
@@ -160,11 +167,20 @@ class Gov:
         sp = transaction.SuggestedParams(**{**self.sp.__dict__})
         sp.fee = fee
         sp.flat_fee = True
+        # More than 8 box references (claim_reward for several hosts) ride on extra calls of a
+        # readonly getter in the same group: references are shared by the group's calls.
+        boxes = list(boxes)
         txns.append(transaction.ApplicationCallTxn(
             sender, sp, self.app_id, on_complete, app_args=app_args,
-            boxes=[(0, k) for k in boxes], accounts=accounts))
+            boxes=[(0, k) for k in boxes[:8]], accounts=accounts))
+        idx = len(txns) - 1
+        for i in range(8, len(boxes), 8):
+            txns.append(transaction.ApplicationCallTxn(
+                sender, self.sp, self.app_id, 0, app_args=[METHODS["get_attestation_policy"].get_selector()],
+                boxes=[(0, k) for k in boxes[i:i + 8]]))
+        txns += list(after or [])
         block = self._eval(txns, at)
-        dt = block[b"txns"][len(txns) - 1].get(b"dt", {})
+        dt = block[b"txns"][idx].get(b"dt", {})
         self.last_logs = dt.get(b"lg", [])
         if m.returns.type != "void":
             ret = [l for l in self.last_logs if l.startswith(RETURN_PREFIX)][-1]
@@ -236,7 +252,8 @@ class Gov:
         return self.global_state().get(b"proposal_count", 0) + 1
 
     def _propose_boxes(self, by):
-        return [b"p" + u64(self.next_id()), b"m" + encoding.decode_address(self.addr(by))]
+        i = u64(self.next_id())
+        return [b"p" + i, b"m" + encoding.decode_address(self.addr(by)), b"q" + i]
 
     def propose(self, by, kind=0, base=b"\xaa" * 20, head=b"\xbb" * 20, diff=b"\xcc" * 32, all_hosts=True,
                 hosts=(), url="https://git.example.org/fleet/pulls/1", **kw):
@@ -286,13 +303,57 @@ class Gov:
         elif p is not None and p["kind"] == 5:
             accounts = [encoding.encode_address(p["payload"][:32])]
             kw.setdefault("fee", 2000)
+        elif p is not None and p["kind"] == 6:
+            boxes.append(b"V" + p["payload"][:32])
         return self.call("execute", [pid], by=by, boxes=boxes, accounts=accounts, **kw)
 
     def report(self, by, pid, host_id, status, toplevel=b"\x01" * 32, generation=7, logs=b"\x02" * 32, **kw):
         status = STATUS.get(status, status)
         k = u64(pid) + u64(host_id)
         return self.call("report", [pid, host_id, status, toplevel, generation, logs], by=by,
-                         boxes=[b"p" + u64(pid), b"h" + u64(host_id), b"r" + k, b"b" + k], **kw)
+                         boxes=[b"p" + u64(pid), b"h" + u64(host_id), b"r" + k, b"b" + k, b"q" + u64(pid),
+                                b"g" + k], **kw)
+
+    # validators
+    def set_validator(self, who, enable=True, by=None, **kw):
+        v = self.addr(who)
+        return self.call("set_validator", [v, enable], by=by, boxes=[b"V" + encoding.decode_address(v)], **kw)
+
+    def set_attestation_policy(self, quorum, reward, by=None, **kw):
+        return self.call("set_attestation_policy", [quorum, reward], by=by, **kw)
+
+    def propose_validator(self, by, who, enable=True, url="", **kw):
+        return self.call("propose_validator", [self.addr(who), enable, url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
+
+    def propose_attestation_policy(self, by, quorum, reward, url="", **kw):
+        return self.call("propose_attestation_policy", [quorum, reward, url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
+
+    def attest(self, by, pid, host_id, outcome="built", closure=None, **kw):
+        v = self.addr(by)
+        outcome = OUTCOMES.get(outcome, outcome)
+        if closure is None:
+            closure = b"\xc1" * 32 if outcome == 0 else bytes(32)
+        k = u64(pid) + u64(host_id)
+        boxes = [b"V" + encoding.decode_address(v), b"p" + u64(pid), b"q" + u64(pid), b"h" + u64(host_id),
+                 b"r" + k, b"a" + k + encoding.decode_address(v), b"g" + k, b"c" + k + closure]
+        return self.call("attest", [pid, host_id, outcome, closure], by=v, boxes=boxes, **kw)
+
+    def claim_reward(self, by, pid, hosts, **kw):
+        v = self.addr(by)
+        a = encoding.decode_address(v)
+        boxes = [b"p" + u64(pid), b"q" + u64(pid), b"k" + u64(pid) + a]
+        for h in sorted(set(hosts)):
+            k = u64(pid) + u64(h)
+            boxes += [b"a" + k + a, b"g" + k, b"r" + k]
+        kw.setdefault("fee", 2000)
+        return self.call("claim_reward", [pid, list(hosts)], by=v, boxes=boxes, **kw)
+
+    def get_validation(self, pid, host_id):
+        k = u64(pid) + u64(host_id)
+        q, r, att, best, agreed, closure = self.get("get_validation", [pid, host_id], [b"q" + u64(pid), b"g" + k])
+        return dict(quorum=q, reward=r, attestations=att, best=best, agreed=agreed, closure=bytes(closure))
 
     # getters, evaluated on chain
     def get(self, name, args=(), boxes=()):

@@ -3,7 +3,8 @@ leave global state, boxes and the app account's balance unchanged (expect_error 
 import pytest
 from algosdk import encoding, transaction
 
-from harness import (MAX_HOSTS, MAX_URL, APP_BIN, CLEAR_BIN, METHODS, AppError, Gov, box_cost, expect_error, u64)
+from harness import (MAX_HOSTS, MAX_URL, APP_BIN, CLEAR_BIN, EXTRA_PAGES, GLOBAL_SCHEMA, METHODS, AppError, Gov,
+                     box_cost, expect_error, u64)
 
 RULES = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm=200_000,
              emergency_period=40, emergency_support_ppm=666_667, timelock=50, grace_period=30,
@@ -134,7 +135,7 @@ def test_report_attacks(g):
     expect_error(g, "not_host_agent", g.report, "agent2", pid, 1, "applied")
     expect_error(g, "not_host_agent", g.report, "alice", pid, 1, "applied")
     expect_error(g, "host_not_targeted", g.report, "agent2", pid, 2, "applied")
-    expect_error(g, "bad_status", g.report, "agent1", pid, 1, 4)
+    expect_error(g, "bad_status", g.report, "agent1", pid, 1, 5)
     g.report("agent1", pid, 1, "applied")
     expect_error(g, "already_reported", g.report, "agent1", pid, 1, "applied")
     expect_error(g, "already_reported", g.report, "agent1", pid, 1, "failed")
@@ -219,7 +220,7 @@ def test_oversized_and_malformed_fields(g):
     ]
     for args in bad:
         expect_error(g, "bad_encoding", raw_call, g, "alice", args, [b"p" + u64(1)])
-    raw_call(g, "alice", good, [b"p" + u64(1), b"m" + encoding.decode_address(g.account("alice"))])
+    raw_call(g, "alice", good, [b"p" + u64(1), b"m" + encoding.decode_address(g.account("alice")), b"q" + u64(1)])
 
 
 def raw_call(g, by, app_args, boxes, pay=400_000):
@@ -293,6 +294,14 @@ def test_local_schema_must_be_empty():
     expect_create_error("bad_schema", local_schema=(1, 0))
 
 
+def test_global_schema_must_be_the_programs():
+    # A deployer with the schema of the app before validators (4 uint64) learns it from the code.
+    expect_create_error("bad_schema", global_schema=(4, 3))
+    expect_create_error("bad_schema", global_schema=(7, 4))
+    expect_create_error("bad_schema", global_schema=(8, 3))
+    assert Gov().global_state()[b"validators"] == 0
+
+
 def test_unfunded_app_account_is_refused():
     gov = Gov(rules=RULES, fund=False)
     boxes = box_cost(33, 16) + box_cost(41, 16)
@@ -311,6 +320,6 @@ def test_unknown_methods_are_refused(g):
     # the create selector is the only thing a creation accepts
     with pytest.raises(AppError) as e:
         g._eval([transaction.ApplicationCreateTxn(
-            alice, g.sp, 0, APP_BIN, CLEAR_BIN, transaction.StateSchema(4, 3), transaction.StateSchema(0, 0),
-            app_args=[METHODS["seal"].get_selector()], extra_pages=1)])
+            alice, g.sp, 0, APP_BIN, CLEAR_BIN, transaction.StateSchema(*GLOBAL_SCHEMA), transaction.StateSchema(0, 0),
+            app_args=[METHODS["seal"].get_selector()], extra_pages=EXTRA_PAGES)])
     assert e.value.code == "unknown_method"

@@ -603,6 +603,9 @@ impl App {
             BoxKey::Host(host_id),
             BoxKey::Report(id, host_id),
             BoxKey::Rollback(id, host_id),
+            // An applied report needs the validators' agreement when the proposal has a quorum.
+            BoxKey::AttestPolicy(id),
+            BoxKey::Validation(id, host_id),
         ];
         let args = vec![
             method("report(pay,uint64,uint64,uint8,byte[32],uint64,byte[32])void"),

@@ -154,7 +154,7 @@ impl Devnet {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("dn");
         let mut child = Command::new(repo_root().join("devnet/run"))
-            .args(["--port", "0", "--state-dir"])
+            .args(["--port", "0", "--accounts", "8", "--state-dir"])
             .arg(&state)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

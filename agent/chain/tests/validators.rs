@@ -32,7 +32,10 @@ async fn validators_attest_agree_gate_the_report_and_claim_once() {
         .unwrap();
     app.seal(&dao.creator).await.unwrap();
     let g = app.global().await.unwrap();
-    assert_eq!((g.validators, g.attest_quorum, g.attest_reward), (3, 2, 1_000));
+    assert_eq!(
+        (g.validators, g.attest_quorum, g.attest_reward),
+        (3, 2, 1_000)
+    );
     assert_eq!(app.validators().await.unwrap().len(), 3);
     // The treasury pays rewards: fund it.
     app.node
@@ -58,14 +61,14 @@ async fn validators_attest_agree_gate_the_report_and_claim_once() {
     assert_eq!((policy.quorum, policy.reward), (2, 1_000));
 
     let good = [0x11; 32];
-    let c = app
-        .attest(&v1, id, 1, Outcome::Built, good)
-        .await
-        .unwrap();
-    assert!(c
-        .events
-        .iter()
-        .any(|e| matches!(e, AppEvent::Attested { outcome: Outcome::Built, .. })));
+    let c = app.attest(&v1, id, 1, Outcome::Built, good).await.unwrap();
+    assert!(c.events.iter().any(|e| matches!(
+        e,
+        AppEvent::Attested {
+            outcome: Outcome::Built,
+            ..
+        }
+    )));
     let e = app
         .attest(&v1, id, 1, Outcome::Built, good)
         .await
@@ -89,7 +92,15 @@ async fn validators_attest_agree_gate_the_report_and_claim_once() {
     dn.advance(60).await;
     // Not agreed yet: the app refuses an applied report.
     let e = app
-        .report(&dao.agent, id, 1, ReportStatus::Applied, [9; 32], 2, [8; 32])
+        .report(
+            &dao.agent,
+            id,
+            1,
+            ReportStatus::Applied,
+            [9; 32],
+            2,
+            [8; 32],
+        )
         .await
         .unwrap_err();
     assert_eq!(e.app_code(), Some("attest_quorum_missing"), "{e}");
@@ -107,17 +118,31 @@ async fn validators_attest_agree_gate_the_report_and_claim_once() {
     // Nothing to claim before the host applied it.
     let e = app.claim_reward(&v1, id, &[1]).await.unwrap_err();
     assert_eq!(e.app_code(), Some("not_executed"), "{e}");
-    app.report(&dao.agent, id, 1, ReportStatus::Applied, [9; 32], 2, [8; 32])
-        .await
-        .unwrap();
+    app.report(
+        &dao.agent,
+        id,
+        1,
+        ReportStatus::Applied,
+        [9; 32],
+        2,
+        [8; 32],
+    )
+    .await
+    .unwrap();
 
     let (before, _) = app.node.balance(&v1.address()).await.unwrap();
     let (amount, _) = app.claim_reward(&v1, id, &[1]).await.unwrap();
     assert_eq!(amount, 1_000);
     let (after, _) = app.node.balance(&v1.address()).await.unwrap();
     // The reward minus the claim's own fees (two transactions, one inner) and the claim box.
-    assert!(after + 50_000 > before && after < before + 1_000, "{before} -> {after}");
-    assert_eq!(app.claim(id, &v1.address()).await.unwrap().unwrap().amount, 1_000);
+    assert!(
+        after + 50_000 > before && after < before + 1_000,
+        "{before} -> {after}"
+    );
+    assert_eq!(
+        app.claim(id, &v1.address()).await.unwrap().unwrap().amount,
+        1_000
+    );
     let e = app.claim_reward(&v1, id, &[1]).await.unwrap_err();
     assert_eq!(e.app_code(), Some("already_claimed"), "{e}");
     let e = app.claim_reward(&v3, id, &[1]).await.unwrap_err();

@@ -33,7 +33,12 @@ pub struct AttestationsArgs {
 #[derive(Debug, clap::Args)]
 pub struct ProposeValidatorArgs {
     /// Add this address to the validator set when the proposal is executed.
-    #[arg(long, value_name = "ADDRESS", conflicts_with = "remove", required_unless_present = "remove")]
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        conflicts_with = "remove",
+        required_unless_present = "remove"
+    )]
     pub add: Option<String>,
     /// Remove this address from the validator set when the proposal is executed.
     #[arg(long, value_name = "ADDRESS")]
@@ -75,9 +80,8 @@ fn address(flag: &str, text: &str) -> anyhow::Result<Address> {
 
 pub fn validators(a: &ListArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.chain)?;
-    let (global, list) = block_on(async {
-        anyhow::Ok((app.global().await?, app.validators().await?))
-    })??;
+    let (global, list) =
+        block_on(async { anyhow::Ok((app.global().await?, app.validators().await?)) })??;
     if a.json {
         print_json(&json!({
             "attest_quorum": global.attest_quorum,
@@ -104,7 +108,10 @@ pub fn attestations(a: &AttestationsArgs) -> anyhow::Result<ExitCode> {
     let (policy, hosts, all, validations) = block_on(async {
         let p = app.proposal(id).await?;
         let ProposalPayload::Deploy { targets, .. } = &p.payload else {
-            bail!("proposal {id} is a {} proposal: only deploys are attested", p.header.kind.as_str());
+            bail!(
+                "proposal {id} is a {} proposal: only deploys are attested",
+                p.header.kind.as_str()
+            );
         };
         let listed: Vec<u64> = match targets {
             Targets::Hosts(h) => h.clone(),
@@ -149,21 +156,42 @@ pub fn attestations(a: &AttestationsArgs) -> anyhow::Result<ExitCode> {
     if policy.quorum == 0 {
         println!("proposal {id}: no attestation quorum (hosts do not wait for validators)");
     } else {
-        println!("proposal {id}: {} validators must agree per host; reward {} µAlgo", policy.quorum, policy.reward);
+        println!(
+            "proposal {id}: {} validators must agree per host; reward {} µAlgo",
+            policy.quorum, policy.reward
+        );
     }
     for r in &rows {
-        let agreed = r["agreed_closure"].as_str().map_or("not agreed".to_owned(), |c| format!("agreed on sha256:{}", &c[..16]));
-        println!("host {}: {} attestation(s), {agreed}", r["host_id"], r["attestations"]);
+        let agreed = r["agreed_closure"]
+            .as_str()
+            .map_or("not agreed".to_owned(), |c| {
+                format!("agreed on sha256:{}", &c[..16])
+            });
+        println!(
+            "host {}: {} attestation(s), {agreed}",
+            r["host_id"], r["attestations"]
+        );
         for x in r["attested"].as_array().into_iter().flatten() {
-            let closure = x["closure"].as_str().map_or(String::new(), |c| format!(" sha256:{}", &c[..16]));
+            let closure = x["closure"]
+                .as_str()
+                .map_or(String::new(), |c| format!(" sha256:{}", &c[..16]));
             let mark = if x["agrees"] == true { " (agrees)" } else { "" };
-            println!("  {} {}{closure}{mark}", x["validator"].as_str().unwrap_or(""), x["outcome"].as_str().unwrap_or(""));
+            println!(
+                "  {} {}{closure}{mark}",
+                x["validator"].as_str().unwrap_or(""),
+                x["outcome"].as_str().unwrap_or("")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn claim_reward(id: u64, chain: &ChainArgs, key: &KeyArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+pub fn claim_reward(
+    id: u64,
+    chain: &ChainArgs,
+    key: &KeyArgs,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
     let signer = signer(key)?;
     let app = app(chain)?;
     let me = signer.address();
@@ -174,9 +202,15 @@ pub fn claim_reward(id: u64, chain: &ChainArgs, key: &KeyArgs, json_out: bool) -
         // Every host where this validator's attestation matched the agreement and the host
         // applied the change: the app pays for exactly those.
         let mut hosts = Vec::new();
-        for x in app.attestations(id).await?.into_iter().filter(|x| x.validator == me) {
+        for x in app
+            .attestations(id)
+            .await?
+            .into_iter()
+            .filter(|x| x.validator == me)
+        {
             let v = app.validation(id, x.host).await?;
-            let matched = x.attestation.outcome == Outcome::Built && v.agreed == Some(x.attestation.closure);
+            let matched =
+                x.attestation.outcome == Outcome::Built && v.agreed == Some(x.attestation.closure);
             let (report, amendment) = app.reports(id, x.host).await?;
             let applied = amendment.is_some()
                 || report.is_some_and(|r| r.status == dao_chain::decode::ReportStatus::Applied);
@@ -188,7 +222,10 @@ pub fn claim_reward(id: u64, chain: &ChainArgs, key: &KeyArgs, json_out: bool) -
             bail!("nothing to claim for proposal {id}: none of {me}'s attestations both matched the validators' agreement and was applied by its host (see `dao-agentctl attestations {id}`)");
         }
         hosts.sort_unstable();
-        let (amount, c) = app.claim_reward(&signer, id, &hosts).await.context("claim_reward")?;
+        let (amount, c) = app
+            .claim_reward(&signer, id, &hosts)
+            .await
+            .context("claim_reward")?;
         anyhow::Ok((amount, hosts, c.txid))
     })??;
     if json_out {
@@ -210,14 +247,21 @@ pub fn propose_validator(a: &ProposeValidatorArgs) -> anyhow::Result<ExitCode> {
     let (id, txid) = block_on(async {
         let present = app.is_validator(&who).await?;
         if present == enabled {
-            bail!("{who} is {} the validator set already", if enabled { "in" } else { "not in" });
+            bail!(
+                "{who} is {} the validator set already",
+                if enabled { "in" } else { "not in" }
+            );
         }
-        let (id, c) = app.propose_validator(&signer, &who, enabled, &a.url).await?;
+        let (id, c) = app
+            .propose_validator(&signer, &who, enabled, &a.url)
+            .await?;
         anyhow::Ok((id, c.txid))
     })??;
     let what = if enabled { "add" } else { "remove" };
     if a.json {
-        print_json(&json!({"id": id, "kind": "validator", "action": what, "validator": who.to_string(), "txid": txid}))?;
+        print_json(
+            &json!({"id": id, "kind": "validator", "action": what, "validator": who.to_string(), "txid": txid}),
+        )?;
     } else {
         println!("proposal {id}: {what} validator {who} (tx {txid})");
     }
@@ -232,12 +276,16 @@ pub fn propose_policy(a: &ProposePolicyArgs) -> anyhow::Result<ExitCode> {
         if a.quorum > g.validators {
             bail!("--quorum {} is more than the {} validator(s) the app has: hosts could never switch; add validators first", a.quorum, g.validators);
         }
-        let (id, c) = app.propose_attestation_policy(&signer, a.quorum, a.reward, &a.url).await?;
+        let (id, c) = app
+            .propose_attestation_policy(&signer, a.quorum, a.reward, &a.url)
+            .await?;
         anyhow::Ok((id, c.txid, (g.attest_quorum, g.attest_reward)))
     })??;
     if a.json {
-        print_json(&json!({"id": id, "kind": "attestation_policy", "quorum": a.quorum, "reward": a.reward,
-            "current": {"quorum": before.0, "reward": before.1}, "txid": txid}))?;
+        print_json(
+            &json!({"id": id, "kind": "attestation_policy", "quorum": a.quorum, "reward": a.reward,
+            "current": {"quorum": before.0, "reward": before.1}, "txid": txid}),
+        )?;
     } else {
         println!(
             "proposal {id}: attestation quorum {} -> {}, reward {} -> {} µAlgo (tx {txid})",

@@ -249,8 +249,14 @@ fn validator_runner(
     pinned_repo: &str,
 ) -> Result<crate::validator::Runner, Fatal> {
     let missing = |what: &str| Fatal::Config(format!("the validator needs {what}"));
-    let v = cfg.validator.clone().ok_or_else(|| missing("a [validator] section"))?;
-    let source = cfg.source.as_ref().ok_or_else(|| missing("a [source] section"))?;
+    let v = cfg
+        .validator
+        .clone()
+        .ok_or_else(|| missing("a [validator] section"))?;
+    let source = cfg
+        .source
+        .as_ref()
+        .ok_or_else(|| missing("a [source] section"))?;
     if !source.allowed_remotes.iter().any(|r| r == pinned_repo) {
         return Err(Fatal::Config(format!(
             "the app governs {pinned_repo:?}, which is not in source.allowed_remotes ({})",
@@ -278,7 +284,11 @@ fn validator_runner(
         dir,
         cfg: v,
     };
-    Ok(crate::validator::Runner::new(app.clone(), signer(cfg)?, judge))
+    Ok(crate::validator::Runner::new(
+        app.clone(),
+        signer(cfg)?,
+        judge,
+    ))
 }
 
 type Executor = (

@@ -97,7 +97,10 @@ impl Judge {
         let Some((program, args)) = argv.split_first() else {
             return Ok(None);
         };
-        let tree_dir = self.dir.join("work").join(format!("proposal-{}", approved.proposal));
+        let tree_dir = self
+            .dir
+            .join("work")
+            .join(format!("proposal-{}", approved.proposal));
         let _ = std::fs::remove_dir_all(&tree_dir);
         std::fs::create_dir_all(&tree_dir)
             .map_err(|e| format!("cannot create {}: {e}", tree_dir.display()))?;
@@ -109,7 +112,13 @@ impl Judge {
             tree.as_object(),
             Some(CheckoutBuilder::new().force().target_dir(&tree_dir)),
         )
-        .map_err(|e| format!("cannot check out {} into {}: {e}", approved.head, tree_dir.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot check out {} into {}: {e}",
+                approved.head,
+                tree_dir.display()
+            )
+        })?;
         let mut c = Command::new(program);
         c.args(args)
             .current_dir(&tree_dir)
@@ -117,7 +126,9 @@ impl Judge {
             .env("DAO_HEAD_COMMIT", approved.head.to_string());
         let result = command::run(c, self.cfg.check_timeout.0);
         let _ = std::fs::remove_dir_all(&tree_dir);
-        Ok(result.err().map(|e| format!("the check command failed: {e}")))
+        Ok(result
+            .err()
+            .map(|e| format!("the check command failed: {e}")))
     }
 
     /// Evaluates and builds one host's toplevel; Err only when nothing can be said yet.

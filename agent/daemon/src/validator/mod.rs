@@ -136,22 +136,34 @@ impl Runner {
                         continue;
                     }
                     Judged::Unverified(why) => {
-                        warn!(proposal = id, "proposal {id} does not verify; nothing is attested: {why}");
-                        self.vote(id, verified.state, Some(VoteChoice::Against)).await;
+                        warn!(
+                            proposal = id,
+                            "proposal {id} does not verify; nothing is attested: {why}"
+                        );
+                        self.vote(id, verified.state, Some(VoteChoice::Against))
+                            .await;
                         self.done.insert(id);
                         continue;
                     }
                     Judged::Findings(findings) => {
                         for f in findings {
                             let step = f.outcome.as_str();
-                            match self.app.attest(&self.signer, id, f.host, f.outcome, f.closure).await {
+                            match self
+                                .app
+                                .attest(&self.signer, id, f.host, f.outcome, f.closure)
+                                .await
+                            {
                                 Ok(c) => {
                                     report.attested += 1;
                                     info!(proposal = id, host = f.host, outcome = step, txid = %c.txid, "attested {step} for host {}: {}", f.host, f.detail);
                                 }
                                 Err(ChainError::AppError { code, .. }) => {
                                     // The window closed or the host reported meanwhile: final.
-                                    warn!(proposal = id, host = f.host, "the app refused the attestation: {code}");
+                                    warn!(
+                                        proposal = id,
+                                        host = f.host,
+                                        "the app refused the attestation: {code}"
+                                    );
                                 }
                                 Err(e) => return Err(e),
                             }
@@ -209,7 +221,9 @@ impl Runner {
             return;
         }
         match self.app.vote(&self.signer, id, choice).await {
-            Ok(c) => info!(proposal = id, choice = ?choice, txid = %c.txid, "voted {choice:?} on proposal {id}"),
+            Ok(c) => {
+                info!(proposal = id, choice = ?choice, txid = %c.txid, "voted {choice:?} on proposal {id}")
+            }
             Err(e) => warn!(proposal = id, "cannot vote on proposal {id}: {e}"),
         }
     }
@@ -223,7 +237,10 @@ pub async fn run(mut runner: Runner, wake: Arc<Notify>) {
             Ok(r) => {
                 failures = 0;
                 let line = if r.later.is_empty() {
-                    format!("validating: {} attestation(s) sent in the last pass", r.attested)
+                    format!(
+                        "validating: {} attestation(s) sent in the last pass",
+                        r.attested
+                    )
                 } else {
                     format!("validating: {} proposal(s) to look at again", r.later.len())
                 };
@@ -255,7 +272,8 @@ pub async fn follow(
     start_after: u64,
     wake: Arc<Notify>,
 ) {
-    let Some(mut follower) = crate::daemon::follower(app, watermark_file, start_after, false) else {
+    let Some(mut follower) = crate::daemon::follower(app, watermark_file, start_after, false)
+    else {
         return;
     };
     loop {
@@ -264,7 +282,9 @@ pub async fn follow(
                 use dao_chain::events::AppEvent as E;
                 if matches!(
                     ev.event,
-                    E::ProposalCreated { .. } | E::ProposalFinalized { .. } | E::ValidatorChanged { .. }
+                    E::ProposalCreated { .. }
+                        | E::ProposalFinalized { .. }
+                        | E::ValidatorChanged { .. }
                 ) {
                     wake.notify_one();
                 }

@@ -13,7 +13,6 @@
 //! See README.md for the trust model.
 
 pub mod attest;
-pub mod box_key;
 pub mod decode;
 pub mod errors;
 pub mod events;

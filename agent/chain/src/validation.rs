@@ -2,7 +2,7 @@
 //! deploy proposal was created with, each validator's attestation for a (proposal, host), the
 //! summary that says whether k validators agreed, and claimed rewards.
 
-use crate::box_key::BoxKey;
+use crate::decode::BoxKey;
 use crate::decode::{check_key, err, exact, DecodeError, Problem, Reader};
 
 /// What a validator found when it evaluated and built a host's toplevel.

@@ -35,16 +35,16 @@ pub enum Command {
     /// the table and its hash and sends nothing (docs/contributors.md).
     Rebalance(crate::commands::contributors::RebalanceArgs),
     /// List the reproducible-build validators, the attestation quorum and the reward.
-    Validators(crate::commands::validators::ListArgs),
+    Validators(ListArgs),
     /// Show who attested what for each host of a deploy proposal, and whether they agree.
-    Attestations(crate::commands::validators::AttestationsArgs),
+    Attestations(AttestationsArgs),
     /// Claim the reward for your attestations on a proposal that matched the validators'
     /// agreement on hosts that applied it (once per proposal).
     ClaimReward(ProposalCall),
     /// Propose adding or removing a validator.
-    ProposeValidator(crate::commands::validators::ProposeValidatorArgs),
+    ProposeValidator(ProposeValidatorArgs),
     /// Propose the attestation quorum and the reward per matching attestation.
-    ProposeAttestationPolicy(crate::commands::validators::ProposePolicyArgs),
+    ProposeAttestationPolicy(ProposePolicyArgs),
     /// Check an agent configuration file and report every problem with its key path.
     ///
     /// Exits 0 when the file is valid, 1 when it is not. The NixOS module runs this at build time.
@@ -288,6 +288,67 @@ pub struct SubmitArgs {
     /// Where members read about the change (a pull request, say), at most 256 bytes.
     #[arg(long, value_name = "URL")]
     pub description: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AttestationsArgs {
+    /// The deploy proposal.
+    pub id: u64,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposeValidatorArgs {
+    /// Add this address to the validator set when the proposal is executed.
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        conflicts_with = "remove",
+        required_unless_present = "remove"
+    )]
+    pub add: Option<String>,
+    /// Remove this address from the validator set when the proposal is executed.
+    #[arg(long, value_name = "ADDRESS")]
+    pub remove: Option<String>,
+    /// Where members read about it, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposePolicyArgs {
+    /// Validators that must agree on a host's closure before it may switch (0 turns it off).
+    #[arg(long, value_name = "K")]
+    pub quorum: u64,
+    /// µAlgo paid from the treasury per attestation that matched the agreement.
+    #[arg(long, value_name = "MICROALGOS")]
+    pub reward: u64,
+    /// Where members read about it, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]

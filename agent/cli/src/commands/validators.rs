@@ -3,7 +3,9 @@
 
 use super::chain::{app, block_on, signer};
 use super::print_json;
-use crate::cli::{ChainArgs, KeyArgs};
+use crate::cli::{
+    AttestationsArgs, ChainArgs, KeyArgs, ListArgs, ProposePolicyArgs, ProposeValidatorArgs,
+};
 use anyhow::{bail, Context};
 use dao_chain::decode::{ProposalPayload, Targets};
 use dao_chain::validation::Outcome;
@@ -11,67 +13,6 @@ use dao_core::address::Address;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AttestationsArgs {
-    /// The deploy proposal.
-    pub id: u64,
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ProposeValidatorArgs {
-    /// Add this address to the validator set when the proposal is executed.
-    #[arg(
-        long,
-        value_name = "ADDRESS",
-        conflicts_with = "remove",
-        required_unless_present = "remove"
-    )]
-    pub add: Option<String>,
-    /// Remove this address from the validator set when the proposal is executed.
-    #[arg(long, value_name = "ADDRESS")]
-    pub remove: Option<String>,
-    /// Where members read about it, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ProposePolicyArgs {
-    /// Validators that must agree on a host's closure before it may switch (0 turns it off).
-    #[arg(long, value_name = "K")]
-    pub quorum: u64,
-    /// µAlgo paid from the treasury per attestation that matched the agreement.
-    #[arg(long, value_name = "MICROALGOS")]
-    pub reward: u64,
-    /// Where members read about it, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    #[arg(long)]
-    pub json: bool,
-}
 
 fn address(flag: &str, text: &str) -> anyhow::Result<Address> {
     text.parse()

@@ -8,6 +8,7 @@
 pub mod chain;
 pub mod deployer;
 pub mod files;
+pub mod following;
 pub mod health;
 pub mod logging;
 pub mod network;
@@ -85,25 +86,6 @@ fn signer(cfg: &Config) -> Result<Signer, Fatal> {
              credential account-key)"
         ))
     })
-}
-
-/// A follower of the app from its watermark file (or after `start_after`); None, logged, when
-/// the watermark file cannot be used.
-pub fn follower(
-    app: dao_chain::App,
-    watermark_file: PathBuf,
-    start_after: u64,
-    verify: bool,
-) -> Option<dao_chain::Follower> {
-    let opts = dao_chain::follow::FollowOptions {
-        watermark_file,
-        start_after,
-        backoff: dao_chain::follow::Backoff::default(),
-        verify,
-    };
-    dao_chain::Follower::new(app, opts)
-        .map_err(|e| tracing::error!("cannot follow the chain: {e}"))
-        .ok()
 }
 
 fn role_dir(cfg: &Config, role: &str) -> Result<PathBuf, Fatal> {

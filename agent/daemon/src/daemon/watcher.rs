@@ -9,7 +9,9 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 pub async fn watch(app: App, dir: PathBuf, start_after: u64) {
-    let Some(mut follower) = super::follower(app, dir.join("watermark"), start_after, true) else {
+    let Some(mut follower) =
+        super::following::follower(app, dir.join("watermark"), start_after, true)
+    else {
         return;
     };
     loop {

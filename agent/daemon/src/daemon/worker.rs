@@ -132,7 +132,8 @@ pub async fn follow(
     host: u64,
     wake: Arc<Notify>,
 ) {
-    let Some(mut follower) = super::follower(app, watermark_file, start_after, false) else {
+    let Some(mut follower) = super::following::follower(app, watermark_file, start_after, false)
+    else {
         return;
     };
     loop {

@@ -272,7 +272,8 @@ pub async fn follow(
     start_after: u64,
     wake: Arc<Notify>,
 ) {
-    let Some(mut follower) = crate::daemon::follower(app, watermark_file, start_after, false)
+    let Some(mut follower) =
+        crate::daemon::following::follower(app, watermark_file, start_after, false)
     else {
         return;
     };

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use dao_core::address::Address;
+use dao_core::rules::{Kind, Rules, Stored};
 
 fn a(n: u8) -> Address {
     Address([n; 32])

@@ -1,7 +1,7 @@
 //! The app's box names, decoded (docs/contract.md, "Boxes"): each prefix byte and the exact
 //! length of the key that follows it.
 
-use crate::decode::{be, err, exact, DecodeError, Problem};
+use super::wire::{be, err, exact, DecodeError, Problem};
 use dao_core::address::Address;
 use std::fmt;
 

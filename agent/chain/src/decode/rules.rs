@@ -1,0 +1,96 @@
+//! The 80-byte `Rules` struct, the ARC-4 encoders the calls need, and the app's size limits.
+
+use super::wire::{be, exact, Problem};
+use dao_core::rules::Rules;
+
+/// Longest governed repository URL the app accepts at creation.
+pub const MAX_REPO: usize = 120;
+/// Longest description URL of a proposal.
+pub const MAX_URL: usize = 256;
+/// Most hosts a deploy proposal may list.
+pub const MAX_HOSTS: usize = 16;
+/// Size of the fixed proposal header.
+pub const PROPOSAL_HEADER: usize = 176;
+/// Size of a `Report`.
+pub const REPORT_LEN: usize = 88;
+
+/// Decodes the 80-byte `Rules` struct: ten big-endian uint64 in the order of the rules table.
+/// Validity (`Rules::problems`) is not checked here; [`decode_valid_rules`] does both.
+pub fn decode_rules(bytes: &[u8]) -> Result<Rules, Problem> {
+    exact(bytes, 80)?;
+    let f = |i: usize| be(&bytes[i * 8..]);
+    Ok(Rules {
+        voting_delay: f(0),
+        voting_period: f(1),
+        support_ppm: f(2),
+        quorum_ppm: f(3),
+        emergency_period: f(4),
+        emergency_support_ppm: f(5),
+        timelock: f(6),
+        grace_period: f(7),
+        min_proposer_weight: f(8),
+        vote_cap_ppm: f(9),
+    })
+}
+
+/// Decodes rules and refuses invalid ones (docs/governance-rules.md, "Rules").
+pub fn decode_valid_rules(bytes: &[u8]) -> Result<Rules, Problem> {
+    let rules = decode_rules(bytes)?;
+    let problems = rules.problems();
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Err(Problem::InvalidRules(text.join("; ")))
+    }
+}
+
+/// The ARC-4 / global-state encoding of rules.
+pub fn encode_rules(r: &Rules) -> Vec<u8> {
+    [
+        r.voting_delay,
+        r.voting_period,
+        r.support_ppm,
+        r.quorum_ppm,
+        r.emergency_period,
+        r.emergency_support_ppm,
+        r.timelock,
+        r.grace_period,
+        r.min_proposer_weight,
+        r.vote_cap_ppm,
+    ]
+    .iter()
+    .flat_map(|v| v.to_be_bytes())
+    .collect()
+}
+
+/// ARC-4 `string` / `byte[]`: a uint16 length, then the bytes.
+pub fn encode_arc4_bytes(b: &[u8]) -> Result<Vec<u8>, Problem> {
+    let len = u16::try_from(b.len()).map_err(|_| Problem::TooLong {
+        field: "ARC-4 string",
+        max: usize::from(u16::MAX),
+        got: b.len(),
+    })?;
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend_from_slice(b);
+    Ok(out)
+}
+
+/// ARC-4 `uint64[]`.
+pub fn encode_u64_array(v: &[u64]) -> Result<Vec<u8>, Problem> {
+    let len = u16::try_from(v.len()).map_err(|_| Problem::TooLong {
+        field: "ARC-4 array",
+        max: usize::from(u16::MAX),
+        got: v.len(),
+    })?;
+    let mut out = len.to_be_bytes().to_vec();
+    for x in v {
+        out.extend_from_slice(&x.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// The deploy payload the app stores for these arguments (its length decides the box cost).
+pub fn deploy_payload_len(hosts: usize, url: usize) -> usize {
+    77 + 2 + 8 * hosts + 2 + url
+}

@@ -117,6 +117,7 @@
               examples = {
                 executor = example ./hosts/executor.nix "web-1";
                 watcher = example ./hosts/watcher.nix "monitor";
+                validator = example ./hosts/validator.nix "builder-1";
               };
               configFiles = lib.concatLists (
                 lib.mapAttrsToList (

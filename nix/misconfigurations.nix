@@ -7,6 +7,10 @@
 #   build      a check in system.checks fails when the system is built
 #   validate   `dao-agentctl validate-config` refuses the generated file when the system is
 #              built (the agent's own parser: the settings pass through the module untyped)
+#   warning    the system builds, but `nixos-rebuild` prints a warning naming the option
+# A case with `needs = "validator"` is checked by validate-config only once dao-agentctl knows
+# the validator role (docs/configuration.md); nix/misconfigurations.py skips it, saying so,
+# with an older dao-agentctl.
 #
 # scripts/check-nix evaluates every case against a nixpkgs tree and prints the message each
 # one gets:
@@ -59,11 +63,44 @@ let
     };
   };
 
+  # A validator's machine: the validator and the watcher, no executor (the same unsetting).
+  validatorHost = {
+    services.dao-governance = {
+      executor.enable = unset false;
+      keyFile = unset null;
+      settings.host.id = unset null;
+      validator = {
+        enable = true;
+        keyFile = "/run/keys/dao-validator-key";
+        hosts = [
+          {
+            id = 1;
+            name = "web-1";
+          }
+          {
+            id = 2;
+            name = "db-1";
+          }
+        ];
+      };
+    };
+  };
+  onValidator = module: { imports = [ validatorHost module ]; };
+  validatorWith = settings: onValidator { services.dao-governance.validator = settings; };
+
   dao = settings: { services.dao-governance = settings; };
   daoSettings = settings: dao { inherit settings; };
   force = lib.mkForce;
 
-  cases = {
+  cases = import ./misconfigurations-validator.nix {
+    inherit
+      dao
+      force
+      onValidator
+      validatorWith
+      ;
+  }
+  // {
     # --- roles and the keys the module owns -------------------------------------------------
     no-role = {
       stage = "assertion";
@@ -218,7 +255,7 @@ let
     # --- remotes -----------------------------------------------------------------------------
     remote-ssh = {
       stage = "assertion";
-      expect = "allowed_remotes has \"ssh://git@git.example.org/fleet/infra.git\": the executor fetches only over https, http, git, file URLs";
+      expect = "allowed_remotes has \"ssh://git@git.example.org/fleet/infra.git\": the agent fetches only over https, http, git, file URLs";
       config = daoSettings {
         source.allowed_remotes = force [ "ssh://git@git.example.org/fleet/infra.git" ];
       };
@@ -330,7 +367,7 @@ let
     };
     watcher-only-remotes = {
       stage = "assertion";
-      expect = "services.dao-governance.settings.source.allowed_remotes is set, but only the executor reads it";
+      expect = "services.dao-governance.settings.source.allowed_remotes is set, but only the executor and the validator read it";
       config.imports = [
         watcherOnly
         (daoSettings { source.allowed_remotes = force [ "https://git.example.org/fleet/infra.git" ]; })
@@ -342,6 +379,14 @@ let
       config.imports = [
         watcherOnly
         (dao { operatorGroup = "dao-operators"; })
+      ];
+    };
+    watcher-only-checkout-dir = {
+      stage = "assertion";
+      expect = "services.dao-governance.settings.source.checkout_dir is set, but only the executor reads it";
+      config.imports = [
+        watcherOnly
+        (daoSettings { source.checkout_dir = "/var/lib/dao-checkout"; })
       ];
     };
   };
@@ -375,14 +420,17 @@ let
           cfg.keyFile
           cfg.algodTokenFile
           cfg.operatorGroup
+          cfg.validator
         ] (map (a: a.message) (lib.filter (a: !a.assertion) config.assertions));
       build = map (c: c.message or c.name) config.system.checks;
       validate = map (role: builtins.toJSON etc."dao-governance/${role}.toml".source.settings) (
         lib.filter (role: etc ? "dao-governance/${role}.toml") [
           "watcher"
           "executor"
+          "validator"
         ]
       );
+      warning = config.warnings;
     }
     .${case.stage};
 in
@@ -402,7 +450,27 @@ in
     config = { };
   };
 
-  stages = lib.mapAttrs (_: case: { inherit (case) stage expect; }) cases;
+  # The same for a correct validator's machine: no failed assertion, no warning, valid files.
+  validValidator = refusals {
+    stage = "assertion";
+    config = validatorHost;
+  };
+  validValidatorWarnings = refusals {
+    stage = "warning";
+    config = validatorHost;
+  };
+  validValidatorFiles = refusals {
+    stage = "validate";
+    config = validatorHost;
+  };
+
+  stages = lib.mapAttrs (
+    _: case:
+    {
+      inherit (case) stage expect;
+    }
+    // lib.optionalAttrs (case ? needs) { inherit (case) needs; }
+  ) cases;
 
   run = lib.mapAttrs (_: case: {
     inherit (case) stage expect;

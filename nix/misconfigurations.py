@@ -6,7 +6,9 @@ the correct host is refused.
     nix/misconfigurations.py TREE [DAO_AGENTCTL]
 
 Cases of the `validate` stage need `dao-agentctl` (its validate-config refuses the generated
-file); without it they are listed as skipped.
+file); without it they are listed as skipped. Cases that need the validator role (`needs =
+"validator"`) are skipped, with the reason printed, while the given dao-agentctl does not know
+it yet: its validate-config then refuses the `[validator]` section itself, whatever is in it.
 """
 
 import concurrent.futures
@@ -37,6 +39,9 @@ def toml_value(v):
         return json.dumps(v)
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        # An inline table: the validator's hosts are a list of tables.
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
     raise ValueError(f"no TOML for {v!r}")
 
 
@@ -72,9 +77,28 @@ def validate(agentctl, settings_json):
     return ok, out
 
 
-def run_case(tree, agentctl, name, case):
-    """Returns (status, message): status is ok, FAIL or skipped."""
+# What a dao-agentctl that predates the validator role says of a validator's file.
+UNKNOWN_VALIDATOR = ("unknown field `validator`", 'unknown role "validator"')
+
+
+def knows_validator(agentctl, files):
+    """Whether agentctl's validate-config knows the validator role, judged by what it says of
+    the correct validator's files: (known, why not)."""
+    _, messages = validate(agentctl, files)
+    for m in messages:
+        for phrase in UNKNOWN_VALIDATOR:
+            if phrase in m:
+                line = next(l for l in m.splitlines() if phrase in l)
+                return False, f"{agentctl} does not know the validator role yet ({line.strip()})"
+    return True, None
+
+
+def run_case(tree, agentctl, name, case, unsupported):
+    """Returns (status, message): status is ok, FAIL or skipped. `unsupported` maps what a
+    case may need (`needs`) to why agentctl cannot check it, if it cannot."""
     stage, expect = case["stage"], case["expect"]
+    if stage == "validate" and case.get("needs") in unsupported:
+        return "skipped", unsupported[case["needs"]]
     r = nix_eval(tree, f"run.{name}")
     if stage == "type":
         message = r.stderr.strip()
@@ -95,7 +119,7 @@ def run_case(tree, agentctl, name, case):
     found = [m for m in refusals if expect in m]
     if found:
         return "ok", found[0]
-    return "FAIL", f"no {stage} refusal contains {expect!r}; got {refusals}"
+    return "FAIL", f"no {stage} contains {expect!r}; got {refusals}"
 
 
 def main():
@@ -109,6 +133,14 @@ def main():
         failed += 1
     else:
         print("ok   the correct host evaluates with no failed assertion")
+    for attr, what in [("validValidator", "assertion"), ("validValidatorWarnings", "warning")]:
+        r = nix_eval(tree, attr)
+        if r.returncode != 0 or json.loads(r.stdout) != []:
+            print(f"FAIL the correct validator's machine gets a {what}: {r.stdout}{r.stderr}")
+            failed += 1
+        else:
+            print(f"ok   the correct validator's machine evaluates with no {what}")
+    unsupported = {}
     if agentctl:
         r = nix_eval(tree, "validFiles")
         ok, messages = validate(agentctl, json.loads(r.stdout)) if r.returncode == 0 else (False, [r.stderr])
@@ -117,6 +149,22 @@ def main():
         else:
             print(f"FAIL validate-config refuses the correct host's files: {messages}")
             failed += 1
+        r = nix_eval(tree, "validValidatorFiles")
+        if r.returncode != 0:
+            print(f"FAIL the correct validator's files do not evaluate: {r.stderr}")
+            failed += 1
+        else:
+            files = json.loads(r.stdout)
+            known, why = knows_validator(agentctl, files)
+            ok, messages = validate(agentctl, files)
+            if not known:
+                unsupported["validator"] = why
+                print(f"skipped validate-config of the correct validator's files: {why}")
+            elif ok:
+                print("ok   validate-config accepts the correct validator's files")
+            else:
+                print(f"FAIL validate-config refuses the correct validator's files: {messages}")
+                failed += 1
 
     r = nix_eval(tree, "stages")
     if r.returncode != 0:
@@ -125,7 +173,9 @@ def main():
     cases = json.loads(r.stdout)
     jobs = int(os.environ.get("CHECK_NIX_JOBS", "2"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = dict(zip(cases, pool.map(lambda n: run_case(tree, agentctl, n, cases[n]), cases)))
+        results = dict(
+            zip(cases, pool.map(lambda n: run_case(tree, agentctl, n, cases[n], unsupported), cases))
+        )
 
     counts = {}
     for name in sorted(cases):

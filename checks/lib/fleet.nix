@@ -7,6 +7,8 @@
 #            they commit, propose and vote with dao-agentctl
 #   <host>   one node per `fleet.hosts` entry, running the agent as the module's units from
 #            boot, installed on a disk with a boot loader like a real host
+#   <validator>  one node per `fleet.validators` entry: the validator role (and the watcher)
+#            for every host of the fleet, a machine of its own that never switches
 #
 # The governed repository is a flake whose nixosConfigurations are these very test nodes: its
 # flake.nix (./governed.nix) evaluates this file with the same `fleet.hosts` (fleet.json) and
@@ -14,7 +16,9 @@
 # switch to is evaluated here as well and placed in that host's store, so the agent's real
 # `nix build` inside the VM evaluates the governed flake and finds its result already built:
 # the VMs have no network and build nothing. (nixpkgs' nixos-rebuild tests pre-load the build
-# closure with system.includeBuildDependencies instead, at 13 GiB per VM.)
+# closure with system.includeBuildDependencies instead, at 13 GiB per VM.) The exception is
+# `fleet.unbuilt`: those toplevels are built inside the VMs, each machine on its own, from the
+# inputs of the toplevel's own derivation, which are placed in the stores instead.
 {
   config,
   lib,
@@ -64,9 +68,39 @@ let
     }).config.nodes.${host}.system.build.toplevel;
 
   commitsOf = host: lib.filter (c: cfg.commits.${c} ? ${host}) (lib.attrNames cfg.commits);
+  builtCommitsOf = host: lib.filter (c: !(lib.elem c cfg.unbuilt)) (commitsOf host);
+  unbuiltCommitsOf = host: lib.filter (c: lib.elem c cfg.unbuilt) (commitsOf host);
+
+  # What building `host`'s toplevel at `commit` needs, without the toplevel itself: a file
+  # naming every input of its derivation (its references are exactly those inputs' outputs).
+  # With it in a store, that machine builds only the toplevel derivation itself.
+  buildInputsAt =
+    host: commit:
+    hostPkgs.writeText "fleet-${host}-${commit}-build-inputs" (
+      builtins.toJSON (toplevelAt host commit).drvAttrs
+    );
+
+  # The toplevels a machine finds already built, and the build inputs of those it builds.
+  storePathsFor =
+    hosts: withBuildInputs:
+    lib.concatMap (
+      host:
+      map (toplevelAt host) (builtCommitsOf host)
+      ++ map (buildInputsAt host) (
+        if withBuildInputs then commitsOf host else unbuiltCommitsOf host
+      )
+    ) hosts;
 
   # What fleet.json holds: enough for the governed flake to evaluate the same nodes.
   hostsJson = lib.mapAttrs (_: h: { inherit (h) id executor; }) cfg.hosts;
+
+  # Host N signs with devN+3 (dev1..dev3 are the members); the validators come after the
+  # highest host id.
+  maxHostId = lib.foldl' lib.max 0 (lib.mapAttrsToList (_: h: h.id) cfg.hosts);
+  validatorAccounts = lib.listToAttrs (
+    lib.imap1 (i: name: lib.nameValuePair name "dev${toString (maxHostId + 3 + i)}") cfg.validators
+  );
+  accounts = lib.max 6 (maxHostId + 3 + lib.length cfg.validators);
 
   lockNode = src: {
     flake = false;
@@ -145,6 +179,7 @@ let
         hostPkgs.writeText "fleet.json" (
           builtins.toJSON {
             hosts = hostsJson;
+            inherit (cfg) validators;
             inherit (hostPkgs.stdenv.hostPlatform) system;
           }
         )
@@ -154,15 +189,19 @@ let
     commits = lib.mapAttrs (
       _: hosts: lib.mapAttrs' (name: file: lib.nameValuePair "hosts/${name}.nix" "${file}") hosts
     ) cfg.commits;
+    # Not those of fleet.unbuilt: each machine builds its own.
     toplevels = lib.genAttrs hostNames (
       name:
       {
         genesis = "${config.nodes.${name}.system.build.toplevel}";
       }
-      // lib.genAttrs (commitsOf name) (toplevelAt name)
+      // lib.genAttrs (builtCommitsOf name) (toplevelAt name)
     );
+    validators = validatorAccounts;
+    inherit (cfg) attestation;
     rules = "${rules}";
     tamper = "${./propose_tampered.py}";
+    fund = "${./fund_app.py}";
     python = "${devnet.python}/bin/python3";
   };
 
@@ -188,12 +227,13 @@ let
         cores = 2;
         # The executor evaluates the governed flake (all of a NixOS test) inside the VM.
         memorySize = if host.executor then 4096 else 1024;
-        # The governed flake's inputs, and every toplevel this host is expected to switch to.
+        # The governed flake's inputs, every toplevel this host is expected to switch to and
+        # what it needs to build those of fleet.unbuilt itself.
         additionalPaths = [
           cfg.sources.nixpkgs.outPath
           cfg.sources.dao.outPath
         ]
-        ++ map (toplevelAt name) (commitsOf name);
+        ++ storePathsFor [ name ] false;
       };
 
       security.pki.certificateFiles = [ "${certs}/ca.crt" ];
@@ -220,15 +260,7 @@ let
       # test script writes the secrets (the devnet makes the accounts and the token when it
       # starts), they exit and systemd restarts them every 10 s (Restart=on-failure).
       services.dao-governance = lib.mkMerge [
-        {
-          enable = true;
-          algodTokenFile = "/var/lib/dao-secrets/algod-token";
-          settings.chain = {
-            algod_url = "http://chain:4001";
-            app_id = appId;
-            network = "devnet";
-          };
-        }
+        following
         (lib.mkIf host.executor {
           executor.enable = true;
           keyFile = "/var/lib/dao-secrets/account-key";
@@ -246,6 +278,68 @@ let
             };
           };
         })
+      ];
+    };
+
+  # What every agent of the fleet follows.
+  following = {
+    enable = true;
+    algodTokenFile = "/var/lib/dao-secrets/algod-token";
+    settings.chain = {
+      algod_url = "http://chain:4001";
+      app_id = appId;
+      network = "devnet";
+    };
+  };
+
+  # A validator: a machine of its own that builds every proposal for every host of the
+  # fleet and attests the result. Its unit starts at boot and is restarted until the test
+  # writes its key, as the hosts' agents are.
+  validatorNode =
+    { lib, pkgs, ... }:
+    {
+      imports = [ ../../modules/dao-governance.nix ];
+
+      virtualisation = {
+        diskSize = 8192;
+        cores = 2;
+        # It evaluates the governed flake (all of a NixOS test), as an executor does.
+        memorySize = 4096;
+        # Its builds and the derivations its evaluations write go to the disk, not to RAM.
+        writableStoreUseTmpfs = false;
+        # The governed flake's inputs, the toplevels the hosts find already built (so must
+        # it) and what it needs to build each toplevel itself.
+        additionalPaths = [
+          cfg.sources.nixpkgs.outPath
+          cfg.sources.dao.outPath
+        ]
+        ++ storePathsFor hostNames true;
+      };
+
+      security.pki.certificateFiles = [ "${certs}/ca.crt" ];
+
+      nix.settings = {
+        substituters = lib.mkForce [ ];
+        hashed-mirrors = null;
+        connect-timeout = 1;
+      };
+
+      environment.systemPackages = [ pkgs.jq ];
+
+      services.dao-governance = lib.mkMerge [
+        following
+        {
+          validator = {
+            enable = true;
+            keyFile = "/var/lib/dao-secrets/validator-key";
+            hosts = lib.mapAttrsToList (name: host: {
+              inherit (host) id;
+              inherit name;
+            }) cfg.hosts;
+            buildTimeout = "30m";
+          };
+          settings.source.allowed_remotes = [ repoUrl ];
+        }
       ];
     };
 in
@@ -273,6 +367,39 @@ in
           };
         }
       );
+    };
+
+    validators = mkOption {
+      description = ''
+        The validators' nodes: each runs the validator role for every host. `dao-agentctl form`
+        adds their accounts to the app's validator set, with the policy `fleet.attestation`.
+      '';
+      type = types.listOf types.str;
+      default = [ ];
+    };
+
+    attestation = {
+      quorum = mkOption {
+        description = "How many validators must agree on a host's closure before it switches.";
+        type = types.ints.unsigned;
+        default = lib.length cfg.validators;
+        defaultText = "the number of validators";
+      };
+      reward = mkOption {
+        description = "What a validator earns (µAlgo) per host its attestation agreed for.";
+        type = types.ints.unsigned;
+        default = 1000000;
+      };
+    };
+
+    unbuilt = mkOption {
+      description = ''
+        Commits of `fleet.commits` whose toplevels the machines build themselves, each on its
+        own (to test builds that differ between machines): only the inputs of the toplevel's
+        derivation are placed in the stores.
+      '';
+      type = types.listOf types.str;
+      default = [ ];
     };
 
     commits = mkOption {
@@ -309,6 +436,7 @@ in
 
       FLEET = json.loads(${builtins.toJSON (builtins.toJSON fleetData)})
       HOSTS = {${lib.concatMapStringsSep ", " (n: ''"${n}": ${n}'') hostNames}}
+      VALIDATORS: dict[str, Machine] = {${lib.concatMapStringsSep ", " (n: ''"${n}": ${n}'') cfg.validators}}
     ''
     + builtins.readFile ./fleet.py;
 
@@ -324,7 +452,7 @@ in
             description = "The devnet: algod's REST API over go-algorand's evaluator";
             wantedBy = [ "multi-user.target" ];
             # As root: it binds its evaluator's scratch directory in a private mount namespace.
-            serviceConfig.ExecStart = "${lib.getExe devnet} --port 4002 --state-dir /var/lib/dao-devnet --accounts 6 --block-interval 1s";
+            serviceConfig.ExecStart = "${lib.getExe devnet} --port 4002 --state-dir /var/lib/dao-devnet --accounts ${toString accounts} --block-interval 1s";
           };
           # The devnet listens on 127.0.0.1 only; the other nodes reach it through this.
           systemd.services.dao-devnet-proxy = {
@@ -386,6 +514,7 @@ in
           ];
         };
     }
-    // lib.mapAttrs hostNode cfg.hosts;
+    // lib.mapAttrs hostNode cfg.hosts
+    // lib.genAttrs cfg.validators (_: validatorNode);
   };
 }

@@ -1,11 +1,13 @@
 
-# Helpers of the VM tests (checks/lib/fleet.py), after FLEET and HOSTS (from fleet.nix).
+# Helpers of the VM tests (checks/lib/fleet.py), after FLEET, HOSTS and VALIDATORS (from
+# fleet.nix).
 #
 # The git node is the members' workstation: it holds the governed repository (/root/fleet,
-# pushed to /srv/git/fleet.git, which nginx serves as https://git/fleet.git) and the members' keys, and runs dao-agentctl against the
-# chain node's devnet. Members dev1 (weight 60), dev2 (25) and dev3 (15); host N signs with
-# devN+3. A proposal dev1 votes for is decided at once: finalize queues it, and with no
-# timelock the targeted executors apply it right away.
+# pushed to /srv/git/fleet.git, which nginx serves as https://git/fleet.git) and the members'
+# keys, and runs dao-agentctl against the chain node's devnet. Members dev1 (weight 60), dev2
+# (25) and dev3 (15); host N signs with devN+3; the validators' accounts come after the hosts'
+# (FLEET["validators"]). A proposal dev1 votes for is decided at once: finalize queues it, and
+# with no timelock the targeted executors apply it right away.
 
 import hashlib
 import re
@@ -21,6 +23,10 @@ PROFILE = "/nix/var/nix/profiles/system"
 
 def host_account(name: str) -> str:
     return f"dev{FLEET['hosts'][name]['id'] + 3}"
+
+
+def validator_account(name: str) -> str:
+    return FLEET["validators"][name]
 
 
 def put(machine, path: str, content: str) -> None:
@@ -58,6 +64,10 @@ def start_fleet() -> dict:
             machine.succeed("test -s /boot/grub/grub.cfg")
             # The agents' units start with the system, not by hand.
             machine.succeed("systemctl show -P WantedBy dao-watcher.service | grep -qw multi-user.target")
+    for name, machine in VALIDATORS.items():
+        with subtest(f"{name} starts its validator at boot"):
+            machine.wait_for_unit("multi-user.target")
+            machine.succeed("systemctl show -P WantedBy dao-validator.service | grep -qw multi-user.target")
 
     with subtest("the devnet is up"):
         chain.wait_for_unit("dao-devnet.service")
@@ -68,7 +78,6 @@ def start_fleet() -> dict:
         accounts = json.loads(chain.succeed(f"cat {DEVNET}/accounts.json"))
 
     with subtest("the governed repository is served"):
-        git.wait_for_unit("git-daemon.service")
         git.succeed(
             "git config --global user.name 'Fleet admin'",
             "git config --global user.email admin@fleet.test",
@@ -102,10 +111,19 @@ def start_fleet() -> dict:
         hosts = " ".join(
             f"--host {h['id']}={accounts[host_account(n)]}" for n, h in FLEET["hosts"].items()
         )
+        # The validator set and the attestation policy, when the test has validators (the
+        # flags are not given otherwise: the tests without them form the app as before).
+        validators = ""
+        if VALIDATORS:
+            validators = " ".join(f"--validator {accounts[validator_account(n)]}" for n in VALIDATORS)
+            validators += (
+                f" --attest-quorum {FLEET['attestation']['quorum']}"
+                f" --attest-reward {FLEET['attestation']['reward']}"
+            )
         formed = json.loads(
             repo(
                 f"dao-agentctl form --repository {FLEET['repoUrl']} --genesis genesis "
-                f"{members} {hosts} --rules {FLEET['rules']} --network devnet "
+                f"{members} {hosts} {validators} --rules {FLEET['rules']} --network devnet "
                 "--algod http://chain:4001 --algod-token-file /root/algod.token "
                 "--key /root/keys/dev1.mnemonic --out /root/dao-spec.toml --json"
             )
@@ -114,6 +132,18 @@ def start_fleet() -> dict:
             f"the app is {formed['app_id']}, but the hosts' configuration follows "
             f"{FLEET['appId']} (checks/lib/fleet.nix: appId)"
         )
+
+    if VALIDATORS and FLEET["attestation"]["reward"] > 0:
+        with subtest("dev1 funds the treasury the validators' rewards are paid from"):
+            # Enough for every validator's reward on a few proposals.
+            amount = 10 * len(VALIDATORS) * FLEET["attestation"]["reward"]
+            funded = int(
+                chain.succeed(
+                    f"{FLEET['python']} {FLEET['fund']} http://127.0.0.1:4002"
+                    f" {DEVNET}/algod.token {FLEET['appId']} {DEVNET}/accounts/dev1.mnemonic {amount}"
+                ).strip()
+            )
+            assert funded >= amount, f"the treasury holds {funded} µAlgo after a payment of {amount}"
 
     for name, machine in HOSTS.items():
         with subtest(f"the agents run on {name}"):
@@ -133,6 +163,16 @@ def start_fleet() -> dict:
             if FLEET["hosts"][name]["executor"]:
                 machine.wait_for_unit("dao-executor.service")
                 machine.succeed("dao-agentctl status")
+
+    for name, machine in VALIDATORS.items():
+        with subtest(f"the agents run on {name}"):
+            key = chain.succeed(f"cat {DEVNET}/accounts/{validator_account(name)}.mnemonic").strip()
+            put(machine, f"{SECRETS}/algod-token", token)
+            put(machine, f"{SECRETS}/validator-key", key)
+            # The same account's key on the members' workstation, to claim its rewards with.
+            put(git, f"/root/keys/{name}.mnemonic", key)
+            machine.wait_for_unit("dao-watcher.service")
+            machine.wait_for_unit("dao-validator.service")
 
     return accounts
 
@@ -219,3 +259,66 @@ def exposure(machine, unit: str) -> float:
     found = re.search(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)", out)
     assert found, f"systemd-analyze security printed no exposure level for {unit}: {out}"
     return float(found.group(1))
+
+
+# --- validators --------------------------------------------------------------------------------
+
+# `dao-agentctl status --json` of an executor waiting for the validators' agreement.
+AWAITING = 'any(.state, .current.state?; . == "awaiting_attestations")'
+
+
+def agent_status(machine) -> dict:
+    return json.loads(machine.succeed("dao-agentctl status --json"))
+
+
+def assert_waits(machine, proposal: int, toplevel: str) -> None:
+    """`machine`'s executor waits for attestations on `proposal`, still runs `toplevel` and
+    has reported nothing on it."""
+    status = agent_status(machine)
+    machine.succeed(f"dao-agentctl status --json | jq -e '{AWAITING}'")
+    current = status.get("current") or {}
+    assert current.get("proposal") == proposal, f"{machine.name} is not on proposal {proposal}: {status}"
+    assert_runs(machine, toplevel)
+    host_id = FLEET["hosts"][machine.name]["id"]
+    reports = [r for r in show(proposal)["reports"] if r["host"] == host_id]
+    assert reports == [], f"{machine.name} reported on proposal {proposal} while waiting: {reports}"
+
+
+def attestations(proposal: int, name: str) -> list:
+    """The attestations on `proposal` for host `name`, from `dao-agentctl attestations --json`:
+    one dict per validator with `validator`, `outcome`, `closure` and `agreed`. The command
+    prints them per host, either as a flat list of such dicts with `host`, or as a list (or
+    {"hosts": list}) of {"host", "agreed", "attestations": [...]}."""
+    out = json.loads(git.succeed(f"dao-agentctl attestations {proposal} {CHAIN} --json"))
+    rows = out["hosts"] if isinstance(out, dict) and "hosts" in out else out
+    assert isinstance(rows, list), f"attestations --json: expected a list per host, got {out}"
+    host_id = FLEET["hosts"][name]["id"]
+    found = []
+    for row in rows:
+        if row.get("host") != host_id:
+            continue
+        if "attestations" in row:
+            found += [{"agreed": row.get("agreed"), **a} for a in row["attestations"]]
+        else:
+            found.append(row)
+    for a in found:
+        missing = {"validator", "outcome", "closure", "agreed"} - set(a)
+        assert not missing, f"attestations --json: an attestation without {sorted(missing)}: {a}"
+    return found
+
+
+def balance(address: str) -> int:
+    """The account's balance in µAlgo, from the devnet's algod API."""
+    out = chain.succeed(
+        f'curl -sf -H "X-Algo-API-Token: $(cat {DEVNET}/algod.token)"'
+        f" http://127.0.0.1:4002/v2/accounts/{address}"
+    )
+    return json.loads(out)["amount"]
+
+
+def claim_reward(proposal: int, name: str) -> str:
+    """The command with which validator `name` claims its reward for `proposal`."""
+    return (
+        f"dao-agentctl claim-reward {proposal} {CHAIN}"
+        f" --key-file /root/keys/{name}.mnemonic --json"
+    )

@@ -25,6 +25,8 @@ let
     fleet.hosts = lib.mapAttrs (
       name: host: host // { module = "${repo}/hosts/${name}.nix"; }
     ) hosts;
+    # The same node set as the test (the hosts' /etc/hosts names every node).
+    fleet.validators = fleet.validators or [ ];
   };
 in
 lib.mapAttrs (name: _: { config = test.config.nodes.${name}; }) hosts

@@ -263,8 +263,9 @@ def exposure(machine, unit: str) -> float:
 
 # --- validators --------------------------------------------------------------------------------
 
-# `dao-agentctl status --json` of an executor waiting for the validators' agreement.
-AWAITING = 'any(.state, .current.state?; . == "awaiting_attestations")'
+# `dao-agentctl status --json` of an executor waiting for the validators' agreement
+# (docs/validators.md): `awaiting_attestations` is `{proposal, reason}` while it waits.
+AWAITING = ".awaiting_attestations.proposal != null"
 
 
 def agent_status(machine) -> dict:
@@ -276,8 +277,8 @@ def assert_waits(machine, proposal: int, toplevel: str) -> None:
     has reported nothing on it."""
     status = agent_status(machine)
     machine.succeed(f"dao-agentctl status --json | jq -e '{AWAITING}'")
-    current = status.get("current") or {}
-    assert current.get("proposal") == proposal, f"{machine.name} is not on proposal {proposal}: {status}"
+    waiting = status.get("awaiting_attestations") or {}
+    assert waiting.get("proposal") == proposal, f"{machine.name} is not waiting on proposal {proposal}: {status}"
     assert_runs(machine, toplevel)
     host_id = FLEET["hosts"][machine.name]["id"]
     reports = [r for r in show(proposal)["reports"] if r["host"] == host_id]
@@ -285,22 +286,19 @@ def assert_waits(machine, proposal: int, toplevel: str) -> None:
 
 
 def attestations(proposal: int, name: str) -> list:
-    """The attestations on `proposal` for host `name`, from `dao-agentctl attestations --json`:
-    one dict per validator with `validator`, `outcome`, `closure` and `agreed`. The command
-    prints them per host, either as a flat list of such dicts with `host`, or as a list (or
-    {"hosts": list}) of {"host", "agreed", "attestations": [...]}."""
+    """The attestations on `proposal` for host `name`, from `dao-agentctl attestations --json`
+    (`{"hosts": [{"host_id", "agreed_closure", "attested": [{"validator", "outcome",
+    "closure", "agrees"}]}]}`): one dict per validator with `validator`, `outcome`, `closure`
+    and `agreed` (its closure is the one the quorum agreed on)."""
     out = json.loads(git.succeed(f"dao-agentctl attestations {proposal} {CHAIN} --json"))
-    rows = out["hosts"] if isinstance(out, dict) and "hosts" in out else out
+    rows = out["hosts"]
     assert isinstance(rows, list), f"attestations --json: expected a list per host, got {out}"
     host_id = FLEET["hosts"][name]["id"]
     found = []
     for row in rows:
-        if row.get("host") != host_id:
+        if row["host_id"] != host_id:
             continue
-        if "attestations" in row:
-            found += [{"agreed": row.get("agreed"), **a} for a in row["attestations"]]
-        else:
-            found.append(row)
+        found += [{**a, "agreed": a["agrees"]} for a in row["attested"]]
     for a in found:
         missing = {"validator", "outcome", "closure", "agreed"} - set(a)
         assert not missing, f"attestations --json: an attestation without {sorted(missing)}: {a}"
@@ -320,5 +318,5 @@ def claim_reward(proposal: int, name: str) -> str:
     """The command with which validator `name` claims its reward for `proposal`."""
     return (
         f"dao-agentctl claim-reward {proposal} {CHAIN}"
-        f" --key-file /root/keys/{name}.mnemonic --json"
+        f" --key /root/keys/{name}.mnemonic --json"
     )

@@ -11,9 +11,10 @@ pub mod host;
 use crate::daemon::survey::{Cache, Survey};
 use crate::executor::activate::ActivateError;
 use crate::executor::fetch::{FetchError, Fetched};
-use crate::executor::pipeline::{Gate, ReportError, Reporter};
 use crate::executor::Approved;
-use crate::journal::{Generation, Status};
+use crate::journal::record::{Generation, Status};
+use dao_chain::validation::Validation;
+use thiserror::Error;
 use git2::Oid;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -115,4 +116,72 @@ pub trait Chain: Reporter + Gate + Send + Sync {
     fn host_agent(&self, host: u64) -> Result<Option<String>, String>;
     /// The address this agent signs its reports with.
     fn signer_address(&self) -> String;
+}
+
+// ------------------------------------------------------------------ the chain's edges
+
+/// What is reported on chain for one (proposal, host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeReport {
+    pub proposal: u64,
+    pub host: u64,
+    pub status: Status,
+    /// SHA-256 of the toplevel store path the host runs after this deployment.
+    pub toplevel_sha256: [u8; 32],
+    /// The profile generation the host runs after this deployment.
+    pub generation: u64,
+    /// SHA-256 of the deployment's step log (the journal's steps as JSON).
+    pub logs_sha256: [u8; 32],
+}
+
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct ReportError(pub String);
+
+/// Where outcomes go: the app, through the chain client.
+pub trait Reporter {
+    /// The status already on chain for (proposal, host): asked before every send, so that a crash
+    /// between sending and journaling never sends a report twice.
+    fn find(&self, proposal: u64, host: u64) -> Result<Option<Status>, ReportError>;
+    /// Sends a report and waits for it to be confirmed; returns the transaction id and round.
+    fn send(&self, report: &OutcomeReport) -> Result<(String, u64), ReportError>;
+}
+
+/// How switch-to-configuration is run: directly, or in a transient systemd unit.
+pub trait Switcher {
+    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
+    /// Waits for a switch that an earlier agent process left running; names those waited for.
+    fn settle(&self, _timeout: Duration) -> Result<Vec<String>, ActivateError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Whether a proposal may still be activated, as the chain says right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Queued and inside its execution window.
+    Open,
+    /// Its window has ended: it is never activated; the reason says when it ended.
+    Expired(String),
+    /// The chain no longer shows it approved (or the tally does not verify).
+    NotApproved(String),
+}
+
+/// Re-checks a proposal against the chain immediately before the host changes, whatever the
+/// journal says (docs/safety.md, S2).
+pub trait Gate {
+    fn standing(&self, proposal: u64) -> Result<Standing, ReportError>;
+    /// The attestation quorum the proposal was created with and where the validators stand for
+    /// this host (docs/validators.md).
+    fn attestations(&self, proposal: u64, host: u64) -> Result<Attestations, ReportError>;
+}
+
+/// What the chain says about the validators of one (proposal, host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Attestations {
+    /// The proposal's attestation quorum (0 = off).
+    pub quorum: u64,
+    /// How many validators the app has now.
+    pub validators: u64,
+    pub validation: Validation,
 }

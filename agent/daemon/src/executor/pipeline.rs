@@ -6,9 +6,12 @@
 //! reported once; a remote that is down is not an outcome, just a reason to try again later.
 
 use super::activate::ActivateError;
-pub use super::reproducible::Attestations;
-use super::reproducible::{awaiting, Reproduced};
+use super::reproducible::{awaiting, verdict, Verdict};
+pub use super::verify::Lineage;
 use super::verify::{plan_lineage, Approved};
+pub use crate::edges::{
+    Attestations, Gate, OutcomeReport, ReportError, Reporter, Standing, Switcher,
+};
 use crate::edges::{BuildTarget, Edges};
 use crate::journal::{
     tag, Generation, Journal, JournalError, Outcome, Record, Report, Status, Step, StepEntry,
@@ -31,72 +34,6 @@ pub struct Timeouts {
     pub switch: Duration,
     pub health: Duration,
     pub health_interval: Duration,
-}
-
-/// What is reported on chain for one (proposal, host).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutcomeReport {
-    pub proposal: u64,
-    pub host: u64,
-    pub status: Status,
-    /// SHA-256 of the toplevel store path the host runs after this deployment.
-    pub toplevel_sha256: [u8; 32],
-    /// The profile generation the host runs after this deployment.
-    pub generation: u64,
-    /// SHA-256 of the deployment's step log (the journal's steps as JSON).
-    pub logs_sha256: [u8; 32],
-}
-
-#[derive(Debug, Error)]
-#[error("{0}")]
-pub struct ReportError(pub String);
-
-/// Where outcomes go: the app, through the chain client.
-pub trait Reporter {
-    /// The status already on chain for (proposal, host): asked before every send, so that a crash
-    /// between sending and journaling never sends a report twice.
-    fn find(&self, proposal: u64, host: u64) -> Result<Option<Status>, ReportError>;
-    /// Sends a report and waits for it to be confirmed; returns the transaction id and round.
-    fn send(&self, report: &OutcomeReport) -> Result<(String, u64), ReportError>;
-}
-
-/// How switch-to-configuration is run: directly, or in a transient systemd unit.
-pub trait Switcher {
-    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
-    /// Waits for a switch that an earlier agent process left running; names those waited for.
-    fn settle(&self, _timeout: Duration) -> Result<Vec<String>, ActivateError> {
-        Ok(Vec::new())
-    }
-}
-
-/// Whether a proposal may still be activated, as the chain says right now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Standing {
-    /// Queued and inside its execution window.
-    Open,
-    /// Its window has ended: it is never activated; the reason says when it ended.
-    Expired(String),
-    /// The chain no longer shows it approved (or the tally does not verify).
-    NotApproved(String),
-}
-
-/// Re-checks a proposal against the chain immediately before the host changes, whatever the
-/// journal says (docs/safety.md, S2).
-pub trait Gate {
-    fn standing(&self, proposal: u64) -> Result<Standing, ReportError>;
-    /// The attestation quorum the proposal was created with and where the validators stand for
-    /// this host (docs/validators.md).
-    fn attestations(&self, proposal: u64, host: u64) -> Result<Attestations, ReportError>;
-}
-
-/// What the chain says about where this host stands: input to the lineage rule.
-pub struct Lineage {
-    /// The commit the host runs: the head of the last proposal it applied, or the genesis.
-    pub running: Oid,
-    /// The last proposal the chain's reports show applied on this host.
-    pub last_applied: Option<u64>,
-    /// Approved deploy proposals targeting this host.
-    pub approved: Vec<Approved>,
 }
 
 #[derive(Debug, Error)]
@@ -155,7 +92,7 @@ pub fn touched(rec: &Record) -> bool {
 }
 
 impl Executor<'_> {
-    pub(super) fn mark(
+    fn mark(
         &self,
         rec: &mut Record,
         step: Step,
@@ -217,7 +154,7 @@ impl Executor<'_> {
     }
 
     /// Records `step` as failed with `why` and makes that the final outcome, as `status`.
-    pub(super) fn end_at(
+    fn end_at(
         &self,
         rec: &mut Record,
         step: Step,
@@ -410,9 +347,38 @@ impl Executor<'_> {
         rec: &mut Record,
         toplevel: &Path,
     ) -> Result<(), PipelineError> {
-        match self.reproducible(rec, toplevel)? {
-            Reproduced::Yes => self.activate(rec, toplevel),
-            Reproduced::Ended => Ok(()),
+        let a = self
+            .gate
+            .attestations(rec.proposal, self.host)
+            .map_err(|e| PipelineError::Chain {
+                proposal: rec.proposal,
+                reason: format!("cannot read the attestations before acting: {e}"),
+            })?;
+        // Mutant `unreproduced_applied`: the quorum is read but never enforced.
+        if a.quorum == 0 || mutants::active("unreproduced_applied") {
+            return self.activate(rec, toplevel);
+        }
+        let step = Step::AwaitAttestations;
+        let mine = match self.edges.builder.closure(toplevel) {
+            Ok(c) => c,
+            Err(why) => return self.end_at(rec, step, Status::Failed, why),
+        };
+        match verdict(&a, &mine) {
+            Verdict::Off => self.activate(rec, toplevel),
+            Verdict::Agreed(detail) => {
+                self.mark(rec, step, StepState::Done, Some(detail))?;
+                self.activate(rec, toplevel)
+            }
+            Verdict::NotReproducible(why) => self.end_at(rec, step, Status::NotReproducible, why),
+            Verdict::Wait(reason) => {
+                if awaiting(rec).is_none() {
+                    self.mark(rec, step, StepState::Started, Some(reason.clone()))?;
+                }
+                Err(PipelineError::Awaiting {
+                    proposal: rec.proposal,
+                    reason,
+                })
+            }
         }
     }
 

@@ -1,31 +1,70 @@
-//! AwaitAttestations: with the app's attestation quorum on, the host activates only a closure
-//! that k independent validators built and agreed on, and only if its own build is that closure
-//! (docs/validators.md). Waiting is not an outcome; a disagreement is (`not_reproducible`).
+//! AwaitAttestations, the decision: with the app's attestation quorum on, a host activates only
+//! a closure that k independent validators built and agreed on, and only if its own build is
+//! that closure (docs/validators.md). Waiting is not an outcome; a disagreement is
+//! (`not_reproducible`). The pipeline journals what this decides.
 
-use super::pipeline::{Executor, PipelineError};
-use crate::journal::{Record, Status, Step, StepState};
-use dao_chain::validation::Validation;
-use std::path::{Path, PathBuf};
+use crate::edges::Attestations;
+use crate::journal::{Record, Step, StepState};
+use std::path::PathBuf;
 
-/// What the chain says about the validators of one (proposal, host).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Attestations {
-    /// The proposal's attestation quorum (0 = off).
-    pub quorum: u64,
-    /// How many validators the app has now.
-    pub validators: u64,
-    pub validation: Validation,
+/// What the host does with its build, given the validators' attestations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The proposal has no quorum: activate, nothing to compare.
+    Off,
+    /// The quorum agreed on this host's closure: activate (the detail says so).
+    Agreed(String),
+    /// Another closure was agreed, or no agreement is possible any more: never activate.
+    NotReproducible(String),
+    /// Agreement is still possible but not there yet.
+    Wait(String),
 }
 
-pub(super) enum Reproduced {
-    /// Activate.
-    Yes,
-    /// A final outcome was recorded.
-    Ended,
+fn short(h: &[u8; 32]) -> String {
+    format!("sha256:{}", hex::encode(h))
+}
+
+/// Compares this host's closure with what the validators agreed on.
+pub fn verdict(a: &Attestations, mine: &[u8; 32]) -> Verdict {
+    if a.quorum == 0 {
+        return Verdict::Off;
+    }
+    let v = a.validation;
+    match v.agreed {
+        Some(agreed) if agreed == *mine => Verdict::Agreed(format!(
+            "{} validators agreed on closure {}, which this host built too",
+            a.quorum,
+            short(&agreed)
+        )),
+        Some(agreed) => Verdict::NotReproducible(format!(
+            "this host built closure {} but {} validators agreed on {}: the build is not \
+             reproducible, nothing was activated",
+            short(mine),
+            a.quorum,
+            short(&agreed)
+        )),
+        // Mutant `impatient_refusal`: gives up while agreement is still possible.
+        None if !v.can_still_agree(a.quorum, a.validators)
+            || crate::mutants::active("impatient_refusal") =>
+        {
+            Verdict::NotReproducible(format!(
+                "the validators can no longer agree: {} of {} attested, at most {} on one \
+                 closure, {} needed; nothing was activated",
+                v.attestations, a.validators, v.best, a.quorum
+            ))
+        }
+        None => Verdict::Wait(format!(
+            "{} of {} agreeing validators so far ({} attested); this host's closure is {}",
+            v.best,
+            a.quorum,
+            v.attestations,
+            short(mine)
+        )),
+    }
 }
 
 /// The toplevel of a deployment that was built and then waited for attestations.
-pub(super) fn awaiting(rec: &Record) -> Option<PathBuf> {
+pub fn awaiting(rec: &Record) -> Option<PathBuf> {
     let waiting = rec
         .steps
         .last()
@@ -33,85 +72,32 @@ pub(super) fn awaiting(rec: &Record) -> Option<PathBuf> {
     waiting.then(|| rec.toplevel.clone()).flatten()
 }
 
-fn short(h: &[u8; 32]) -> String {
-    format!("sha256:{}", hex::encode(h))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dao_chain::validation::Validation;
 
-impl Executor<'_> {
-    pub(super) fn reproducible(
-        &self,
-        rec: &mut Record,
-        toplevel: &Path,
-    ) -> Result<Reproduced, PipelineError> {
-        let a = self
-            .gate
-            .attestations(rec.proposal, self.host)
-            .map_err(|e| PipelineError::Chain {
-                proposal: rec.proposal,
-                reason: format!("cannot read the attestations before acting: {e}"),
-            })?;
-        // Mutant `unreproduced_applied`: the quorum is read but never enforced.
-        if a.quorum == 0 || crate::mutants::active("unreproduced_applied") {
-            return Ok(Reproduced::Yes);
+    fn a(quorum: u64, validators: u64, attestations: u64, best: u64, agreed: Option<u8>) -> Attestations {
+        Attestations {
+            quorum,
+            validators,
+            validation: Validation {
+                attestations,
+                best,
+                agreed: agreed.map(|b| [b; 32]),
+                agreed_at: 0,
+            },
         }
-        let step = Step::AwaitAttestations;
-        let mine = match self.edges.builder.closure(toplevel) {
-            Ok(c) => c,
-            Err(why) => {
-                self.end_at(rec, step, Status::Failed, why)?;
-                return Ok(Reproduced::Ended);
-            }
-        };
-        let v = a.validation;
-        match v.agreed {
-            Some(agreed) if agreed == mine => {
-                let detail = format!(
-                    "{} validators agreed on closure {}, which this host built too",
-                    a.quorum,
-                    short(&agreed)
-                );
-                self.mark(rec, step, StepState::Done, Some(detail))?;
-                Ok(Reproduced::Yes)
-            }
-            Some(agreed) => {
-                let why = format!(
-                    "this host built closure {} but {} validators agreed on {}: the build is \
-                     not reproducible, nothing was activated",
-                    short(&mine),
-                    a.quorum,
-                    short(&agreed)
-                );
-                self.end_at(rec, step, Status::NotReproducible, why)?;
-                Ok(Reproduced::Ended)
-            }
-            // Mutant `impatient_refusal`: gives up while agreement is still possible.
-            None if !v.can_still_agree(a.quorum, a.validators)
-                || crate::mutants::active("impatient_refusal") =>
-            {
-                let why = format!(
-                    "the validators can no longer agree: {} of {} attested, at most {} on one \
-                     closure, {} needed; nothing was activated",
-                    v.attestations, a.validators, v.best, a.quorum
-                );
-                self.end_at(rec, step, Status::NotReproducible, why)?;
-                Ok(Reproduced::Ended)
-            }
-            None => {
-                let reason = format!(
-                    "{} of {} agreeing validators so far ({} attested); this host's closure is {}",
-                    v.best,
-                    a.quorum,
-                    v.attestations,
-                    short(&mine)
-                );
-                if awaiting(rec).is_none() {
-                    self.mark(rec, step, StepState::Started, Some(reason.clone()))?;
-                }
-                Err(PipelineError::Awaiting {
-                    proposal: rec.proposal,
-                    reason,
-                })
-            }
-        }
+    }
+
+    #[test]
+    fn each_state_of_the_validators_gives_its_verdict() {
+        let mine = [7; 32];
+        assert_eq!(verdict(&a(0, 3, 0, 0, None), &mine), Verdict::Off);
+        assert!(matches!(verdict(&a(2, 3, 2, 2, Some(7)), &mine), Verdict::Agreed(_)));
+        assert!(matches!(verdict(&a(2, 3, 2, 2, Some(8)), &mine), Verdict::NotReproducible(w) if w.contains(&hex::encode([8u8; 32]))));
+        assert!(matches!(verdict(&a(2, 2, 2, 1, None), &mine), Verdict::NotReproducible(w) if w.contains("no longer agree")));
+        assert!(matches!(verdict(&a(2, 3, 2, 1, None), &mine), Verdict::Wait(w) if w.starts_with("1 of 2")));
+        assert!(matches!(verdict(&a(3, 3, 0, 0, None), &mine), Verdict::Wait(_)));
     }
 }

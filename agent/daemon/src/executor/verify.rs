@@ -83,6 +83,16 @@ pub enum LineageError {
     },
 }
 
+/// What the chain says about where this host stands: input to the lineage rule.
+pub struct Lineage {
+    /// The commit the host runs: the head of the last proposal it applied, or the genesis.
+    pub running: Oid,
+    /// The last proposal the chain's reports show applied on this host.
+    pub last_applied: Option<u64>,
+    /// Approved deploy proposals targeting this host.
+    pub approved: Vec<Approved>,
+}
+
 /// The approved proposals to apply, in order, to take the host from `running` (the commit it
 /// runs; the genesis commit on a new host) through `candidate`.
 ///

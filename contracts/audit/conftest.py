@@ -29,6 +29,7 @@ ALGO = 1_000_000
 MAX_TOTAL = 10**12
 PPM = 10**6
 TEN_YEARS = 315_360_000
+GLOBAL_SCHEMA = (7, 3)  # docs/contract.md, "Global state"
 T0 = 1_700_000_000  # base block timestamp
 
 
@@ -74,6 +75,8 @@ class Program:
             if m:
                 self.err_by_pc[pc] = m.group(1)
         self.project_errors = {int(k): v for k, v in json.loads((BUILD / "errors.json").read_text()).items()}
+        # pages as a deployer computes them: 2048 bytes each, the first one free
+        self.extra_pages = (len(self.bytecode) - 1) // 2048
 
     def code_at(self, pc):
         return self.err_by_pc.get(pc)
@@ -199,10 +202,10 @@ class Gov:
         txn = transaction.ApplicationCreateTxn(
             creator.addr, sp, transaction.OnComplete.NoOpOC,
             PROGRAM.bytecode, PROGRAM.clear,
-            transaction.StateSchema(4, 3), transaction.StateSchema(0, 0),
+            transaction.StateSchema(*GLOBAL_SCHEMA), transaction.StateSchema(0, 0),
             app_args=[selector("create"), enc(RULES_T, rules_list), enc("string", repo),
                       enc("byte[20]", genesis)],
-            extra_pages=1)
+            extra_pages=PROGRAM.extra_pages)
         self.eval([txn], [creator])
         app_ids = [a for a, v in ledger.apps.items() if v["creator"] == creator.addr]
         self.app_id = max(app_ids)
@@ -414,8 +417,10 @@ class Gov:
     def _propose(self, sender, name, args, payload_len, pay=None, ts=None, **kw):
         i = self.next_id()
         cost = 2500 + 400 * (9 + 176 + payload_len)
+        if name == "propose":  # deploy / emergency: the attestation policy snapshot, 9 + 16 bytes
+            cost += 12_500
         logs, dt = self.call(sender, name, args, pay=cost if pay is None else pay,
-                             boxes=[self.k_prop(i), self.k_member(sender)], ts=ts, **kw)
+                             boxes=[self.k_prop(i), self.k_member(sender), b"q" + u64(i)], ts=ts, **kw)
         rid = int.from_bytes(self.ret(logs), "big")
         assert rid == i
         return rid, logs
@@ -479,7 +484,7 @@ class Gov:
     def report(self, agent, pid, host_id, status, top=b"\xaa" * 32, gen=7, logs_hash=b"\xbb" * 32,
                pay=44_500, ts=None, **kw):
         boxes = [self.k_prop(pid), self.k_host(host_id), self.k_report(pid, host_id),
-                 self.k_rollback(pid, host_id)]
+                 self.k_rollback(pid, host_id), b"q" + u64(pid), b"g" + u64(pid) + u64(host_id)]
         return self.call(agent, "report", [pid, host_id, status, top, gen, logs_hash], pay=pay,
                          boxes=boxes, ts=ts, **kw)
 

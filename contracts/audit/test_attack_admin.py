@@ -2,7 +2,7 @@
 validation, rules validation, weight limits, proposal ids."""
 import pytest
 from algosdk import transaction
-from conftest import (ALGO, MAX_TOTAL, PPM, PROGRAM, RULES_T, T0, TEN_YEARS, Gov, Rejected, enc,
+from conftest import (ALGO, GLOBAL_SCHEMA, MAX_TOTAL, PPM, PROGRAM, RULES_T, T0, TEN_YEARS, Gov, Rejected, enc,
                       get_suggested_params, pass_proposal, rules, selector)
 
 
@@ -94,11 +94,11 @@ def test_clear_program_rejects(dao):
 
 
 # ---------------------------------------------------------------- creation
-def _create(ledger, creator, args, local=(0, 0), oc=transaction.OnComplete.NoOpOC, glob=(4, 3)):
+def _create(ledger, creator, args, local=(0, 0), oc=transaction.OnComplete.NoOpOC, glob=GLOBAL_SCHEMA):
     sp = get_suggested_params()
     t = transaction.ApplicationCreateTxn(creator.addr, sp, oc, PROGRAM.bytecode, PROGRAM.clear,
                                          transaction.StateSchema(*glob), transaction.StateSchema(*local),
-                                         app_args=args, extra_pages=1)
+                                         app_args=args, extra_pages=PROGRAM.extra_pages)
     g = Gov.__new__(Gov)
     g.ledger, g.creator, g.now = ledger, creator, T0
     return g, t
@@ -120,6 +120,11 @@ def _create_rejects(ledger, acc, args, code, **kw):
 @pytest.mark.parametrize("local", [(1, 0), (0, 1), (8, 8)])
 def test_create_with_local_schema(ledger, acc, local):
     _create_rejects(ledger, acc, _args(), "bad_schema", local=local)
+
+
+@pytest.mark.parametrize("glob", [(4, 3), (6, 3), (7, 2), (8, 3), (7, 4)])
+def test_create_with_a_global_schema_other_than_7_3(ledger, acc, glob):
+    _create_rejects(ledger, acc, _args(), "bad_schema", glob=glob)
 
 
 def test_create_with_opt_in(ledger, acc):

@@ -32,8 +32,9 @@ def test_deploy_propose_vote_finalize_report(dao, dacc):
     assert events(logs) == [("ProposalCreated", [1, 0, dacc.alice.addr, T0 + 10, T0 + 110])]
     assert (p["start"], p["end"], p["total"], p["quorum_votes"], p["cap_weight"], p["member_seq"]) == \
         (T0 + 10, T0 + 110, 100, 10, 100, 4)
-    # the payment covered exactly the box: the app's minimum balance rose by what was paid
-    assert g.balance(g.addr) - bal0 == 2500 + 400 * (9 + 176 + 77 + 2 + 16 + 2 + 14)
+    # the payment covered exactly the boxes (the proposal and its attestation policy snapshot,
+    # "q" ++ id -> quorum, reward): the app's minimum balance rose by what was paid
+    assert g.balance(g.addr) - bal0 == 2500 + 400 * (9 + 176 + 77 + 2 + 16 + 2 + 14) + 2500 + 400 * (9 + 16)
     logs, _ = g.vote(dacc.alice, pid, 1, ts=T0 + 10)
     assert events(logs) == [("VoteCast", [1, dacc.alice.addr, 1, 40, 40])]
     g.vote(dacc.carol, pid, 0, ts=T0 + 11)

@@ -299,3 +299,17 @@ def test_costs_of_the_largest_validator_inputs():
         g.report(f"agent{h}", pid, h, "applied")
     assert g.claim_reward("v1", pid, hosts) == 16_000
     assert events(g)[0][1]["hosts"] == 16
+
+
+def test_agreement_is_fixed_once_reached():
+    """A second closure reaching k later changes nothing: no Agreed event, the first one stands,
+    and a host whose own build matches the later closure has to report not_reproducible."""
+    g = setup(quorum=2, validators=("v1", "v2", "v3", "v4"))
+    pid = g.propose("alice", "deploy", all_hosts=False, hosts=[1])
+    g.attest("v1", pid, 1, "built", X)
+    g.attest("v2", pid, 1, "built", X)
+    g.attest("v3", pid, 1, "built", Y)
+    g.attest("v4", pid, 1, "built", Y)
+    assert [e[0] for e in events(g)] == ["Attested"]
+    assert g.get_validation(pid, 1) == dict(quorum=2, reward=1_000, attestations=4, best=2, agreed=True, closure=X)
+    assert g.box(b"g" + u64(pid) + u64(1))[56:] == u64(T0)

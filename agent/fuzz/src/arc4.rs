@@ -1,6 +1,6 @@
 //! ARC-4 decoding: the payload of each proposal kind, ARC-4 strings and the rules struct.
 
-use crate::chain::check_problem;
+use crate::problem::check_problem;
 use dao_chain::decode::{self, Problem, ProposalPayload, Targets};
 use dao_core::rules::Kind;
 

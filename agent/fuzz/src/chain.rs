@@ -4,6 +4,7 @@
 //! "decodes, then re-encodes to the same bytes" checks both: the decoders are strict (every byte
 //! has one meaning, nothing is defaulted), so anything they accept must come back byte for byte.
 
+use crate::problem::{check_decode_error, check_problem};
 use crate::Cursor;
 use algonaut::model::algod::ext::block::BlockResponse;
 use algonaut::model::algod::BlockLogs;
@@ -295,36 +296,6 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
     let mut out = events::selector(sig).to_vec();
     out.extend(args.concat());
     out
-}
-
-// ------------------------------------------------------------------ problems
-
-/// A decoder's problem must agree with itself: a "length" error names two different lengths, a
-/// "too short" error a minimum above what it got, and so on; and it must say something.
-pub fn check_problem(p: &Problem) {
-    match p {
-        Problem::Length { expected, got } => assert_ne!(expected, got, "{p}"),
-        Problem::TooShort { min, got } => assert!(min > got, "{p}"),
-        Problem::Trailing { extra } => assert!(*extra > 0, "{p}"),
-        Problem::Offset { expected, got, .. } => assert_ne!(expected, got, "{p}"),
-        Problem::LengthHeader {
-            declared,
-            available,
-            ..
-        } => assert_ne!(declared, available, "{p}"),
-        Problem::TooLong { max, got, .. } => assert!(got > max, "{p}"),
-        Problem::Targets { all_hosts, listed } => assert_eq!(*all_hosts, *listed > 0, "{p}"),
-        Problem::Bool { byte, .. } => assert!(*byte != 0 && *byte != 0x80, "{p}"),
-        Problem::InvalidRules(text) => assert!(!text.is_empty(), "{p}"),
-        _ => {}
-    }
-    assert!(!p.to_string().is_empty());
-}
-
-fn check_decode_error(e: &DecodeError, what: &str) {
-    assert_eq!(e.what, what);
-    check_problem(&e.problem);
-    assert_eq!(e.to_string(), format!("{}: {}", e.what, e.problem));
 }
 
 // ------------------------------------------------------------------ boxes

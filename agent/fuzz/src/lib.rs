@@ -21,6 +21,7 @@ pub mod chain;
 mod config;
 pub mod git;
 mod journal;
+pub mod problem;
 
 pub use arc4::arc4;
 pub use chain::{chain_block, chain_box};

@@ -2,7 +2,6 @@
 //! rolled (a crash unwinds out of the real code as `kill -9` would stop it), operators and
 //! second instances may act, and the invariants are checked.
 
-use crate::hooks;
 use crate::invariants;
 use crate::world::{Decided, Effect, InFlight, World};
 use dao_agent::daemon::survey::{Action, Cache, Survey};
@@ -35,6 +34,9 @@ pub struct Sim {
     /// The running instance, for operators' calls.
     pub current: Mutex<Option<Arc<dao_agent::daemon::deployer::Deployer>>>,
     pub setup: Arc<dao_agent::daemon::setup::Setup>,
+    /// What happens beside the agent at each step (operators, a second instance): the run
+    /// sets it, so that these edges need not know the hooks that use them.
+    pub on_step: fn(&Arc<Sim>, &'static str),
 }
 
 impl Sim {
@@ -68,7 +70,7 @@ impl Sim {
         if crash {
             std::panic::resume_unwind(Box::new(Crash));
         }
-        hooks::maybe_act(self, site);
+        (self.on_step)(self, site);
     }
 }
 

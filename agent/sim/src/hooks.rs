@@ -3,7 +3,7 @@
 //! state directory. Both call the real code, as the D-Bus face and a second process would.
 
 use crate::edges::{Sim, SimEdge};
-use crate::run::start_instance;
+use crate::instance::start_instance;
 use rand::Rng;
 use std::sync::Arc;
 

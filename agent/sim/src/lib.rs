@@ -5,6 +5,7 @@
 
 pub mod edges;
 pub mod hooks;
+pub mod instance;
 pub mod invariants;
 pub mod run;
 pub mod world;

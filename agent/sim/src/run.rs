@@ -1,18 +1,13 @@
 //! One schedule: start the real executor on the simulated world, run its passes until the
 //! schedule ends, crash and restart it when a fault says so, and check the invariants.
 
-use crate::edges::{Crash, Sim, SimEdge};
+use crate::edges::{Crash, Sim};
+pub use crate::instance::{setup, sim_edges, start_instance};
 use crate::invariants;
 use crate::world::{World, T0_MS};
-use dao_agent::daemon::deployer::{delay_after, Deployer, Pass, Shared};
-use dao_agent::daemon::setup::Setup;
-use dao_agent::edges::{Chain, Edges};
-use dao_agent::executor::confirm::Check;
-use dao_agent::executor::pipeline::Timeouts;
-use dao_core::config::SwitchMode;
+use dao_agent::daemon::deployer::{delay_after, Deployer, Pass};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,65 +17,6 @@ pub struct Schedule {
     pub steps: u64,
     pub violations: Vec<(String, String)>,
     pub faults: BTreeMap<&'static str, u64>,
-}
-
-/// The executor setup every schedule uses.
-pub fn setup(genesis: git2::Oid) -> Setup {
-    Setup {
-        host: 1,
-        host_name: "web-1".into(),
-        app_id: 1001,
-        dir: PathBuf::from("/sim/state/executor"),
-        checkout: PathBuf::from("/sim/state/checkout"),
-        allowed_remotes: vec!["git://sim/fleet.git".into()],
-        pinned_remote: "git://sim/fleet.git".into(),
-        shallow: false,
-        flake_output: "nixosConfigurations.web-1.config.system.build.toplevel".into(),
-        profile_path: PathBuf::from("/nix/var/nix/profiles/system"),
-        switch_mode: SwitchMode::Direct,
-        operator_group: None,
-        genesis,
-        timeouts: Timeouts {
-            fetch: Duration::from_secs(60),
-            dry_build: Duration::from_secs(300),
-            build: Duration::from_secs(1800),
-            switch: Duration::from_secs(300),
-            health: Duration::from_secs(60),
-            health_interval: Duration::from_secs(1),
-        },
-        checks: vec![Check::Command(vec![
-            "/run/current-system/sw/bin/true".into()
-        ])],
-    }
-}
-
-/// Every edge but the chain, over the simulated world.
-pub fn sim_edges(sim: &Arc<Sim>) -> Edges {
-    let edge = SimEdge(Arc::clone(sim));
-    Edges {
-        clock: Arc::new(edge.clone()),
-        files: Arc::new(edge.clone()),
-        source: Arc::new(edge.clone()),
-        builder: Arc::new(edge.clone()),
-        system: Arc::new(edge.clone()),
-        health: Arc::new(edge),
-    }
-}
-
-/// Starts an instance of the real executor on the world (a new process, as far as the world
-/// can tell).
-pub fn start_instance(sim: &Arc<Sim>) -> Result<Arc<Deployer>, String> {
-    {
-        let mut w = sim.world();
-        w.live_instance = w.next_instance;
-        w.next_instance += 1;
-    }
-    let chain: Arc<dyn Chain> = Arc::new(SimEdge(Arc::clone(sim)));
-    let edges = sim_edges(sim);
-    let shared = Arc::new(Mutex::new(Shared::default()));
-    Deployer::start(Arc::clone(&sim.setup), edges, chain, shared, None)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
 }
 
 fn set_current(sim: &Sim, d: Option<Arc<Deployer>>) {
@@ -102,6 +38,7 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
         world: Mutex::new(world),
         current: Mutex::new(None),
         setup: Arc::new(setup(genesis)),
+        on_step: crate::hooks::maybe_act,
     });
     let mut agent: Option<Arc<Deployer>> = None;
     let mut started = false;

@@ -87,7 +87,8 @@ fn a_rollback_right_after_the_report_is_not_refused() {
     let sim = Arc::new(Sim {
         world: Mutex::new(world),
         current: Mutex::new(None),
-        setup: Arc::new(dao_sim::run::setup(genesis)),
+        setup: Arc::new(dao_sim::instance::setup(genesis)),
+        on_step: dao_sim::hooks::maybe_act,
     });
     let edge = SimEdge(Arc::clone(&sim));
     let chain = Arc::new(RollbackOnReport {
@@ -95,7 +96,7 @@ fn a_rollback_right_after_the_report_is_not_refused() {
         agent: OnceLock::new(),
         said: Mutex::new(None),
     });
-    let edges = dao_sim::run::sim_edges(&sim);
+    let edges = dao_sim::instance::sim_edges(&sim);
     let d = Arc::new(
         Deployer::start(
             Arc::clone(&sim.setup),

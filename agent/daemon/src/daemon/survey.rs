@@ -6,7 +6,7 @@
 //! standing (the last proposal it applied, the commit it runs) comes from the app's reports, so
 //! a host whose journal was lost still never goes back (no downgrade).
 
-use crate::executor::pipeline::Lineage;
+use crate::executor::verify::Lineage;
 use crate::executor::Approved;
 use dao_chain::decode::{ProposalPayload, ReportStatus};
 use dao_chain::verify::RulesKnowledge;

@@ -1,14 +1,14 @@
 //! The real edges: this host's clock, disk, git, Nix, system profile, switch and health checks.
 
+use super::Switcher;
 use super::{BuildTarget, Builder, Clock, Files, Health, InstanceLock, Source, System};
 use crate::executor::activate::{ActivateError, Profile};
 use crate::executor::build::{build_toplevel, dry_build, Nix, Target};
 use crate::executor::closure;
 use crate::executor::confirm::{confirm, Check};
 use crate::executor::fetch::{fetch_commits, FetchError, Fetched};
-use crate::executor::pipeline::Switcher;
 use crate::executor::{verify_change, Approved};
-use crate::journal::Generation;
+use crate::journal::record::Generation;
 use git2::Oid;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};

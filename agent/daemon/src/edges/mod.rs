@@ -14,12 +14,12 @@ use crate::executor::fetch::{FetchError, Fetched};
 use crate::executor::Approved;
 use crate::journal::record::{Generation, Status};
 use dao_chain::validation::Validation;
-use thiserror::Error;
 use git2::Oid;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use thiserror::Error;
 
 /// Wall-clock time. Chain time (block timestamps) comes from the chain edge.
 pub trait Clock: Send + Sync {

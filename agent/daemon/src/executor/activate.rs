@@ -7,7 +7,7 @@
 //! systemd); the systemd mode runs the same command in a transient unit.
 
 use super::command::{self, CommandError};
-use crate::journal::Generation;
+use crate::journal::record::Generation;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

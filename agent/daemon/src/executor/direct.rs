@@ -8,8 +8,8 @@
 
 use super::activate::ActivateError;
 use super::command::{self, CommandError};
-use super::pipeline::Switcher;
 use crate::edges::host::replace_file;
+use crate::edges::Switcher;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! (`not_reproducible`). The pipeline journals what this decides.
 
 use crate::edges::Attestations;
-use crate::journal::{Record, Step, StepState};
+use crate::journal::record::{Record, Step, StepState};
 use std::path::PathBuf;
 
 /// What the host does with its build, given the validators' attestations.
@@ -77,7 +77,13 @@ mod tests {
     use super::*;
     use dao_chain::validation::Validation;
 
-    fn a(quorum: u64, validators: u64, attestations: u64, best: u64, agreed: Option<u8>) -> Attestations {
+    fn a(
+        quorum: u64,
+        validators: u64,
+        attestations: u64,
+        best: u64,
+        agreed: Option<u8>,
+    ) -> Attestations {
         Attestations {
             quorum,
             validators,
@@ -94,10 +100,22 @@ mod tests {
     fn each_state_of_the_validators_gives_its_verdict() {
         let mine = [7; 32];
         assert_eq!(verdict(&a(0, 3, 0, 0, None), &mine), Verdict::Off);
-        assert!(matches!(verdict(&a(2, 3, 2, 2, Some(7)), &mine), Verdict::Agreed(_)));
-        assert!(matches!(verdict(&a(2, 3, 2, 2, Some(8)), &mine), Verdict::NotReproducible(w) if w.contains(&hex::encode([8u8; 32]))));
-        assert!(matches!(verdict(&a(2, 2, 2, 1, None), &mine), Verdict::NotReproducible(w) if w.contains("no longer agree")));
-        assert!(matches!(verdict(&a(2, 3, 2, 1, None), &mine), Verdict::Wait(w) if w.starts_with("1 of 2")));
-        assert!(matches!(verdict(&a(3, 3, 0, 0, None), &mine), Verdict::Wait(_)));
+        assert!(matches!(
+            verdict(&a(2, 3, 2, 2, Some(7)), &mine),
+            Verdict::Agreed(_)
+        ));
+        assert!(
+            matches!(verdict(&a(2, 3, 2, 2, Some(8)), &mine), Verdict::NotReproducible(w) if w.contains(&hex::encode([8u8; 32])))
+        );
+        assert!(
+            matches!(verdict(&a(2, 2, 2, 1, None), &mine), Verdict::NotReproducible(w) if w.contains("no longer agree"))
+        );
+        assert!(
+            matches!(verdict(&a(2, 3, 2, 1, None), &mine), Verdict::Wait(w) if w.starts_with("1 of 2"))
+        );
+        assert!(matches!(
+            verdict(&a(3, 3, 0, 0, None), &mine),
+            Verdict::Wait(_)
+        ));
     }
 }

@@ -51,7 +51,7 @@
 
 use super::activate::ActivateError;
 use super::command::CommandError;
-use super::pipeline::Switcher;
+use crate::edges::Switcher;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt::Write as _;

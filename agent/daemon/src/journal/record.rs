@@ -147,4 +147,3 @@ impl Record {
         format!("proposal-{proposal}-host-{host}.json")
     }
 }
-

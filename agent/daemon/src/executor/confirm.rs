@@ -73,7 +73,7 @@ fn run_check(check: &Check, budget: Duration) -> Result<(), String> {
         Check::Chain { url, token_file } => {
             let node = dao_chain::Node::with_token_file(url, token_file.as_deref())
                 .map_err(|e| e.to_string())?;
-            super::systemd::block_on(|| async {
+            super::systemd::bus::block_on(|| async {
                 tokio::time::timeout(budget, node.last_round())
                     .await
                     .map_err(|_| format!("no answer within {} s", budget.as_secs_f64()))?

@@ -4,7 +4,9 @@
 //! exists on disk but is not loaded right now, then its `ActiveState` is read from the Unit
 //! interface. The first unit that is not active is named, with its state.
 
-use super::systemd::{block_on, call, connect, properties, string_of, MANAGER, MANAGER_PATH, UNIT};
+use super::systemd::bus::{
+    block_on, call, connect, properties, string_of, MANAGER, MANAGER_PATH, UNIT,
+};
 use std::time::Duration;
 use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;

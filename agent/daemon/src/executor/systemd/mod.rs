@@ -50,42 +50,37 @@
 //! Every error names the unit and says how to read its log: `journalctl -u UNIT`.
 
 use super::activate::ActivateError;
-use super::command::CommandError;
 use crate::edges::Switcher;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use thiserror::Error;
 use tokio::time::Instant;
-use zbus::export::futures_core::Stream;
-use zbus::zvariant::{DynamicDeserialize, DynamicType, OwnedObjectPath, OwnedValue, Value};
-use zbus::{Connection, MatchRule, Message, MessageStream};
+use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::Connection;
+
+pub(crate) mod bus;
+mod error;
+mod wait;
+
+pub use error::SwitchError;
+
+pub use bus::unit_object_path;
+use bus::{
+    block_on, call, connect, describe_exit, finished, is_no_such_unit, job_signals, next, Finished,
+    CLD_EXITED, MANAGER, MANAGER_PATH, UNIT,
+};
+use wait::{wait_until_done, Waited};
 
 /// Every switch unit's name starts with this.
 pub const UNIT_PREFIX: &str = "dao-governance-switch-";
 /// The pattern that finds switch units left from before a restart.
 pub const UNIT_PATTERN: &str = "dao-governance-switch-*";
 
-pub(crate) const SYSTEMD: &str = "org.freedesktop.systemd1";
-pub(crate) const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
-pub(crate) const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-pub(crate) const UNIT: &str = "org.freedesktop.systemd1.Unit";
-const SERVICE: &str = "org.freedesktop.systemd1.Service";
-const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
-
 /// The switch gets these from the agent's environment when they are set (as nixos-rebuild does).
 const PASS_ENV: [&str; 2] = ["LOCALE_ARCHIVE", "NIXOS_INSTALL_BOOTLOADER"];
 /// systemd's own timeout on the switch is this much longer than the agent's.
 const BACKSTOP: Duration = Duration::from_secs(30);
-/// Signals a stream may hold; the rules are narrow (one unit), so this is plenty.
-const QUEUE: usize = 1024;
-/// waitid(2) codes in `ExecMainCode`.
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
-const CLD_DUMPED: i32 = 3;
 
 /// Runs `switch-to-configuration switch` in a transient systemd unit (see the module's doc).
 #[derive(Debug, Clone)]
@@ -108,103 +103,6 @@ pub struct Switched {
     pub unit: String,
     /// Switch units from before (an earlier agent's) that were still running and waited for.
     pub waited_for: Vec<String>,
-}
-
-#[derive(Debug, Error)]
-pub enum SwitchError {
-    #[error("cannot talk to systemd on the system bus ({what}): {source}")]
-    Bus {
-        what: String,
-        #[source]
-        source: Box<zbus::Error>,
-    },
-    #[error("{} is not a UTF-8 path: systemd cannot run it", .0)]
-    NotUtf8(String),
-    #[error(
-        "switch unit {unit} failed: result {result}, {status}; \
-         read its log with `journalctl -u {unit}`"
-    )]
-    Failed {
-        unit: String,
-        result: String,
-        status: String,
-    },
-    #[error(
-        "switch unit {unit} did not finish within {} s and was stopped{}; \
-         read its log with `journalctl -u {unit}`",
-        timeout.as_secs_f64(),
-        if *stopped { "" } else { " (the stop had not completed yet)" }
-    )]
-    TimedOut {
-        unit: String,
-        timeout: Duration,
-        stopped: bool,
-    },
-    #[error(
-        "an earlier switch unit {unit} is still running after {} s: not starting a second \
-         switch at the same time; read its log with `journalctl -u {unit}`",
-        waited.as_secs_f64()
-    )]
-    Busy { unit: String, waited: Duration },
-    #[error("lost track of switch unit {unit}: {why}; read its log with `journalctl -u {unit}`")]
-    Lost { unit: String, why: String },
-    #[error("cannot run the D-Bus client: {0}")]
-    Runtime(#[source] std::io::Error),
-}
-
-impl SwitchError {
-    fn bus(what: impl Into<String>) -> impl FnOnce(zbus::Error) -> SwitchError {
-        let what = what.into();
-        move |source| SwitchError::Bus {
-            what,
-            source: Box::new(source),
-        }
-    }
-
-    /// This error in the pipeline's terms (`command` is what ran), keeping what it says.
-    pub fn into_activate_error(self, command: String) -> ActivateError {
-        let source = match self {
-            SwitchError::Failed {
-                unit,
-                result,
-                status,
-            } => CommandError::Failed {
-                command: format!("{command} (unit {unit})"),
-                status: format!("result {result}, {status}"),
-                stdout: String::new(),
-                stderr: format!("read its log with `journalctl -u {unit}`"),
-            },
-            SwitchError::TimedOut {
-                unit,
-                timeout,
-                stopped,
-            } => CommandError::TimedOut {
-                command: format!(
-                    "{command} (unit {unit}{}; its log: journalctl -u {unit})",
-                    if stopped {
-                        ""
-                    } else {
-                        "; the stop had not completed yet"
-                    }
-                ),
-                timeout,
-            },
-            lost @ SwitchError::Lost { .. } => CommandError::Failed {
-                command,
-                status: "unknown".into(),
-                stdout: String::new(),
-                stderr: lost.to_string(),
-            },
-            other => CommandError::Spawn {
-                command,
-                source: std::io::Error::other(other.to_string()),
-            },
-        };
-        ActivateError::Command {
-            step: "switch_configuration",
-            source,
-        }
-    }
 }
 
 impl Switcher for SystemdSwitch {
@@ -243,22 +141,6 @@ fn toplevel_id(toplevel: &Path) -> String {
     })
 }
 
-/// The D-Bus object path systemd gives `unit` (its name escaped as a bus label).
-pub fn unit_object_path(unit: &str) -> String {
-    let mut p = String::from("/org/freedesktop/systemd1/unit/");
-    if unit.is_empty() {
-        p.push('_');
-    }
-    for b in unit.bytes() {
-        if b.is_ascii_alphanumeric() {
-            p.push(char::from(b));
-        } else {
-            let _ = write!(p, "_{b:02x}");
-        }
-    }
-    p
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -275,233 +157,6 @@ fn after(d: Duration) -> Instant {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// Runs `make()`'s future to completion on a current-thread runtime of its own, on a thread of
-/// its own: callable from any thread, inside a runtime's blocking pool or not.
-pub(crate) fn block_on<F, T>(make: impl FnOnce() -> F + Send) -> Result<T, std::io::Error>
-where
-    F: Future<Output = T>,
-    T: Send,
-{
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            Ok(rt.block_on(make()))
-        })
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("the D-Bus client thread panicked")))
-    })
-}
-
-/// A connection to the bus at `address`, or to the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else
-/// the standard socket).
-pub(crate) async fn connect(address: Option<&str>) -> zbus::Result<Connection> {
-    let builder = match address {
-        Some(a) => zbus::connection::Builder::address(a)?,
-        None => zbus::connection::Builder::system()?,
-    };
-    builder.build().await
-}
-
-/// Calls `method` of systemd's object at `path`.
-pub(crate) async fn call<B, R>(
-    conn: &Connection,
-    path: &str,
-    interface: &str,
-    method: &str,
-    body: &B,
-) -> zbus::Result<R>
-where
-    B: serde::Serialize + DynamicType,
-    R: for<'d> DynamicDeserialize<'d>,
-{
-    let reply = conn
-        .call_method(Some(SYSTEMD), path, Some(interface), method, body)
-        .await?;
-    reply.body().deserialize::<R>()
-}
-
-/// All properties of `interface` on systemd's object at `path`.
-pub(crate) async fn properties(
-    conn: &Connection,
-    path: &str,
-    interface: &str,
-) -> zbus::Result<HashMap<String, OwnedValue>> {
-    call(conn, path, PROPERTIES, "GetAll", &(interface,)).await
-}
-
-pub(crate) fn string_of(props: &HashMap<String, OwnedValue>, name: &str) -> String {
-    props
-        .get(name)
-        .and_then(|v| <&str>::try_from(v).ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn i32_of(props: &HashMap<String, OwnedValue>, name: &str) -> i32 {
-    props
-        .get(name)
-        .and_then(|v| i32::try_from(v).ok())
-        .unwrap_or_default()
-}
-
-/// The id of the unit's pending job (its `Job` property, `(uo)`); 0 for none.
-fn job_of(props: &HashMap<String, OwnedValue>) -> u32 {
-    let Some(v) = props.get("Job") else { return 0 };
-    let Ok(s) = <&zbus::zvariant::Structure<'_>>::try_from(v) else {
-        return 0;
-    };
-    match s.fields().first() {
-        Some(Value::U32(id)) => *id,
-        _ => 0,
-    }
-}
-
-fn is_no_such_unit(e: &zbus::Error) -> bool {
-    matches!(e, zbus::Error::MethodError(name, _, _) if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit")
-}
-
-async fn next(stream: &mut MessageStream) -> Option<zbus::Result<Message>> {
-    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
-}
-
-/// `JobRemoved` signals of `unit`'s jobs.
-async fn job_signals(conn: &Connection, unit: &str) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
-        .msg_type(zbus::message::Type::Signal)
-        .path(MANAGER_PATH)?
-        .interface(MANAGER)?
-        .member("JobRemoved")?
-        .arg(2, unit)?
-        .build();
-    MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await
-}
-
-/// `PropertiesChanged` signals of the Unit interface of the object at `path`.
-pub(crate) async fn unit_signals(conn: &Connection, path: &str) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
-        .msg_type(zbus::message::Type::Signal)
-        .path(path)?
-        .interface(PROPERTIES)?
-        .member("PropertiesChanged")?
-        .arg(0, UNIT)?
-        .build();
-    MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await
-}
-
-/// How a unit's main process ended, in words.
-fn describe_exit(code: i32, status: i32) -> String {
-    let signal = |n: i32| {
-        let name = match n {
-            1 => "SIGHUP",
-            2 => "SIGINT",
-            3 => "SIGQUIT",
-            4 => "SIGILL",
-            6 => "SIGABRT",
-            7 => "SIGBUS",
-            8 => "SIGFPE",
-            9 => "SIGKILL",
-            11 => "SIGSEGV",
-            13 => "SIGPIPE",
-            14 => "SIGALRM",
-            15 => "SIGTERM",
-            _ => "",
-        };
-        if name.is_empty() {
-            format!("signal {n}")
-        } else {
-            format!("signal {n} ({name})")
-        }
-    };
-    match code {
-        CLD_EXITED => format!("exit status {status}"),
-        CLD_KILLED => format!("killed by {}", signal(status)),
-        CLD_DUMPED => format!("dumped core on {}", signal(status)),
-        0 => "its program never ran".into(),
-        _ => format!("exit code {code}, status {status}"),
-    }
-}
-
-/// What a finished unit says about itself.
-struct Finished {
-    load: String,
-    active: String,
-    result: String,
-    code: i32,
-    status: i32,
-}
-
-async fn finished(conn: &Connection, path: &str) -> zbus::Result<Finished> {
-    let unit = properties(conn, path, UNIT).await?;
-    let service = properties(conn, path, SERVICE).await?;
-    Ok(Finished {
-        load: string_of(&unit, "LoadState"),
-        active: string_of(&unit, "ActiveState"),
-        result: string_of(&service, "Result"),
-        code: i32_of(&service, "ExecMainCode"),
-        status: i32_of(&service, "ExecMainStatus"),
-    })
-}
-
-/// How waiting for a unit to stop running ended.
-enum Waited {
-    /// Inactive or failed, with no job left (or unloaded).
-    Done,
-    /// Still running at the deadline.
-    Deadline,
-    /// The bus connection closed.
-    Disconnected,
-}
-
-/// Waits, following its `PropertiesChanged` signals, until `unit` no longer runs: inactive or
-/// failed with no pending job.
-async fn wait_until_done(
-    conn: &Connection,
-    unit: &str,
-    path: &str,
-    deadline: Instant,
-) -> Result<Waited, SwitchError> {
-    let mut signals = unit_signals(conn, path)
-        .await
-        .map_err(SwitchError::bus(format!("following unit {unit}")))?;
-    // Read after subscribing: a change in between is then in the stream.
-    let props = properties(conn, path, UNIT)
-        .await
-        .map_err(SwitchError::bus(format!(
-            "reading the state of unit {unit}"
-        )))?;
-    let mut active = string_of(&props, "ActiveState");
-    let mut job = job_of(&props);
-    if string_of(&props, "LoadState") != "loaded" {
-        return Ok(Waited::Done);
-    }
-    loop {
-        if (active == "inactive" || active == "failed") && job == 0 {
-            return Ok(Waited::Done);
-        }
-        tokio::select! {
-            biased;
-            msg = next(&mut signals) => {
-                let Some(Ok(msg)) = msg else { return Ok(Waited::Disconnected) };
-                let body = msg.body();
-                let Ok((_, changed, _)) =
-                    body.deserialize::<(String, HashMap<String, OwnedValue>, Vec<String>)>()
-                else {
-                    continue;
-                };
-                if changed.contains_key("ActiveState") {
-                    active = string_of(&changed, "ActiveState");
-                }
-                if changed.contains_key("Job") {
-                    job = job_of(&changed);
-                }
-            }
-            () = tokio::time::sleep_until(deadline) => return Ok(Waited::Deadline),
-        }
-    }
 }
 
 /// One row of `ListUnitsByPatterns`.
@@ -855,57 +510,4 @@ fn judge(unit: &str, job_result: &str, state: &Finished) -> Result<(), SwitchErr
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unit_names_carry_the_store_hash_and_the_time() {
-        let p = Path::new("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nixos-system-h-24.05");
-        assert_eq!(
-            unit_name(p, 1700000000123),
-            "dao-governance-switch-0123456789abcdfghijklmnpqrsvwxyz-1700000000123.service"
-        );
-        let other = unit_name(Path::new("/srv/toplevel"), 5);
-        assert!(other.starts_with(UNIT_PREFIX), "{other}");
-        let id = &other[UNIT_PREFIX.len()..other.len() - "-5.service".len()];
-        assert_eq!(id.len(), 32, "{other}");
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{other}");
-    }
-
-    #[test]
-    fn object_paths_escape_like_systemd() {
-        assert_eq!(
-            unit_object_path("dbus.service"),
-            "/org/freedesktop/systemd1/unit/dbus_2eservice"
-        );
-        assert_eq!(
-            unit_object_path("dao-governance-switch-a-1.service"),
-            "/org/freedesktop/systemd1/unit/dao_2dgovernance_2dswitch_2da_2d1_2eservice"
-        );
-    }
-
-    #[test]
-    fn exits_are_described() {
-        assert_eq!(describe_exit(CLD_EXITED, 3), "exit status 3");
-        assert_eq!(describe_exit(CLD_KILLED, 9), "killed by signal 9 (SIGKILL)");
-        assert_eq!(
-            describe_exit(CLD_DUMPED, 11),
-            "dumped core on signal 11 (SIGSEGV)"
-        );
-    }
-
-    #[test]
-    fn errors_name_the_unit_and_the_journal() {
-        let e = SwitchError::Failed {
-            unit: "u.service".into(),
-            result: "exit-code".into(),
-            status: "exit status 3".into(),
-        }
-        .into_activate_error("/x/bin/switch-to-configuration switch".into())
-        .to_string();
-        assert!(e.contains("u.service"), "{e}");
-        assert!(e.contains("exit status 3"), "{e}");
-        assert!(e.contains("exit-code"), "{e}");
-        assert!(e.contains("journalctl -u u.service"), "{e}");
-    }
-}
+mod tests;

@@ -13,6 +13,7 @@
 //! See README.md for the trust model.
 
 pub mod attest;
+pub mod calls;
 pub mod decode;
 pub mod errors;
 pub mod events;

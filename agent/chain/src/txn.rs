@@ -2,10 +2,9 @@
 //! boxes, the minimum-balance payment grouped right before it (docs/contract.md, "Paying for
 //! boxes"). Refusals by the app come back as [`ChainError::AppError`] with the app's error code.
 
-use crate::decode::{
-    deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array, BoxKey, ReportStatus,
-    Targets, VoteChoice, MAX_HOSTS, MAX_REPO, MAX_URL, PROPOSAL_HEADER,
-};
+#[cfg(test)]
+use crate::decode::{deploy_payload_len, PROPOSAL_HEADER};
+use crate::decode::{encode_arc4_bytes, encode_rules, BoxKey, Targets, MAX_REPO};
 use crate::errors::{classify_rejection, ChainError};
 use crate::events::{decode_log, selector, AppEvent, Log};
 use crate::keys::Signer;
@@ -53,11 +52,11 @@ pub struct DeployProposal {
     pub description_url: String,
 }
 
-fn method(sig: &str) -> Vec<u8> {
+pub(crate) fn method(sig: &str) -> Vec<u8> {
     selector(sig).to_vec()
 }
 
-fn build_err(e: impl std::fmt::Display) -> ChainError {
+pub(crate) fn build_err(e: impl std::fmt::Display) -> ChainError {
     ChainError::Build(e.to_string())
 }
 
@@ -296,7 +295,10 @@ impl App {
     }
 
     /// Payment for a member weight change of `member`, and the boxes it touches.
-    async fn member_change(&self, member: &Address) -> Result<(u64, Vec<BoxKey>), ChainError> {
+    pub(crate) async fn member_change(
+        &self,
+        member: &Address,
+    ) -> Result<(u64, Vec<BoxKey>), ChainError> {
         let m = self.member(member).await?;
         let n = m.map_or(0, |m| m.history_len);
         let mut cost = box_cost(41, 16);
@@ -350,273 +352,6 @@ impl App {
     /// `seal`: the creator ends its setup powers.
     pub async fn seal(&self, signer: &Signer) -> Result<Confirmed, ChainError> {
         self.call_method(signer, vec![method("seal()void")], &[], None, None)
-            .await
-    }
-
-    pub(crate) fn returned_id(c: &Confirmed) -> Result<u64, ChainError> {
-        match c.returned.as_deref() {
-            Some(v) if v.len() == 8 => {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(v);
-                Ok(u64::from_be_bytes(b))
-            }
-            _ => Err(ChainError::Invalid(format!(
-                "transaction {} returned no uint64 (a proposal id or an amount)",
-                c.txid
-            ))),
-        }
-    }
-
-    /// Creates a proposal; a deploy (or emergency) proposal also stores the attestation policy
-    /// it is created with (a `q` box).
-    pub(crate) async fn propose_with(
-        &self,
-        signer: &Signer,
-        args: Vec<Vec<u8>>,
-        payload_len: usize,
-        deploy: bool,
-    ) -> Result<(u64, Confirmed), ChainError> {
-        let next = self.global().await?.proposal_count + 1;
-        let mut boxes = vec![BoxKey::Proposal(next), BoxKey::Member(signer.address())];
-        let mut cost = box_cost(9, PROPOSAL_HEADER + payload_len);
-        if deploy {
-            boxes.push(BoxKey::AttestPolicy(next));
-            cost += box_cost(9, 16);
-        }
-        let c = self
-            .call_method(signer, args, &boxes, Some(cost), None)
-            .await?;
-        let id = App::returned_id(&c)?;
-        Ok((id, c))
-    }
-
-    pub(crate) fn url_arg(url: &str) -> Result<Vec<u8>, ChainError> {
-        if url.len() > MAX_URL {
-            return Err(ChainError::Invalid(format!(
-                "the description URL has {} bytes, the limit is {MAX_URL}",
-                url.len()
-            )));
-        }
-        encode_arc4_bytes(url.as_bytes()).map_err(build_err)
-    }
-
-    /// `propose`: a deploy or emergency proposal; returns its id.
-    pub async fn propose_deploy(
-        &self,
-        signer: &Signer,
-        p: &DeployProposal,
-    ) -> Result<(u64, Confirmed), ChainError> {
-        let (all, hosts): (bool, &[u64]) = match &p.targets {
-            Targets::All => (true, &[]),
-            Targets::Hosts(h) => (false, h),
-        };
-        if !all && (hosts.is_empty() || hosts.len() > MAX_HOSTS) {
-            return Err(ChainError::Invalid(format!(
-                "a proposal targets 1 to {MAX_HOSTS} hosts or all hosts, not {}",
-                hosts.len()
-            )));
-        }
-        let args = vec![
-            method("propose(pay,uint8,byte[20],byte[20],byte[32],bool,uint64[],string)uint64"),
-            vec![u8::from(p.emergency)],
-            p.base.to_vec(),
-            p.head.to_vec(),
-            p.diff_hash.to_vec(),
-            vec![if all { 0x80 } else { 0 }],
-            encode_u64_array(hosts).map_err(build_err)?,
-            App::url_arg(&p.description_url)?,
-        ];
-        let len = deploy_payload_len(hosts.len(), p.description_url.len());
-        self.propose_with(signer, args, len, true).await
-    }
-
-    /// `propose_membership`: set `member`'s weight when executed.
-    pub async fn propose_membership(
-        &self,
-        signer: &Signer,
-        member: &Address,
-        weight: u64,
-        url: &str,
-    ) -> Result<(u64, Confirmed), ChainError> {
-        let args = vec![
-            method("propose_membership(pay,address,uint64,string)uint64"),
-            member.0.to_vec(),
-            weight.to_be_bytes().to_vec(),
-            App::url_arg(url)?,
-        ];
-        self.propose_with(signer, args, 44 + url.len(), false).await
-    }
-
-    /// `propose_hosts`: register `agent` for `host_id` when executed.
-    pub async fn propose_hosts(
-        &self,
-        signer: &Signer,
-        host_id: u64,
-        agent: &Address,
-        url: &str,
-    ) -> Result<(u64, Confirmed), ChainError> {
-        let args = vec![
-            method("propose_hosts(pay,uint64,address,string)uint64"),
-            host_id.to_be_bytes().to_vec(),
-            agent.0.to_vec(),
-            App::url_arg(url)?,
-        ];
-        self.propose_with(signer, args, 44 + url.len(), false).await
-    }
-
-    /// `propose_parameters`: replace the rules when executed.
-    pub async fn propose_parameters(
-        &self,
-        signer: &Signer,
-        rules: &Rules,
-        url: &str,
-    ) -> Result<(u64, Confirmed), ChainError> {
-        let args = vec![
-            method("propose_parameters(pay,(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string)uint64"),
-            encode_rules(rules),
-            App::url_arg(url)?,
-        ];
-        self.propose_with(signer, args, 84 + url.len(), false).await
-    }
-
-    /// `propose_treasury`: pay `amount` µAlgo to `receiver` when executed.
-    pub async fn propose_treasury(
-        &self,
-        signer: &Signer,
-        receiver: &Address,
-        amount: u64,
-        url: &str,
-    ) -> Result<(u64, Confirmed), ChainError> {
-        let args = vec![
-            method("propose_treasury(pay,address,uint64,string)uint64"),
-            receiver.0.to_vec(),
-            amount.to_be_bytes().to_vec(),
-            App::url_arg(url)?,
-        ];
-        self.propose_with(signer, args, 44 + url.len(), false).await
-    }
-
-    /// `vote`: the signer's vote, with the history index of its snapshot weight found from the
-    /// boxes.
-    pub async fn vote(
-        &self,
-        signer: &Signer,
-        id: u64,
-        choice: VoteChoice,
-    ) -> Result<Confirmed, ChainError> {
-        let voter = signer.address();
-        let p = self.proposal(id).await?;
-        let (index, _) = self.snapshot(&voter, p.header.member_seq).await?;
-        let boxes = [
-            BoxKey::Proposal(id),
-            BoxKey::Vote(id, voter),
-            BoxKey::Member(voter),
-            BoxKey::History(voter, index),
-            BoxKey::History(voter, index + 1),
-        ];
-        let args = vec![
-            method("vote(pay,uint64,uint8,uint64)void"),
-            id.to_be_bytes().to_vec(),
-            vec![choice.code()],
-            index.to_be_bytes().to_vec(),
-        ];
-        self.call_method(signer, args, &boxes, Some(box_cost(41, 24)), None)
-            .await
-    }
-
-    /// `finalize`: anyone, once the outcome is decided. The returned value is the new stored
-    /// state (2 defeated, 3 queued).
-    pub async fn finalize(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
-        let args = vec![method("finalize(uint64)uint8"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &[BoxKey::Proposal(id)], None, None)
-            .await
-    }
-
-    /// `cancel`: the proposer, while voting.
-    pub async fn cancel(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
-        let args = vec![method("cancel(uint64)void"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &[BoxKey::Proposal(id)], None, None)
-            .await
-    }
-
-    /// `execute`: anyone, for a queued membership / hosts / parameters / treasury proposal.
-    pub async fn execute(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
-        use crate::decode::ProposalPayload as P;
-        let p = self.proposal(id).await?;
-        let mut boxes = vec![BoxKey::Proposal(id)];
-        let mut cost = 0;
-        let mut fee = None;
-        match (&p.payload, p.header.kind) {
-            (P::Membership { member, .. }, _) => {
-                let (c, b) = self.member_change(member).await?;
-                cost = c;
-                boxes.extend(b);
-            }
-            (P::Hosts { host_id, .. }, _) => {
-                let k = BoxKey::Host(*host_id);
-                if !self.exists(&k).await? {
-                    cost = box_cost(9, 32);
-                }
-                boxes.push(k);
-            }
-            (P::Treasury { .. }, _) => fee = Some(2_000),
-            (P::Parameters { .. } | P::AttestationPolicy { .. }, _) => {}
-            (
-                P::Validator {
-                    validator, enabled, ..
-                },
-                _,
-            ) => {
-                let k = BoxKey::Validator(*validator);
-                if *enabled && !self.exists(&k).await? {
-                    cost = box_cost(33, 8);
-                }
-                boxes.push(k);
-            }
-            (P::Deploy { .. }, kind) => {
-                return Err(ChainError::Invalid(format!(
-                    "proposal {id} is a {} proposal: hosts report it, nobody executes it",
-                    kind.as_str()
-                )))
-            }
-        }
-        let args = vec![method("execute(pay,uint64)void"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &boxes, Some(cost), fee)
-            .await
-    }
-
-    /// `report`: a host's agent reports its execution of a queued deploy / emergency proposal
-    /// (or amends an applied report to rolled back).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn report(
-        &self,
-        signer: &Signer,
-        id: u64,
-        host_id: u64,
-        status: ReportStatus,
-        toplevel_sha256: [u8; 32],
-        generation: u64,
-        logs_sha256: [u8; 32],
-    ) -> Result<Confirmed, ChainError> {
-        let boxes = [
-            BoxKey::Proposal(id),
-            BoxKey::Host(host_id),
-            BoxKey::Report(id, host_id),
-            BoxKey::Rollback(id, host_id),
-            // An applied report needs the validators' agreement when the proposal has a quorum.
-            BoxKey::AttestPolicy(id),
-            BoxKey::Validation(id, host_id),
-        ];
-        let args = vec![
-            method("report(pay,uint64,uint64,uint8,byte[32],uint64,byte[32])void"),
-            id.to_be_bytes().to_vec(),
-            host_id.to_be_bytes().to_vec(),
-            vec![status.code()],
-            toplevel_sha256.to_vec(),
-            generation.to_be_bytes().to_vec(),
-            logs_sha256.to_vec(),
-        ];
-        self.call_method(signer, args, &boxes, Some(box_cost(17, 88)), None)
             .await
     }
 }

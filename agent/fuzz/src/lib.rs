@@ -19,6 +19,7 @@
 pub mod arc4;
 pub mod chain;
 mod config;
+pub mod events;
 pub mod git;
 mod journal;
 pub mod problem;

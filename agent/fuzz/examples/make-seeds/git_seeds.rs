@@ -152,6 +152,5 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         objects,
     };
     put("diff_hash", "bomb", &bomb.write());
-    drop(put);
     out
 }

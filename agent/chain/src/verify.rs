@@ -123,16 +123,7 @@ pub fn verify(
             "created ≤ start < end".into(),
         ));
     }
-    let kind_ok = matches!(
-        (&p.payload, h.kind),
-        (
-            ProposalPayload::Deploy { .. },
-            Kind::Deploy | Kind::Emergency
-        ) | (ProposalPayload::Membership { .. }, Kind::Membership)
-            | (ProposalPayload::Hosts { .. }, Kind::Hosts)
-            | (ProposalPayload::Parameters { .. }, Kind::Parameters)
-            | (ProposalPayload::Treasury { .. }, Kind::Treasury)
-    );
+    let kind_ok = p.payload.kinds().contains(&h.kind);
     if !kind_ok {
         return Err(disagree(
             "payload",

@@ -94,6 +94,20 @@ pub enum ProposalPayload {
 }
 
 impl ProposalPayload {
+    /// The proposal kinds that carry this payload. Exhaustive on purpose: a new payload must say
+    /// which kinds it belongs to before anything verifies it.
+    pub fn kinds(&self) -> &'static [Kind] {
+        match self {
+            ProposalPayload::Deploy { .. } => &[Kind::Deploy, Kind::Emergency],
+            ProposalPayload::Membership { .. } => &[Kind::Membership],
+            ProposalPayload::Hosts { .. } => &[Kind::Hosts],
+            ProposalPayload::Parameters { .. } => &[Kind::Parameters],
+            ProposalPayload::Treasury { .. } => &[Kind::Treasury],
+            ProposalPayload::Validator { .. } => &[Kind::Validator],
+            ProposalPayload::AttestationPolicy { .. } => &[Kind::AttestationPolicy],
+        }
+    }
+
     pub fn description_url(&self) -> &str {
         match self {
             ProposalPayload::Deploy {

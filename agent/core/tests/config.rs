@@ -318,7 +318,7 @@ account_key_file = "/run/keys/v"
 hosts = [{ id = 1, name = "a" }, { id = 1, name = "b" }, { id = 2, name = "a" },
          { id = 3, name = "-bad" }, { id = 4, name = "c", colour = "red" }, "web"]
 policy = "sometimes"
-check_command = []
+check_command = ["nix", "flake", "check"]
 store = "relative/store"
 build_timeout = "0s"
 "#;
@@ -330,7 +330,7 @@ build_timeout = "0s"
         "validator.hosts[4]: expected { id = 1, name = \"web-1\" }: unknown field `colour`",
         "validator.hosts[5]: expected { id = 1",
         "validator.policy: unknown policy \"sometimes\"",
-        "validator.check_command: must name a program",
+        "validator.check_command[0]: \"nix\" must be an absolute path",
         "validator.store: expected an absolute path",
         "validator.build_timeout: must be more than 0s",
     ] {

@@ -46,7 +46,8 @@ pub struct Validator {
     /// The hosts this validator builds, by their ids in the app.
     pub hosts: Vec<Host>,
     pub policy: VotePolicy,
-    /// Run in a work tree of the approved head; a non-zero exit attests `checks_failed`.
+    /// Run in a work tree of the approved head (absolute program, no PATH search); a non-zero
+    /// exit attests `checks_failed`.
     pub check_command: Option<Vec<String>>,
     pub check_timeout: Span,
     pub fetch_timeout: Span,
@@ -154,11 +155,12 @@ pub fn check(raw: RawValidator, p: &mut Problems) -> Option<Validator> {
         match argv.first() {
             None => p.add(
                 "validator.check_command",
-                "must name a program: [\"nix\", \"flake\", \"check\"], or leave it out",
+                "must name a program: [\"/run/current-system/sw/bin/nix\", \"flake\", \"check\"], or leave it out",
             ),
-            Some(prog) if prog.is_empty() => {
-                p.add("validator.check_command[0]", "must not be empty");
-            }
+            Some(prog) if !prog.starts_with('/') => p.add(
+                "validator.check_command[0]",
+                format!("{prog:?} must be an absolute path: the check runs without a PATH search"),
+            ),
             _ => {}
         }
         argv

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 /// Environment variables a parent under systemd may have set and an agent must not inherit:
 /// it would notify, log to or take credentials from the parent's unit.
-const UNIT_ENV: &[&str] = &[
+pub(crate) const UNIT_ENV: &[&str] = &[
     "NOTIFY_SOCKET",
     "WATCHDOG_USEC",
     "WATCHDOG_PID",

@@ -2,11 +2,14 @@
 //! end-to-end test (`tests/e2e.rs`) and the fleet benchmark (`benches/fleet.rs`).
 //!
 //! [`fleet::Fleet`] starts a devnet, the governed repository behind a git daemon, a DAO of three
-//! members, and N sandboxed hosts, each with its own system profile, private system bus and
-//! `dao-agent` in direct switch mode; it proposes, votes, finalizes and waits for the hosts'
-//! reports on chain. [`scenario::Scenario`] is issue 7's timeline on two hosts. Everything the
-//! harness starts is stopped by its PID (never by name) and its directory removed when it is
-//! dropped, also on error and on Ctrl-C ([`interrupt`]).
+//! members, N sandboxed hosts, each with its own system profile, private system bus and
+//! `dao-agent` in direct switch mode, and optionally reproducible-build validators
+//! (`dao-agent --role validator`, each with its own chroot Nix store, [`validator`]); it
+//! proposes, votes, finalizes and waits for the hosts' reports on chain.
+//! [`scenario::Scenario`] is the timeline of issues 7 and 14 on two hosts and two validators
+//! with an attestation quorum of 2. Everything the harness starts is stopped by its PID (never
+//! by name) and its directory removed when it is dropped, also on error and on Ctrl-C
+//! ([`interrupt`]).
 //!
 //! Needs root (the devnet's mount namespace, the agents' bus names), Nix (nix-bin), git,
 //! dbus-daemon, the repository's `.venv`, and the workspace's programs built
@@ -22,6 +25,7 @@ pub mod proxy;
 pub mod repo;
 pub mod scenario;
 pub mod story;
+pub mod validator;
 
 pub use fleet::{Fleet, FleetOptions};
 pub use scenario::Scenario;

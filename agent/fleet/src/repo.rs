@@ -19,6 +19,10 @@ pub struct HostConfig {
     pub healthy: bool,
     /// SSH keys allowed to log in as root (what a tampered change would like to add).
     pub root_keys: Vec<String>,
+    /// Whether the toplevel builds to the same bytes everywhere. When false, its build writes
+    /// the build time and random bytes into `etc/build-id`: every builder gets another
+    /// closure, which is what validators exist to catch.
+    pub reproducible: bool,
 }
 
 impl HostConfig {
@@ -28,6 +32,7 @@ impl HostConfig {
             motd: motd.to_owned(),
             healthy: true,
             root_keys: Vec::new(),
+            reproducible: true,
         }
     }
 }
@@ -65,9 +70,16 @@ impl Flake {
                 .iter()
                 .map(|k| format!("{} ", nix_string(k)))
                 .collect();
+            // Only a host that is not reproducible names the flag: the others' text, and so
+            // their derivations, stay what they were.
+            let reproducible = if h.reproducible {
+                ""
+            } else {
+                "          reproducible = false;\n"
+            };
             hosts.push_str(&format!(
                 "        {name} = host {{\n          name = {};\n          version = {};\n          \
-                 motd = {};\n          healthy = {};\n          rootKeys = [ {}];\n        }};\n",
+                 motd = {};\n          healthy = {};\n          rootKeys = [ {}];\n{reproducible}        }};\n",
                 nix_string(name),
                 h.version,
                 nix_string(&h.motd),
@@ -86,7 +98,7 @@ impl Flake {
 {{
   outputs = {{ self }}:
     let
-      toplevel = {{ name, version, motd, healthy, rootKeys }}: derivation {{
+      toplevel = {{ name, version, motd, healthy, rootKeys, reproducible ? true }}: derivation {{
         name = "nixos-system-${{name}}-${{toString version}}";
         system = "{system}";
         builder = "/bin/sh";
@@ -94,7 +106,7 @@ impl Flake {
         inherit motd;
         keys = builtins.concatStringsSep "\n" rootKeys;
         healthy = if healthy then "1" else "";
-        args = [ "-c" ''
+        args = [ "-c" (''
           set -eu
           mkdir -p $out/bin $out/etc/ssh
           printf '%s\n' "$motd" > $out/etc/motd
@@ -110,7 +122,11 @@ impl Flake {
           echo "\$(date +%s%3N) ${{name}} v${{toString version}} \$1" >> "\$root/switch.log"
           EOF
           chmod +x $out/bin/switch-to-configuration
-        '' ];
+        '' + (if reproducible then "" else ''
+          # Not reproducible on purpose: no two builds of this system give the same bytes.
+          printf '%s %s\n' "$(date +%s%N)" "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" \
+            > $out/etc/build-id
+        '')) ];
       }};
       host = args: {{ config.system.build.toplevel = toplevel args; }};
     in {{

@@ -1,16 +1,34 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! End to end: the demo's scenario (issue 7) on a real devnet, git daemon, Nix, D-Bus and two
-//! `dao-agent` processes, asserted step by step.
+//! End to end: the demo's scenario (issues 7 and 14) on a real devnet, git daemon, Nix, D-Bus,
+//! two host agents and two validators (`dao-agent --role validator`, each with its own chroot
+//! store) with an attestation quorum of 2, asserted step by step.
 //!
 //! Needs root, nix-bin, dbus-daemon, the repository's .venv and the workspace's programs
 //! (`cargo test --workspace` builds them; alone: `cargo build --workspace --bins` first).
 
 use dao_chain::decode::ReportStatus;
 use dao_fleet::host::system_name;
-use dao_fleet::scenario::{path_sha256, Scenario};
+use dao_fleet::scenario::{path_sha256, Scenario, ATTEST_REWARD};
 use dao_fleet::Story;
-use std::collections::BTreeMap;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// The hex closure in a journal detail such as "2 validators agreed on closure sha256:<hex>, …".
+fn closure_in(detail: &str) -> Option<&str> {
+    let hex = detail.split("sha256:").nth(1)?.get(..64)?;
+    hex.chars().all(|c| c.is_ascii_hexdigit()).then_some(hex)
+}
+
+/// The attestations JSON of one host.
+fn host_attestations(v: &Value, host: u64) -> &Value {
+    v["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host_id"] == host)
+        .unwrap_or_else(|| panic!("no attestations listed for host {host}: {v}"))
+}
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -27,8 +45,20 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
     let web = s.fleet.host("web").unwrap().id;
     let db = s.fleet.host("db").unwrap().id;
     let root = s.fleet.root.clone();
-    let pids = s.fleet.pids();
-    assert_eq!(pids.len(), 6, "devnet, git daemon, two agents, two buses");
+    assert_eq!(
+        s.fleet.pids().len(),
+        7,
+        "devnet, git daemon, two agents, two buses, one validator (the other starts in step 1)"
+    );
+    let validators: BTreeMap<String, String> = s
+        .fleet
+        .validators
+        .iter()
+        .map(|v| (v.address.clone(), v.name.clone()))
+        .collect();
+    assert_eq!(validators.len(), 2);
+    assert!(s.fleet.validator("vera").unwrap().started());
+    assert!(!s.fleet.validator("victor").unwrap().started());
 
     // Before anything: both hosts run generation 1, the genesis configuration.
     for name in ["web", "db"] {
@@ -69,6 +99,85 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         let motd = std::fs::read_to_string(running.join("etc/motd")).unwrap();
         assert!(motd.contains("v2, maintenance window"), "{name}: {motd}");
     }
+
+    // 1, the quorum: both hosts built and said they await attestations, still on generation 1,
+    // while only vera ran; victor started only then, and both hosts applied after.
+    assert!(s.fleet.validator("victor").unwrap().started());
+    assert_eq!(p1.held.keys().copied().collect::<Vec<_>>(), [web, db]);
+    for (id, h) in &p1.held {
+        assert!(
+            h.state.starts_with("awaiting attestations: proposal 1:"),
+            "host {id}: {}",
+            h.state
+        );
+        assert_eq!(
+            h.host.generation,
+            Some(1),
+            "host {id} switched before the quorum"
+        );
+        assert_eq!(h.host.generations, [1], "host {id}");
+    }
+    let att1 = s.show_attestations(1, 2, true).unwrap();
+    assert_eq!(att1["quorum"], 2);
+    assert_eq!(att1["reward"], ATTEST_REWARD);
+    for (id, name) in [(web, "web"), (db, "db")] {
+        let h = host_attestations(&att1, id);
+        assert_eq!(h["attestations"], 2, "{name}");
+        let agreed = h["agreed_closure"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {h}"));
+        let list = h["attested"].as_array().unwrap();
+        let who: BTreeSet<&str> = list
+            .iter()
+            .map(|x| validators[x["validator"].as_str().unwrap()].as_str())
+            .collect();
+        assert_eq!(who, BTreeSet::from(["vera", "victor"]), "{name}");
+        for x in list {
+            assert_eq!(x["outcome"], "built", "{name}: {x}");
+            assert_eq!(x["closure"], agreed, "{name}: {x}");
+            assert_eq!(x["agrees"], true, "{name}: {x}");
+        }
+        // The host waited, then activated exactly the closure the validators agreed on.
+        let q = &p1.quorum[&id];
+        assert!(q.waited, "{name}: {q:?}");
+        assert_eq!(q.state, "done", "{name}: {q:?}");
+        assert_eq!(closure_in(&q.detail), Some(agreed), "{name}: {q:?}");
+        assert!(q.detail.ends_with("which this host built too"), "{q:?}");
+    }
+    // Different hosts, different systems, different closures.
+    assert_ne!(
+        host_attestations(&att1, web)["agreed_closure"],
+        host_attestations(&att1, db)["agreed_closure"]
+    );
+
+    // 1, the rewards: each validator is paid once, reward × 2 hosts; a second claim is refused.
+    let rewards = s.claim_rewards(1).unwrap();
+    assert_eq!(rewards.claims.len(), 2);
+    for (name, c) in &rewards.claims {
+        assert!(c.run.success, "{name}: {}", c.run.stderr);
+        assert_eq!(c.amount, 2 * ATTEST_REWARD, "{name}");
+        assert_eq!(c.hosts, [web, db], "{name}");
+        assert!(
+            c.after > c.before,
+            "{name}: the claim must pay more than it costs"
+        );
+        assert!(
+            c.after - c.before < c.amount,
+            "{name}: the claimant pays the fees and its claim record's deposit"
+        );
+    }
+    assert!(!rewards.again.success, "a second claim was paid");
+    assert!(
+        rewards.again.stderr.contains("already claimed"),
+        "the refusal says why: {}",
+        rewards.again.stderr
+    );
+    // The treasury paid both rewards and received both claim records' deposits (2,500 + 400 ×
+    // (41 + 24) bytes each), nothing else.
+    assert_eq!(
+        rewards.treasury_before - rewards.treasury_after,
+        4 * ATTEST_REWARD - 2 * 28_500
+    );
 
     // 2. A change that breaks web's health check; its vote stays open.
     let p2 = s.propose_unhealthy().unwrap();
@@ -180,14 +289,71 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         Some(2)
     );
 
-    // 6. `show` for each proposal agrees with the reports.
-    let shown = s.show_all(&[1, 2, 3]).unwrap();
+    // 6. A change that is not reproducible: the validators disagree, every host refuses it
+    // without switching.
+    let before: BTreeMap<u64, _> = [web, db]
+        .into_iter()
+        .map(|id| {
+            let h = s.fleet.hosts.iter().find(|h| h.id == id).unwrap();
+            (id, (h.state().unwrap(), h.switches().unwrap()))
+        })
+        .collect();
+    let p4 = s.not_reproducible().unwrap();
+    assert_eq!(p4.decided.id, 4);
+    assert_eq!(p4.decided.state, "queued");
+    let att4 = s.fleet.attestations(4).unwrap();
+    for (id, name) in [(web, "web"), (db, "db")] {
+        let r = &p4.reports[&id];
+        assert_eq!(r.status, ReportStatus::NotReproducible, "{name}");
+        let (status, step, reason) = &p4.journal[&id];
+        assert_eq!(status, "not_reproducible", "{name}");
+        assert_eq!(step, "await_attestations", "{name}");
+        assert!(reason.contains("can no longer agree"), "{name}: {reason}");
+        let (state, switches) = &before[&id];
+        assert_eq!(
+            &p4.states[&id], state,
+            "{name}: nothing changed on the host"
+        );
+        assert_eq!(&p4.switches[&id], switches, "{name}: no switch ran");
+        assert_eq!(r.generation, state.generation.unwrap(), "{name}");
+        assert!(
+            !system_name(p4.states[&id].running.as_deref().unwrap()).ends_with("-5"),
+            "{name} runs v5"
+        );
+        let h = host_attestations(&att4, id);
+        assert_eq!(h["attestations"], 2, "{name}");
+        assert!(h["agreed_closure"].is_null(), "{name}: {h}");
+        let closures: BTreeSet<&str> = h["attested"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                assert_eq!(x["outcome"], "built", "{name}: {x}");
+                assert_eq!(x["agrees"], false, "{name}: {x}");
+                x["closure"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(closures.len(), 2, "{name}: two builds, two closures");
+    }
+    assert_eq!(p4.states[&web].generation, Some(2));
+    assert_eq!(
+        p4.states[&db].generation,
+        Some(1),
+        "db since the operator's rollback"
+    );
+
+    // 7. `show` for each proposal agrees with the reports.
+    let shown = s.show_all(&[1, 2, 3, 4]).unwrap();
     assert!(shown.iter().all(|v| v["verified"] == true));
     let reports: Vec<usize> = shown
         .iter()
         .map(|v| v["reports"].as_array().unwrap().len())
         .collect();
-    assert_eq!(reports, [2, 1, 2], "proposal 2 targets web only");
+    assert_eq!(reports, [2, 1, 2, 2], "proposal 2 targets web only");
+    assert_eq!(
+        shown[3]["reports"][0]["report"]["status"],
+        "not_reproducible"
+    );
 
     // Exactly one report per (proposal, host) on chain, plus db's one amendment.
     let counts = s.count_reports().unwrap();
@@ -198,17 +364,38 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         ((2, web, "rolled_back"), 1),
         ((3, web, "refused"), 1),
         ((3, db, "refused"), 1),
+        ((4, web, "not_reproducible"), 1),
+        ((4, db, "not_reproducible"), 1),
     ]
     .into_iter()
     .map(|((p, h, st), n)| ((p, h, st.to_owned()), n))
     .collect();
     assert_eq!(counts, expected);
 
+    // What the validators did over the whole scenario: both attested every host of 1, 2 and 4
+    // (nothing for the tampered 3), agreed except on 4; the hosts waited on proposal 1.
+    let t = s.validator_tally().unwrap();
+    let pairs: BTreeMap<(u64, u64), usize> = [(1, web), (1, db), (2, web), (4, web), (4, db)]
+        .into_iter()
+        .map(|k| (k, 2))
+        .collect();
+    assert_eq!(t.attestations, pairs);
+    assert_eq!(t.agreed, BTreeSet::from([(1, web), (1, db), (2, web)]));
+    assert!(
+        t.waited.is_superset(&BTreeSet::from([(1, web), (1, db)])),
+        "{t:?}"
+    );
+    assert_eq!(t.not_reproducible, 2);
+    assert_eq!(t.rewards, 4 * ATTEST_REWARD);
+
     // Every check the demo's summary shows passed too.
     let failed: Vec<_> = s.checks.iter().filter(|c| !c.ok()).collect();
     assert!(failed.is_empty(), "{failed:#?}");
 
-    // Cleanup: every process the fleet started is gone, and its directory removed.
+    // Cleanup: every process the fleet started is gone, and its directory removed (with the
+    // validators' chroot stores).
+    let pids = s.fleet.pids();
+    assert_eq!(pids.len(), 8, "… and both validators");
     drop(s);
     for pid in pids {
         assert!(!alive(pid), "pid {pid} still runs");

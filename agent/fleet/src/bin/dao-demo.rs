@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: dao-demo [--keep]\n\n\
   Runs a DAO-governed fleet of two NixOS hosts on this machine (a local devnet, a git daemon,\n\
-  two sandboxed dao-agents) through issue 7's timeline and checks every outcome.\n\n\
+  two sandboxed dao-agents, two reproducible-build validators) through the timeline of issues 7\n\
+  and 14 and checks every outcome.\n\n\
   --keep   keep the fleet's directory (logs, journals, repositories, configurations)\n";
 
 fn main() -> ExitCode {
@@ -43,7 +44,9 @@ fn main() -> ExitCode {
         "nixos-dao-governance: a change to a NixOS fleet reaches a host only when the DAO \
          approved it.\nThree members (alice 50, bob 30, carol 20) govern two hosts, web and db, \
          from an Algorand app on a local devnet;\neach host's dao-agent applies only approved \
-         changes and reports every outcome on chain.",
+         changes and reports every outcome on chain;\ntwo validators, vera and victor, build \
+         every change in Nix stores of their own and attest it on chain,\nand a host switches \
+         only to a system both of them built too.",
     );
     let code = match Scenario::start(keep, story) {
         Err(e) => {

@@ -52,6 +52,31 @@ impl Fleet {
         Ok(r)
     }
 
+    /// Like [`Fleet::ctl`] without showing the command: what the harness reads for itself
+    /// (polling a host's status, JSON behind a line already shown).
+    pub fn ctl_quiet(&self, args: &[String]) -> Result<CtlRun> {
+        ctl_run(&self.bins.agentctl, &self.repo.work, args)
+    }
+
+    /// `dao-agentctl status --json` of a host, not shown (for polling).
+    pub fn status_quiet(&self, host: &Host) -> Result<serde_json::Value> {
+        let args = [
+            "status".into(),
+            "--json".into(),
+            "--bus".into(),
+            host.bus_address.clone(),
+        ];
+        let r = self.ctl_quiet(&args)?;
+        if !r.success {
+            bail!(
+                "`dao-agentctl status` of {} failed: {}",
+                host.name,
+                r.stderr.trim()
+            );
+        }
+        r.json()
+    }
+
     /// A local command for a host's agent (`--bus` its system bus); `as_nobody` runs it as
     /// uid/gid 65534 without groups.
     pub fn local(&self, host: &Host, args: &[&str], as_nobody: bool) -> Result<CtlRun> {
@@ -83,10 +108,12 @@ impl Fleet {
         }
     }
 
-    fn chain_args(&self, mut args: Vec<String>, key: Option<&Member>) -> Vec<String> {
-        if let Some(m) = key {
+    /// `args` with the signing key (a path from the checkout: `../keys/NAME.key`) and the
+    /// devnet's token file.
+    pub(super) fn chain_args(&self, mut args: Vec<String>, key: Option<&str>) -> Vec<String> {
+        if let Some(k) = key {
             args.push("--key".into());
-            args.push(m.key.clone());
+            args.push(k.to_owned());
         }
         args.push("--algod-token-file".into());
         args.push(TOKEN.into());
@@ -136,7 +163,7 @@ impl Fleet {
         args.push(description.into());
         args.push("--json".into());
         let v = self
-            .ctl_ok(&self.chain_args(args, Some(proposer)))?
+            .ctl_ok(&self.chain_args(args, Some(&proposer.key)))?
             .json()?;
         let id = v["id"].as_u64().context("submit printed no id")?;
         let hash = v["diff_hash"]
@@ -154,14 +181,18 @@ impl Fleet {
             choice.into(),
             "--json".into(),
         ];
-        let v = self.ctl_ok(&self.chain_args(args, Some(member)))?.json()?;
+        let v = self
+            .ctl_ok(&self.chain_args(args, Some(&member.key)))?
+            .json()?;
         v["round"].as_u64().context("vote printed no round")
     }
 
     /// `dao-agentctl finalize ID`: the round and the new state (queued or defeated).
     pub fn finalize(&self, id: u64, member: &Member) -> Result<(u64, String)> {
         let args = vec!["finalize".into(), id.to_string(), "--json".into()];
-        let v = self.ctl_ok(&self.chain_args(args, Some(member)))?.json()?;
+        let v = self
+            .ctl_ok(&self.chain_args(args, Some(&member.key)))?
+            .json()?;
         Ok((
             v["round"].as_u64().context("finalize printed no round")?,
             v["state"].as_str().unwrap_or("?").to_owned(),

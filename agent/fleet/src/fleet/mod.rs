@@ -8,6 +8,7 @@
 
 mod ctl;
 mod start;
+mod validators;
 mod watch;
 
 pub use start::build_toplevels;
@@ -18,6 +19,7 @@ use crate::host::Host;
 use crate::proxy::CountingProxy;
 use crate::repo::{Flake, GovernedRepo};
 use crate::story::Story;
+use crate::validator::Validator;
 use anyhow::{Context, Result};
 use dao_chain::decode::ReportStatus;
 use dao_chain::App;
@@ -39,6 +41,17 @@ pub struct FleetOptions {
     pub keep: bool,
     /// How long an agent may take to be ready.
     pub ready_timeout: Duration,
+    /// Reproducible-build validators (`validator::VALIDATORS`, dev accounts after the hosts'),
+    /// each building every host in its own chroot store; 0: none, the quorum off.
+    pub validators: usize,
+    /// How many of them start with the fleet; the others wait for [`Fleet::start_validator`].
+    pub validators_started: usize,
+    /// The attestation quorum k given to `form` (hosts switch only on what k validators built).
+    pub attest_quorum: u64,
+    /// µAlgo the treasury pays per attestation that matched the agreement.
+    pub attest_reward: u64,
+    /// µAlgo alice pays into the treasury after the formation, for the rewards.
+    pub treasury: u64,
 }
 
 impl FleetOptions {
@@ -50,6 +63,11 @@ impl FleetOptions {
             count_requests: false,
             keep: false,
             ready_timeout: Duration::from_secs(60),
+            validators: 0,
+            validators_started: 0,
+            attest_quorum: 0,
+            attest_reward: 0,
+            treasury: 0,
         }
     }
 }
@@ -149,8 +167,10 @@ impl BlockClock {
     }
 }
 
-// Fields drop in this order: agents and buses, proxies, git daemon, devnet, runtime, directory.
+// Fields drop in this order: validators, agents and buses, proxies, git daemon, devnet, runtime,
+// directory.
 pub struct Fleet {
+    pub validators: Vec<Validator>,
     pub hosts: Vec<Host>,
     pub proxies: Vec<CountingProxy>,
     pub repo: GovernedRepo,
@@ -186,6 +206,13 @@ impl Fleet {
             .with_context(|| format!("no host {name}"))
     }
 
+    pub fn validator(&self, name: &str) -> Result<&Validator> {
+        self.validators
+            .iter()
+            .find(|v| v.name == name)
+            .with_context(|| format!("no validator {name}"))
+    }
+
     pub fn member(&self, name: &str) -> Result<&Member> {
         self.members
             .iter()
@@ -193,9 +220,17 @@ impl Fleet {
             .with_context(|| format!("no member {name}"))
     }
 
-    /// Stops every agent, bus, the git daemon and the devnet, in that order; the first error.
+    /// Stops every validator, agent, bus, the git daemon and the devnet, in that order; the first
+    /// error.
     pub fn stop(&mut self) -> Result<()> {
         let mut first: Result<()> = Ok(());
+        for v in &mut self.validators {
+            if let Err(e) = v.stop() {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
         for h in &mut self.hosts {
             if let Err(e) = h.stop() {
                 if first.is_ok() {
@@ -223,6 +258,7 @@ impl Fleet {
             out.extend(h.agent_pid());
             out.extend(h.bus_pid());
         }
+        out.extend(self.validators.iter().filter_map(Validator::agent_pid));
         out
     }
 
@@ -240,7 +276,13 @@ impl Drop for Fleet {
         let n = self.pids().len();
         match self.stop() {
             Ok(()) => self.story.say(&format!(
-                "stopped the {n} processes the fleet started (agents, buses, git daemon, devnet){}",
+                "stopped the {n} processes the fleet started (agents, {}buses, git daemon, \
+                 devnet){}",
+                if self.validators.is_empty() {
+                    ""
+                } else {
+                    "validators, "
+                },
                 if self.dir.keep {
                     String::new()
                 } else {

@@ -10,6 +10,7 @@ use crate::interrupt;
 use crate::proxy::CountingProxy;
 use crate::repo::{run, Flake, GovernedRepo, HostConfig};
 use crate::story::{short, Story};
+use crate::validator::{Validator, VALIDATORS};
 use anyhow::{bail, Context, Result};
 use dao_chain::{App, Node};
 use std::os::unix::fs::PermissionsExt;
@@ -33,7 +34,14 @@ impl Fleet {
         };
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))?;
         let n = opts.hosts.len();
-        let accounts = u32::try_from(3 + n).context("too many hosts")?;
+        if opts.validators > VALIDATORS.len() {
+            bail!(
+                "{} validators asked for; the fleet names at most {}",
+                opts.validators,
+                VALIDATORS.len()
+            );
+        }
+        let accounts = u32::try_from(3 + n + opts.validators).context("too many hosts")?;
 
         let t = Instant::now();
         let devnet = Devnet::start(
@@ -73,6 +81,20 @@ impl Fleet {
                 address: devnet.address(dev)?,
                 key: format!("../keys/{name}.key"),
             });
+        }
+        // Validators: the dev accounts after the hosts', keys beside the members'.
+        let mut validators = Vec::new();
+        for (j, name) in VALIDATORS.iter().take(opts.validators).enumerate() {
+            let dev = u32::try_from(4 + n + j)?;
+            let key = keys.join(format!("{name}.key"));
+            std::fs::copy(devnet.key_file(dev), &key)?;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+            validators.push(Validator::create(
+                name,
+                &root.join("validators").join(name),
+                &key,
+                &devnet.address(dev)?,
+            )?);
         }
 
         // The governed repository, genesis: every host on v1.
@@ -132,6 +154,8 @@ impl Fleet {
         ));
 
         let mut fleet_parts = Parts {
+            validators,
+            attest: (opts.attest_quorum, opts.attest_reward),
             hosts,
             repo,
             devnet,
@@ -145,6 +169,8 @@ impl Fleet {
         };
         let (app_id, sealed_round) = fleet_parts.form()?;
         let Parts {
+            validators,
+            attest: _,
             hosts,
             repo,
             devnet,
@@ -157,6 +183,7 @@ impl Fleet {
             dir,
         } = fleet_parts;
         let mut fleet = Fleet {
+            validators,
             hosts,
             proxies: Vec::new(),
             repo,
@@ -171,7 +198,13 @@ impl Fleet {
             sealed_round,
             dir,
         };
+        if opts.treasury > 0 {
+            fleet.fund_treasury(opts.treasury)?;
+        }
         fleet.start_agents(&opts, &repo_dir)?;
+        for name in VALIDATORS.iter().take(opts.validators_started) {
+            fleet.start_validator(name)?;
+        }
         Ok(fleet)
     }
 
@@ -263,6 +296,9 @@ impl Fleet {
 
 /// What `start` holds before the app exists.
 struct Parts {
+    validators: Vec<Validator>,
+    /// The attestation quorum and reward for `form`.
+    attest: (u64, u64),
     hosts: Vec<Host>,
     repo: GovernedRepo,
     devnet: Devnet,
@@ -298,6 +334,17 @@ impl Parts {
         for h in &self.hosts {
             args.push("--host".into());
             args.push(format!("{}={}", h.id, h.address));
+        }
+        for v in &self.validators {
+            args.push("--validator".into());
+            args.push(v.address.clone());
+        }
+        let (quorum, reward) = self.attest;
+        if quorum > 0 {
+            args.extend(["--attest-quorum".into(), quorum.to_string()]);
+        }
+        if reward > 0 {
+            args.extend(["--attest-reward".into(), reward.to_string()]);
         }
         args.extend(
             [
@@ -346,9 +393,19 @@ impl Parts {
             .take(3)
             .map(|h| format!("{} {}", h.id, h.name))
             .collect();
+        let validators = if self.validators.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = self.validators.iter().map(|v| v.name.as_str()).collect();
+            format!(
+                "; validators {} (a host switches only to a closure {quorum} of them built; \
+                 {reward} µAlgo per matching attestation)",
+                names.join(" · ")
+            )
+        };
         self.story.ok(&format!(
-            "DAO formed: app {app_id}; members {}; hosts {}{}; sealed in round {round}; \
-             dao-spec.toml written [{:.1} s]",
+            "DAO formed: app {app_id}; members {}; hosts {}{}{validators}; sealed in round \
+             {round}; dao-spec.toml written [{:.1} s]",
             members.join(" · "),
             hosts.join(" · "),
             if self.hosts.len() > 3 {

@@ -74,6 +74,7 @@ impl Fleet {
             for h in &mut self.hosts {
                 h.check_agent()?;
             }
+            self.check_validators()?;
             for &hid in hosts {
                 if landed.contains_key(&hid) {
                     continue;
@@ -171,8 +172,8 @@ impl Fleet {
         }
     }
 
-    /// Every ExecutionReported event of the app: `(round, proposal, host, status)`.
-    pub fn report_events(&self) -> Result<Vec<(u64, u64, u64, ReportStatus)>> {
+    /// Every event of the app since it was sealed, with its round.
+    pub fn app_events(&self) -> Result<Vec<(u64, AppEvent)>> {
         let last = self.last_round()?;
         let mut out = Vec::new();
         for round in self.sealed_round..=last {
@@ -181,19 +182,30 @@ impl Fleet {
                     continue;
                 }
                 for l in lines {
-                    if let Ok(Log::Event(AppEvent::ExecutionReported {
-                        id,
-                        host_id,
-                        status,
-                        ..
-                    })) = decode_log(&l)
-                    {
-                        out.push((round, id, host_id, status));
+                    if let Ok(Log::Event(e)) = decode_log(&l) {
+                        out.push((round, e));
                     }
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Every ExecutionReported event of the app: `(round, proposal, host, status)`.
+    pub fn report_events(&self) -> Result<Vec<(u64, u64, u64, ReportStatus)>> {
+        Ok(self
+            .app_events()?
+            .into_iter()
+            .filter_map(|(round, e)| match e {
+                AppEvent::ExecutionReported {
+                    id,
+                    host_id,
+                    status,
+                    ..
+                } => Some((round, id, host_id, status)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The last round and when it was made (wall-clock ms), from algod's

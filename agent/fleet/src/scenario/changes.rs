@@ -13,7 +13,9 @@ use dao_core::diff_hash::DiffHash;
 use std::str::FromStr;
 
 impl Scenario {
-    /// Step 1: a change for both hosts, one member against; applied on both.
+    /// Step 1: a change for both hosts, one member against; the hosts build it and wait for the
+    /// attestation quorum (the validators not yet running start only once they say so); then
+    /// applied on both.
     pub fn change_both(&mut self) -> Result<Outcome> {
         self.fleet
             .story
@@ -68,7 +70,9 @@ impl Scenario {
             state,
         };
         let targets = self.fleet.all_ids();
-        let o = self.outcome(decided, &targets, since)?;
+        let held = self.hold_quorum(id, &targets)?;
+        let mut o = self.outcome(decided, &targets, since)?;
+        o.held = held;
         self.tell_reports(&o);
         for h in &self.fleet.hosts {
             let got = o.reports.get(&h.id).map_or("no report".into(), report_text);
@@ -80,6 +84,28 @@ impl Scenario {
                     h.name
                 ),
                 got: format!("{got}; {state}"),
+            });
+            let quorum = o
+                .quorum
+                .get(&h.id)
+                .map_or("never reached the quorum".into(), |q| {
+                    let agreed = q.state == "done"
+                        && q.detail.starts_with("2 validators agreed on closure")
+                        && q.detail.ends_with("which this host built too");
+                    format!(
+                        "{}, {}",
+                        if q.waited { "waited" } else { "did not wait" },
+                        if agreed {
+                            "then activated the closure 2 validators agreed on".to_owned()
+                        } else {
+                            format!("{}: {}", q.state, q.detail)
+                        }
+                    )
+                });
+            self.checks.push(Check {
+                what: format!("proposal 1 on {}: the quorum", h.name),
+                expected: "waited, then activated the closure 2 validators agreed on".into(),
+                got: quorum,
             });
         }
         self.applied.clone_from(&head);

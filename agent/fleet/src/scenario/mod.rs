@@ -1,14 +1,21 @@
-//! The scenario of the demo and of the end-to-end test (issue 7), step by step, on a fleet of
-//! two hosts, web (1) and db (2):
+//! The scenario of the demo and of the end-to-end test (issues 7 and 14), step by step, on a
+//! fleet of two hosts, web (1) and db (2), and two reproducible-build validators, vera and victor,
+//! with an attestation quorum of 2: a host switches only to a closure both built too.
 //!
-//! 1. a change for both hosts, voted with one member against, finalized, applied on both;
+//! 1. a change for both hosts, voted with one member against, finalized; the hosts build it and
+//!    wait for the quorum (victor starts only once they say so), then apply it; the validators'
+//!    attestations, and their rewards claimed from the treasury (a second claim refused);
 //! 2. a change that breaks web's health check is proposed for web alone; its vote stays open;
 //! 3. meanwhile a tampered proposal (its head does not match its diff hash) is approved and
 //!    refused by both hosts;
 //! 4. the health-breaking change is approved, applied on web and rolled back automatically;
 //! 5. an operator rollback on db with `dao-agentctl rollback` (an unprivileged one refused),
 //!    then `resume`;
-//! 6. `dao-agentctl show` for each proposal, with the hosts' on-chain reports.
+//! 6. a change whose build is not reproducible (it embeds the build time and random bytes) is
+//!    approved; the validators' closures differ, and every host reports `not_reproducible`
+//!    without switching;
+//! 7. `dao-agentctl show` for each proposal, with the hosts' on-chain reports, and the tally of
+//!    the validators' work.
 //!
 //! Proposal 2 is decided after proposal 3 on purpose: a refused proposal must not stand in the
 //! way of a later one built on the same commit, and the daemon's lineage walk (as of this
@@ -16,15 +23,19 @@
 //! not, so proposal 2 must be created before the tampered one to be reachable on web.
 //!
 //! Each step returns what happened, for the test to assert, and records [`Check`]s (expected
-//! against observed), for the demo's summary. The steps live beside this file: [`changes`] (1 to 4:
-//! the proposals and what hosts did with them), [`brake`] (5), [`summary`] (6 and the summary).
+//! against observed), for the demo's summary. The steps live beside this file: [`changes`] (1 to
+//! 4: the proposals and what hosts did with them), [`validators`] (the quorum, attestations,
+//! rewards, the tally), [`brake`] (5), [`unreproducible`] (6), [`summary`] (7 and the summary).
 
 mod brake;
 mod changes;
 mod summary;
+mod unreproducible;
+mod validators;
 
 pub use brake::Brake;
 pub use summary::show_reports;
+pub use validators::{attestation_lines, Claimed, Held, Rewards, Tally};
 
 use crate::fleet::{status_name, Fleet, FleetOptions, Landed};
 use crate::host::{system_name, HostState};
@@ -38,6 +49,15 @@ use std::time::{Duration, Instant};
 
 /// How long hosts may take to report a proposal (a cold Nix evaluates slowly the first time).
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// µAlgo the treasury pays per attestation that matched the agreement. Above what a claim costs
+/// the validator (fees and its claim record's deposit, about 32,500 µAlgo for two hosts), so
+/// that a claim visibly pays.
+pub const ATTEST_REWARD: u64 = 100_000;
+
+/// µAlgo alice pays into the treasury after the formation: more than every reward the scenario
+/// earns (2 validators × 2 hosts × [`ATTEST_REWARD`]).
+pub const TREASURY: u64 = 1_000_000;
 
 /// One expected outcome and what was observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +98,22 @@ pub struct Outcome {
     pub states: BTreeMap<u64, HostState>,
     /// Host id → the switches it ran, in order (every host).
     pub switches: BTreeMap<u64, Vec<String>>,
+    /// Host id → what its journal says about the attestation quorum (targeted hosts that
+    /// reached it).
+    pub quorum: BTreeMap<u64, QuorumStep>,
+    /// Host id → its status while a validator was held back (step 1 only).
+    pub held: BTreeMap<u64, Held>,
+}
+
+/// What a host's journal says about the attestation quorum for one proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumStep {
+    /// An `await_attestations` step was started: the host built and waited for validators.
+    pub waited: bool,
+    /// The step's last state (`started`, `done`, `failed`) and its detail: the agreed closure,
+    /// or why the host refused.
+    pub state: String,
+    pub detail: String,
 }
 
 pub struct Scenario {
@@ -89,6 +125,8 @@ pub struct Scenario {
     applied: String,
     applied_flake: Flake,
     health_timeout: String,
+    /// What the validators did, once counted (step 7), for the summary.
+    pub tally: Option<Tally>,
 }
 
 /// A proposal whose vote is still open.
@@ -127,11 +165,20 @@ fn report_text(r: &Landed) -> String {
 impl Scenario {
     /// Sets up the two-host fleet.
     pub fn start(keep: bool, story: Story) -> Result<Scenario> {
-        story.section("Setting up: a devnet, a governed repository, a DAO, two hosts");
+        story.section(
+            "Setting up: a devnet, a governed repository, a DAO, two hosts, two validators",
+        );
         let mut opts = FleetOptions::new(&["web", "db"]);
         opts.keep = keep;
+        // Both validators must agree; victor starts late, in step 1, to show a host waiting.
+        opts.validators = 2;
+        opts.validators_started = 1;
+        opts.attest_quorum = 2;
+        opts.attest_reward = ATTEST_REWARD;
+        opts.treasury = TREASURY;
         let health_timeout = opts.health_timeout.clone();
         let fleet = Fleet::start(opts, story)?;
+        fleet.show_validators()?;
         let main = fleet.repo.genesis.clone();
         let applied_flake = fleet.flake.clone();
         Ok(Scenario {
@@ -140,6 +187,7 @@ impl Scenario {
             main,
             applied_flake,
             health_timeout,
+            tally: None,
             fleet,
         })
     }
@@ -195,6 +243,7 @@ impl Scenario {
         let mut journal = BTreeMap::new();
         let mut states = BTreeMap::new();
         let mut switches = BTreeMap::new();
+        let mut quorum = BTreeMap::new();
         for h in &self.fleet.hosts {
             if let Some(j) = h.journal(decided.id)? {
                 journal.insert(
@@ -205,6 +254,22 @@ impl Scenario {
                         j["outcome"]["reason"].as_str().unwrap_or("").to_owned(),
                     ),
                 );
+                let steps: Vec<&serde_json::Value> = j["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["step"] == "await_attestations")
+                    .collect();
+                if let Some(last) = steps.last() {
+                    quorum.insert(
+                        h.id,
+                        QuorumStep {
+                            waited: steps.iter().any(|s| s["state"] == "started"),
+                            state: last["state"].as_str().unwrap_or("").to_owned(),
+                            detail: last["detail"].as_str().unwrap_or("").to_owned(),
+                        },
+                    );
+                }
             }
             states.insert(h.id, h.state()?);
             switches.insert(h.id, h.switches()?);
@@ -215,6 +280,8 @@ impl Scenario {
             journal,
             states,
             switches,
+            quorum,
+            held: BTreeMap::new(),
         })
     }
 
@@ -246,12 +313,16 @@ impl Scenario {
     /// The whole scenario, as the demo runs it.
     pub fn run_all(&mut self) -> Result<()> {
         let p1 = self.change_both()?;
+        self.show_attestations(p1.decided.id, 2, true)?;
+        self.claim_rewards(p1.decided.id)?;
         let p2 = self.propose_unhealthy()?;
         self.tampered()?;
         self.finish_unhealthy(p2)?;
         self.operator_rollback(p1.decided.id)?;
-        self.show_all(&[1, 2, 3])?;
+        self.not_reproducible()?;
+        self.show_all(&[1, 2, 3, 4])?;
         self.count_reports()?;
+        self.validator_tally()?;
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Step 6 and the end: what the chain says about each proposal (`dao-agentctl show`), the
+//! Step 7 and the end: what the chain says about each proposal (`dao-agentctl show`), the
 //! report events counted, and the summary of every check.
 
 use super::Scenario;
@@ -8,11 +8,11 @@ use anyhow::Result;
 use std::collections::BTreeMap;
 
 impl Scenario {
-    /// Step 6: `dao-agentctl show` for each proposal, condensed.
+    /// Step 7: `dao-agentctl show` for each proposal, condensed.
     pub fn show_all(&mut self, ids: &[u64]) -> Result<Vec<serde_json::Value>> {
         self.fleet
             .story
-            .section("6. What the chain says: dao-agentctl show, for each proposal");
+            .section("7. What the chain says: dao-agentctl show, for each proposal");
         let mut out = Vec::new();
         for &id in ids {
             let v = self.fleet.show(id)?;
@@ -33,7 +33,9 @@ impl Scenario {
                 match id {
                     1 => "queued; web applied gen 2; db applied gen 2 → rolled_back gen 1",
                     2 => "queued; web rolled_back gen 2",
-                    _ => "queued; web refused gen 2; db refused gen 2",
+                    3 => "queued; web refused gen 2; db refused gen 2",
+                    // db runs generation 1 since the operator's rollback.
+                    _ => "queued; web not_reproducible gen 2; db not_reproducible gen 1",
                 },
                 &format!(
                     "{}; {}",
@@ -61,7 +63,7 @@ impl Scenario {
         self.check(
             "ExecutionReported events (proposal/host)",
             "1/1 applied×1, 1/2 applied×1, 1/2 rolled_back×1, 2/1 rolled_back×1, \
-             3/1 refused×1, 3/2 refused×1",
+             3/1 refused×1, 3/2 refused×1, 4/1 not_reproducible×1, 4/2 not_reproducible×1",
             &got.join(", "),
         );
         Ok(counts)
@@ -91,6 +93,23 @@ impl Scenario {
                     c.got
                 ));
             }
+        }
+        if let Some(t) = &self.tally {
+            let waits: Vec<String> = t.waited.iter().map(|(p, h)| format!("{p}/{h}")).collect();
+            story.raw(&format!(
+                "\n  validators: {} attestations on chain, {} agreements; {} waits for the quorum \
+                 (proposal/host {}); {} not_reproducible refusals; {} µAlgo of rewards claimed",
+                t.attestations.values().sum::<usize>(),
+                t.agreed.len(),
+                t.waited.len(),
+                if waits.is_empty() {
+                    "none".to_owned()
+                } else {
+                    waits.join(", ")
+                },
+                t.not_reproducible,
+                t.rewards
+            ));
         }
         let failed = self.checks.iter().filter(|c| !c.ok()).count();
         if !finished {

@@ -210,6 +210,17 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         assert!(!keys.contains("mallory"), "{name}");
     }
 
+    // 3, the validators: they verify the change as the hosts do and attest nothing for it;
+    // `attestations` still lists every targeted host (all of them), each with none.
+    let att3 = s.fleet.attestations(3).unwrap();
+    assert_eq!(att3["hosts"].as_array().unwrap().len(), 2, "{att3}");
+    for id in [web, db] {
+        let h = host_attestations(&att3, id);
+        assert_eq!(h["attestations"], 0, "{h}");
+        assert_eq!(h["attested"], serde_json::json!([]), "{h}");
+        assert!(h["agreed_closure"].is_null(), "{h}");
+    }
+
     // 4. The health-breaking change: applied on web, rolled back to exactly generation 2.
     let p2 = s.finish_unhealthy(p2).unwrap();
     assert_eq!(p2.decided.state, "queued");

@@ -212,6 +212,13 @@ impl Scenario {
                 got: format!("{got} at {step}; {state}"),
             });
         }
+        // A validator verifies a change exactly as a host does and never attests one that does
+        // not verify (nor a host that has reported): nobody attested this one, and the listing
+        // still shows every host it targets.
+        self.fleet
+            .story
+            .say("the validators attest nothing for it: they verify a change as a host does");
+        self.show_attestations(id, 0, false)?;
         Ok(o)
     }
 

@@ -144,6 +144,20 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         assert_eq!(closure_in(&q.detail), Some(agreed), "{name}: {q:?}");
         assert!(q.detail.ends_with("which this host built too"), "{q:?}");
     }
+    // Each validator built both systems itself, in its own chroot store.
+    for v in &s.fleet.validators {
+        let built: Vec<String> = std::fs::read_dir(v.store().join("nix/store"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        for system in ["nixos-system-web-2", "nixos-system-db-2"] {
+            assert!(
+                built.iter().any(|n| n.ends_with(system)),
+                "{} has no {system} in its store: {built:?}",
+                v.name
+            );
+        }
+    }
     // Different hosts, different systems, different closures.
     assert_ne!(
         host_attestations(&att1, web)["agreed_closure"],

@@ -1,10 +1,12 @@
 //! The harness: a devnet, the governed repository and its git daemon, a DAO of three members,
-//! and N sandboxed hosts each running `dao-agent`; then proposals, votes and the hosts' reports.
-//! Everything it starts is stopped by PID, and its directory removed, when it is dropped.
+//! N sandboxed hosts each running `dao-agent`, and optionally reproducible-build validators;
+//! then proposals, votes and the hosts' reports. Everything it starts is stopped by PID, and its
+//! directory removed, when it is dropped.
 //!
-//! The parts: [`start`] sets the fleet up (devnet, repository, hosts, the DAO's formation,
-//! agents); [`ctl`] runs `dao-agentctl` as members and operators do; [`watch`] reads the chain
-//! and waits for the hosts' reports; this file holds the fleet's types and its teardown.
+//! The parts: `start.rs` sets the fleet up (devnet, repository, hosts, the DAO's formation,
+//! agents); `ctl.rs` runs `dao-agentctl` as members and operators do; `watch.rs` reads the chain
+//! and waits for the hosts' reports; `validators.rs` funds the treasury, starts validators and
+//! runs the commands about them; this file holds the fleet's types and its teardown.
 
 mod ctl;
 mod start;

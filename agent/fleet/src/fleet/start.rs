@@ -36,7 +36,8 @@ impl Fleet {
         let n = opts.hosts.len();
         if opts.validators > VALIDATORS.len() {
             bail!(
-                "{} validators asked for; the fleet names at most {}",
+                "FleetOptions.validators is {}, but the fleet has names for {} \
+                 (validator::VALIDATORS): ask for fewer, or add names there",
                 opts.validators,
                 VALIDATORS.len()
             );
@@ -202,8 +203,14 @@ impl Fleet {
             fleet.fund_treasury(opts.treasury)?;
         }
         fleet.start_agents(&opts, &repo_dir)?;
-        for name in VALIDATORS.iter().take(opts.validators_started) {
-            fleet.start_validator(name)?;
+        let first: Vec<String> = fleet
+            .validators
+            .iter()
+            .take(opts.validators_started)
+            .map(|v| v.name.clone())
+            .collect();
+        for name in first {
+            fleet.start_validator(&name)?;
         }
         Ok(fleet)
     }

@@ -23,9 +23,9 @@
 //! not, so proposal 2 must be created before the tampered one to be reachable on web.
 //!
 //! Each step returns what happened, for the test to assert, and records [`Check`]s (expected
-//! against observed), for the demo's summary. The steps live beside this file: [`changes`] (1 to
-//! 4: the proposals and what hosts did with them), [`validators`] (the quorum, attestations,
-//! rewards, the tally), [`brake`] (5), [`unreproducible`] (6), [`summary`] (7 and the summary).
+//! against observed), for the demo's summary. The steps live beside this file: `changes.rs` (1 to
+//! 4: the proposals and what hosts did with them), `validators.rs` (the quorum, attestations,
+//! rewards, the tally), `brake.rs` (5), `unreproducible.rs` (6), `summary.rs` (7 and the summary).
 
 mod brake;
 mod changes;

@@ -199,7 +199,8 @@ impl App {
             .await
     }
 
-    /// `execute`: anyone, for a queued membership / hosts / parameters / treasury proposal.
+    /// `execute`: anyone, for a queued proposal of a kind executed on chain (all but deploy and
+    /// emergency). A rebalance references 1 + 2·n boxes; past eight they ride on extra calls.
     pub async fn execute(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
         use crate::decode::ProposalPayload as P;
         let p = self.proposal(id).await?;
@@ -232,6 +233,14 @@ impl App {
                     cost = box_cost(33, 8);
                 }
                 boxes.push(k);
+            }
+            (P::Rebalance { weights, .. }, _) => {
+                // Each listed member's weight change writes its m box and next history entry.
+                for (member, _) in weights {
+                    let (c, b) = self.member_change(member).await?;
+                    cost += c;
+                    boxes.extend(b);
+                }
             }
             (P::Deploy { .. }, kind) => {
                 return Err(ChainError::Invalid(format!(

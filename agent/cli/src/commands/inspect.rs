@@ -71,6 +71,17 @@ fn payload_json(p: &ProposalPayload) -> Value {
         } => json!({
             "attest_quorum": quorum, "attest_reward": reward, "description_url": description_url,
         }),
+        ProposalPayload::Rebalance {
+            commit,
+            table_hash,
+            weights,
+            description_url,
+        } => json!({
+            "commit": hex(commit), "table_hash": format!("sha256:{}", hex(table_hash)),
+            "weights": weights.iter().map(|(a, w)| json!({ "address": a.to_string(), "weight": w }))
+                .collect::<Vec<_>>(),
+            "description_url": description_url,
+        }),
     }
 }
 

@@ -132,6 +132,12 @@ pub fn verify(
             | (ProposalPayload::Hosts { .. }, Kind::Hosts)
             | (ProposalPayload::Parameters { .. }, Kind::Parameters)
             | (ProposalPayload::Treasury { .. }, Kind::Treasury)
+            | (ProposalPayload::Validator { .. }, Kind::Validator)
+            | (
+                ProposalPayload::AttestationPolicy { .. },
+                Kind::AttestationPolicy
+            )
+            | (ProposalPayload::Rebalance { .. }, Kind::Rebalance)
     );
     if !kind_ok {
         return Err(disagree(

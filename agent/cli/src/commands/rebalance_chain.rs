@@ -193,19 +193,21 @@ pub fn verdict(check: &Value) -> String {
     if let Some(e) = check["error"].as_str() {
         return format!("rebalance does NOT match: {e}");
     }
-    let word = |b: &Value| {
-        if *b == json!(true) {
-            "matches"
-        } else {
-            "DIFFERS"
-        }
-    };
+    let yes = |b: &Value| *b == json!(true);
     format!(
         "rebalance recomputed at {}: table hash {} (proposed {}, recomputed {}), weights {}",
         check["commit"].as_str().unwrap_or(""),
-        word(&check["hash_matches"]),
+        if yes(&check["hash_matches"]) {
+            "matches"
+        } else {
+            "DIFFERS"
+        },
         check["proposed_hash"].as_str().unwrap_or(""),
         check["recomputed_hash"].as_str().unwrap_or(""),
-        word(&check["weights_match"]),
+        if yes(&check["weights_match"]) {
+            "match"
+        } else {
+            "DIFFER"
+        },
     )
 }

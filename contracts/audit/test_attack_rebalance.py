@@ -19,22 +19,29 @@ def by_address(*accs):
     return sorted(accs, key=a32)
 
 
-def propose_rebalance(g, sender, pairs, url="u", pay=None, raw_weights=None, **kw):
+def carriers(g, sender, boxes, calls):
+    """Read-only calls carrying the references past the first 8, and at least calls - 1 of
+    them: the group's calls pool their opcode budget."""
+    chunks = [boxes[j:j + 8] for j in range(8, len(boxes), 8)]
+    while len(chunks) + 1 < calls:
+        chunks.append([])
+    return [(g.app_txn(sender, "get_rules", [], boxes=c), sender) for c in chunks]
+
+
+def propose_rebalance(g, sender, pairs, url="u", pay=None, raw_weights=None, calls=1, **kw):
     """pairs: [(Account, weight)] in the given order. Pays exactly the proposal box."""
     i = g.next_id()
     plen = 56 + 2 + 40 * len(pairs) + 2 + len(url)
     weights = Raw(raw_weights) if raw_weights is not None else [[a.addr, w] for a, w in pairs]
     boxes = [g.k_prop(i), g.k_member(sender)] + [g.k_member(a) for a, _ in pairs]
-    pad = []
-    for j in range(8, len(boxes), 8):   # more than 8 references ride on a getter call
-        pad.append((g.app_txn(sender, "get_rules", [], boxes=boxes[j:j + 8]), sender))
+    pad = carriers(g, sender, boxes, calls)
     logs, _ = g.call(sender, "propose_rebalance", [COMMIT, HASH, weights, url],
                      pay=2500 + 400 * (9 + 176 + plen) if pay is None else pay,
                      boxes=boxes[:8], after=pad, **kw)
     return int.from_bytes(g.ret(logs), "big")
 
 
-def execute_rebalance(g, pid, sender, ts):
+def execute_rebalance(g, pid, sender, ts, calls=1):
     """References every listed member's m and w boxes and pays exactly for the new ones."""
     p = g.proposal(pid)["payload"]
     n = int.from_bytes(p[56:58], "big")
@@ -44,7 +51,7 @@ def execute_rebalance(g, pid, sender, ts):
         _, hl = g.member(m)
         boxes += [g.k_member(m), g.k_hist(m, hl)]
         cost += 25_300 + (22_100 if g.box(g.k_member(m)) is None else 0)
-    pad = [(g.app_txn(sender, "get_rules", [], boxes=boxes[j:j + 8]), sender) for j in range(8, len(boxes), 8)]
+    pad = carriers(g, sender, boxes, calls)
     return g.call(sender, "execute", [pid], pay=cost, boxes=boxes[:8], after=pad, ts=ts)
 
 
@@ -113,3 +120,18 @@ def test_count_lying_about_the_array(dao, dacc):
              ts=T0, code="bad_encoding")
     g.reject(propose_rebalance, g, dacc.alice, [(dacc.alice, 50)], raw_weights=b"\x00\x01" + entry + b"\x00",
              ts=T0, code="bad_encoding")
+
+
+
+def test_opcode_budget_three_members_per_call(dao, dacc):
+    """The budget clients plan for (agent/chain rebalance_calls): one call holds a propose of
+    3 members, not 4; a group of three calls holds 8, for propose and execute."""
+    g = dao
+    eight = by_address(dacc.alice, dacc.bob, dacc.carol, dacc.dave, dacc.erin, dacc.mallory,
+                       dacc.agent1, dacc.agent2)
+    propose_rebalance(g, dacc.alice, [(a, 50) for a in eight[:3]], ts=T0)
+    g.reject(propose_rebalance, g, dacc.alice, [(a, 50) for a in eight[:4]], ts=T0, match="budget exceeded")
+    pid = propose_rebalance(g, dacc.alice, [(a, 50) for a in eight], ts=T0, calls=3)
+    p = pass_proposal(g, dacc, pid, voters=("alice", "bob", "carol"))
+    execute_rebalance(g, pid, dacc.carol, p["eta"], calls=3)
+    assert [g.member(a)[0] for a in eight] == [50] * 8

@@ -207,6 +207,7 @@ impl App {
         let mut boxes = vec![BoxKey::Proposal(id)];
         let mut cost = 0;
         let mut fee = None;
+        let mut calls = 1;
         match (&p.payload, p.header.kind) {
             (P::Membership { member, .. }, _) => {
                 let (c, b) = self.member_change(member).await?;
@@ -241,6 +242,7 @@ impl App {
                     cost += c;
                     boxes.extend(b);
                 }
+                calls = crate::rebalance::rebalance_calls(weights.len());
             }
             (P::Deploy { .. }, kind) => {
                 return Err(ChainError::Invalid(format!(
@@ -250,7 +252,7 @@ impl App {
             }
         }
         let args = vec![method("execute(pay,uint64)void"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &boxes, Some(cost), fee)
+        self.call_method_budget(signer, args, &boxes, Some(cost), fee, calls)
             .await
     }
 

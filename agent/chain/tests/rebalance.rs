@@ -85,3 +85,36 @@ async fn a_rebalance_of_three_members_is_proposed_voted_and_executed() {
     let e = app.execute(&dao.creator, id).await.unwrap_err();
     assert_eq!(e.app_code(), Some("not_queued"), "{e}");
 }
+
+/// Four and eight members (the most a rebalance lists): above three members propose and
+/// execute need more opcode budget than one call has, which the client adds with carrier calls.
+#[tokio::test]
+async fn a_rebalance_of_eight_members_fits_its_group() {
+    let dn = Devnet::start();
+    let dao = form(&dn, false).await;
+    let app = &dao.app;
+    for n in [1, 5, 6, 7, 8] {
+        app.set_member(&dao.creator, &dn.account(n).address(), 10)
+            .await
+            .unwrap();
+    }
+    app.seal(&dao.creator).await.unwrap();
+    let before = app.weights_now().await.unwrap();
+    assert_eq!(before.len(), 8);
+    let table: Vec<_> = before.iter().map(|(a, w)| (*a, w + 7)).collect();
+    // Four members fit one call's references (6) but not its budget: a carrier call is added.
+    app.propose_rebalance(&dao.members[0], [1; 20], [2; 32], &table[..4], "u")
+        .await
+        .unwrap();
+    let (id, _) = app
+        .propose_rebalance(&dao.members[0], [1; 20], [2; 32], &table, "u")
+        .await
+        .unwrap();
+    for m in &dao.members[..2] {
+        app.vote(m, id, VoteChoice::For).await.unwrap();
+    }
+    app.finalize(&dao.creator, id).await.unwrap();
+    dn.advance(61).await;
+    app.execute(&dao.creator, id).await.unwrap();
+    assert_eq!(app.weights_now().await.unwrap(), table);
+}

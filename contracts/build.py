@@ -86,6 +86,9 @@ STRUCTS = {
                          {"name": "description_url", "type": "string"}],
     "AttestationPolicyPayload": [{"name": "quorum", "type": "uint64"}, {"name": "reward", "type": "uint64"},
                                  {"name": "description_url", "type": "string"}],
+    "RebalancePayload": [{"name": "commit", "type": "byte[20]"}, {"name": "table_hash", "type": "byte[32]"},
+                         {"name": "weights", "type": "(address,uint64)[]"},
+                         {"name": "description_url", "type": "string"}],
     "AttestationPolicy": [{"name": "validators", "type": "uint64"}, {"name": "quorum", "type": "uint64"},
                           {"name": "reward", "type": "uint64"}],
     "PolicySnapshot": [{"name": "quorum", "type": "uint64"}, {"name": "reward", "type": "uint64"}],
@@ -122,6 +125,7 @@ EVENTS = [
                   ("closure", "byte[32]")]),
     ("Agreed", [("id", "uint64"), ("host_id", "uint64"), ("closure", "byte[32]"), ("attestations", "uint64")]),
     ("RewardClaimed", [("id", "uint64"), ("validator", "address"), ("amount", "uint64"), ("hosts", "uint64")]),
+    ("Rebalanced", [("id", "uint64"), ("commit", "byte[20]"), ("table_hash", "byte[32]")]),
 ]
 
 PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
@@ -161,9 +165,10 @@ METHODS = [
     ("cancel", [("uint64", "id", "")], ("void", ""), False, ["ProposalCanceled"],
      "The proposer: cancel a proposal still voting, before its end.", False),
     ("execute", [PAY, ("uint64", "id", "")], ("void", ""), False,
-     ["ProposalExecuted", "MemberChanged", "HostChanged", "ValidatorChanged", "AttestationPolicyChanged"],
-     "Anyone: carry out a queued membership, hosts, parameters, treasury, validator or attestation policy "
-     "proposal between eta and expiry.", False),
+     ["ProposalExecuted", "MemberChanged", "HostChanged", "ValidatorChanged", "AttestationPolicyChanged",
+      "Rebalanced"],
+     "Anyone: carry out a queued membership, hosts, parameters, treasury, validator, attestation policy or "
+     "rebalance proposal between eta and expiry.", False),
     ("report", [PAY, ("uint64", "id", ""), ("uint64", "host_id", ""),
                 ("uint8", "status", "0 applied, 1 failed, 2 rolled back, 3 refused, 4 not reproducible"),
                 ("byte[32]", "toplevel_sha256", "sha256 of the toplevel store path"),
@@ -214,6 +219,13 @@ METHODS = [
     ("get_validation", [("uint64", "id", ""), ("uint64", "host_id", "")],
      ("(uint64,uint64,uint64,uint64,bool,byte[32])", "", "Validation"), True, [],
      "The proposal's policy snapshot and the (proposal, host) attestation summary (zeros where absent).", False),
+    ("propose_rebalance", [PAY, ("byte[20]", "commit", "the commit the contributor table was computed at"),
+                           ("byte[32]", "table_hash", "sha256 of the table's canonical text"),
+                           ("(address,uint64)[]", "weights",
+                            "new weight per member: 1..8 entries, members strictly increasing, each weight "
+                            "1..10^12 and not below the member's weight; new total <= 10^12"), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"],
+     "Propose a contributor rebalance (kind 8): raises the listed members' weights on execute.", False),
 ]
 
 GLOBAL_KEYS = {

@@ -39,7 +39,7 @@ for m in SPEC["methods"]:
     METHODS[m["name"]] = abi.Method.from_signature(sig)
 
 KINDS = {"deploy": 0, "emergency": 1, "membership": 2, "hosts": 3, "parameters": 4, "treasury": 5,
-         "validator": 6, "attestation_policy": 7}
+         "validator": 6, "attestation_policy": 7, "rebalance": 8}
 CHOICES = {"against": 0, "for": 1, "abstain": 2}
 STORED = {0: "voting", 1: "canceled", 2: "defeated", 3: "queued", 4: "executed"}
 DERIVED = ["pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed"]
@@ -305,6 +305,10 @@ class Gov:
             kw.setdefault("fee", 2000)
         elif p is not None and p["kind"] == 6:
             boxes.append(b"V" + p["payload"][:32])
+        elif p is not None and p["kind"] == 8:
+            n = int.from_bytes(p["payload"][56:58], "big")
+            for i in range(n):
+                boxes += self.member_boxes(encoding.encode_address(p["payload"][58 + 40 * i:90 + 40 * i]))
         return self.call("execute", [pid], by=by, boxes=boxes, accounts=accounts, **kw)
 
     def report(self, by, pid, host_id, status, toplevel=b"\x01" * 32, generation=7, logs=b"\x02" * 32, **kw):
@@ -325,6 +329,13 @@ class Gov:
     def propose_validator(self, by, who, enable=True, url="", **kw):
         return self.call("propose_validator", [self.addr(who), enable, url], by=by,
                          boxes=self._propose_boxes(by), **kw)
+
+    def propose_rebalance(self, by, weights, commit=b"\x5c" * 20, table_hash=b"\x7a" * 32, url="", **kw):
+        """weights: [(who, weight)] in the order given (the app checks the order); the member
+        boxes of every listed address are referenced (more than 8 ride on extra calls)."""
+        pairs = [(self.addr(w), x) for w, x in weights]
+        boxes = self._propose_boxes(by) + [b"m" + encoding.decode_address(a) for a, _ in pairs]
+        return self.call("propose_rebalance", [commit, table_hash, pairs, url], by=by, boxes=boxes, **kw)
 
     def propose_attestation_policy(self, by, quorum, reward, url="", **kw):
         return self.call("propose_attestation_policy", [quorum, reward, url], by=by,

@@ -199,13 +199,15 @@ impl App {
             .await
     }
 
-    /// `execute`: anyone, for a queued membership / hosts / parameters / treasury proposal.
+    /// `execute`: anyone, for a queued proposal of a kind executed on chain (all but deploy and
+    /// emergency). A rebalance references 1 + 2·n boxes; past eight they ride on extra calls.
     pub async fn execute(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
         use crate::decode::ProposalPayload as P;
         let p = self.proposal(id).await?;
         let mut boxes = vec![BoxKey::Proposal(id)];
         let mut cost = 0;
         let mut fee = None;
+        let mut calls = 1;
         match (&p.payload, p.header.kind) {
             (P::Membership { member, .. }, _) => {
                 let (c, b) = self.member_change(member).await?;
@@ -233,6 +235,15 @@ impl App {
                 }
                 boxes.push(k);
             }
+            (P::Rebalance { weights, .. }, _) => {
+                // Each listed member's weight change writes its m box and next history entry.
+                for (member, _) in weights {
+                    let (c, b) = self.member_change(member).await?;
+                    cost += c;
+                    boxes.extend(b);
+                }
+                calls = crate::rebalance::rebalance_calls(weights.len());
+            }
             (P::Deploy { .. }, kind) => {
                 return Err(ChainError::Invalid(format!(
                     "proposal {id} is a {} proposal: hosts report it, nobody executes it",
@@ -241,7 +252,7 @@ impl App {
             }
         }
         let args = vec![method("execute(pay,uint64)void"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &boxes, Some(cost), fee)
+        self.call_method_budget(signer, args, &boxes, Some(cost), fee, calls)
             .await
     }
 

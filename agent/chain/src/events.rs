@@ -90,6 +90,13 @@ pub enum AppEvent {
         quorum: u64,
         reward: u64,
     },
+    /// An executed rebalance (kind 8), logged after its `MemberChanged` events: the commit and
+    /// table hash it recorded, so a follower can recompute the table it applied.
+    Rebalanced {
+        id: u64,
+        commit: [u8; 20],
+        table_hash: [u8; 32],
+    },
 }
 
 impl AppEvent {
@@ -104,7 +111,8 @@ impl AppEvent {
             | AppEvent::ExecutionReported { id, .. }
             | AppEvent::Attested { id, .. }
             | AppEvent::Agreed { id, .. }
-            | AppEvent::RewardClaimed { id, .. } => Some(*id),
+            | AppEvent::RewardClaimed { id, .. }
+            | AppEvent::Rebalanced { id, .. } => Some(*id),
             _ => None,
         }
     }
@@ -125,6 +133,7 @@ impl AppEvent {
             AppEvent::RewardClaimed { .. } => "RewardClaimed",
             AppEvent::ValidatorChanged { .. } => "ValidatorChanged",
             AppEvent::AttestationPolicyChanged { .. } => "AttestationPolicyChanged",
+            AppEvent::Rebalanced { .. } => "Rebalanced",
         }
     }
 }
@@ -135,7 +144,7 @@ pub fn selector(signature: &str) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-const SIGNATURES: [(&str, usize); 14] = [
+const SIGNATURES: [(&str, usize); 15] = [
     (
         "ProposalCreated(uint64,uint8,address,uint64,uint64)",
         8 + 1 + 32 + 8 + 8,
@@ -165,6 +174,7 @@ const SIGNATURES: [(&str, usize); 14] = [
     ),
     ("ValidatorChanged(address,bool)", 32 + 1),
     ("AttestationPolicyChanged(uint64,uint64)", 16),
+    ("Rebalanced(uint64,byte[20],byte[32])", 8 + 20 + 32),
 ];
 
 /// What a log line of the app is.
@@ -241,7 +251,8 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
         10 => "Agreed",
         11 => "RewardClaimed",
         12 => "ValidatorChanged",
-        _ => "AttestationPolicyChanged",
+        13 => "AttestationPolicyChanged",
+        _ => "Rebalanced",
     };
     debug_assert!(sig.starts_with(name));
     if args.len() != *len {
@@ -362,10 +373,19 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
                 }
             },
         },
-        _ => AppEvent::AttestationPolicyChanged {
+        13 => AppEvent::AttestationPolicyChanged {
             quorum: u64_at(args, 0),
             reward: u64_at(args, 8),
         },
+        _ => {
+            let mut commit = [0u8; 20];
+            commit.copy_from_slice(&args[8..28]);
+            AppEvent::Rebalanced {
+                id: u64_at(args, 0),
+                commit,
+                table_hash: arr32(args, 28),
+            }
+        }
     }))
 }
 
@@ -418,5 +438,19 @@ mod tests {
         }
         v[4 + 40] = 3;
         assert!(decode_log(&v).is_err());
+        let mut r = selector("Rebalanced(uint64,byte[20],byte[32])").to_vec();
+        r.extend(9u64.to_be_bytes());
+        r.extend([0xc0; 20]);
+        r.extend([0x4a; 32]);
+        assert_eq!(
+            decode_log(&r).unwrap(),
+            Log::Event(AppEvent::Rebalanced {
+                id: 9,
+                commit: [0xc0; 20],
+                table_hash: [0x4a; 32]
+            })
+        );
+        r.pop();
+        assert!(matches!(decode_log(&r), Err(LogError::Length { .. })));
     }
 }

@@ -21,6 +21,7 @@ pub mod follow;
 pub mod keys;
 pub mod node;
 pub mod preflight;
+pub mod rebalance;
 pub mod released;
 pub mod txn;
 pub mod validation;

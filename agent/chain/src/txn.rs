@@ -230,6 +230,23 @@ impl App {
         payment: Option<u64>,
         fee: Option<u64>,
     ) -> Result<Confirmed, ChainError> {
+        self.call_method_budget(signer, args, boxes, payment, fee, 1)
+            .await
+    }
+
+    /// [`App::call_method`] in a group of at least `calls` application calls: the app's
+    /// opcode budget is pooled over the group's calls (700 each), so a call whose work grows
+    /// with its input (a rebalance of several members) gets read-only carrier calls even when
+    /// its references fit one call.
+    pub(crate) async fn call_method_budget(
+        &self,
+        signer: &Signer,
+        args: Vec<Vec<u8>>,
+        boxes: &[BoxKey],
+        payment: Option<u64>,
+        fee: Option<u64>,
+        calls: usize,
+    ) -> Result<Confirmed, ChainError> {
         let params = self.node.params().await?;
         let sender = algo_addr(&signer.address());
         let refs = |keys: &[BoxKey]| -> Vec<BoxReference> {
@@ -245,14 +262,25 @@ impl App {
         // A transaction references at most eight boxes, but a group shares its references: any
         // further boxes ride on read-only calls placed first, so the payment stays right before
         // the call (the app checks that) and the call stays last (its logs are what we read).
-        for chunk in overflow.chunks(MAX_REFS) {
-            txns.push(
-                CallApplication::new(sender, AppId(self.app_id))
-                    .app_arguments(vec![method(REFERENCE_CARRIER)])
-                    .boxes(refs(chunk))
-                    .build(&params)
-                    .map_err(build_err)?,
-            );
+        let mut chunks: Vec<&[BoxKey]> = overflow.chunks(MAX_REFS).collect();
+        while chunks.len() + 1 < calls {
+            chunks.push(&[]);
+        }
+        // A carrier without references is the same transaction for every call that needs
+        // budget in the same rounds, which algod would refuse as already in the ledger: its
+        // note is a digest of the call's arguments and its position.
+        let digest = {
+            use sha2::Digest;
+            sha2::Sha512_256::digest(args.concat()).to_vec()
+        };
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let mut carrier = CallApplication::new(sender, AppId(self.app_id))
+                .app_arguments(vec![method(REFERENCE_CARRIER)])
+                .boxes(refs(chunk));
+            if chunk.is_empty() {
+                carrier = carrier.note([digest.as_slice(), &[i as u8]].concat());
+            }
+            txns.push(carrier.build(&params).map_err(build_err)?);
         }
         if let Some(amount) = payment {
             txns.push(

@@ -192,3 +192,47 @@ fn stored_states_must_agree_with_the_outcome() {
         "stored state"
     );
 }
+
+#[test]
+fn kinds_six_to_eight_verify_with_their_payloads_and_not_with_another() {
+    let url = String::new();
+    for (kind, payload) in [
+        (
+            Kind::Validator,
+            ProposalPayload::Validator {
+                validator: a(3),
+                enabled: true,
+                description_url: url.clone(),
+            },
+        ),
+        (
+            Kind::AttestationPolicy,
+            ProposalPayload::AttestationPolicy {
+                quorum: 1,
+                reward: 0,
+                description_url: url.clone(),
+            },
+        ),
+        (
+            Kind::Rebalance,
+            ProposalPayload::Rebalance {
+                commit: [4; 20],
+                table_hash: [5; 32],
+                weights: vec![(a(1), 70), (a(2), 45)],
+                description_url: url.clone(),
+            },
+        ),
+    ] {
+        let (mut p, votes) = fixture();
+        p.header.kind = kind;
+        p.payload = payload;
+        let v = verify(&p, &votes, &known(), 1050).unwrap();
+        assert_eq!(v.engine.kind, kind);
+        // the same payload under another kind is refused
+        p.header.kind = Kind::Membership;
+        assert_eq!(
+            field(verify(&p, &votes, &known(), 1050).unwrap_err()),
+            "payload"
+        );
+    }
+}

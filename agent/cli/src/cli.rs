@@ -45,6 +45,9 @@ pub enum Command {
     ProposeValidator(ProposeValidatorArgs),
     /// Propose the attestation quorum and the reward per matching attestation.
     ProposeAttestationPolicy(ProposePolicyArgs),
+    /// Propose a contributor rebalance (kind 8): the table `rebalance` prints, computed from the
+    /// members' weights on chain, with its commit and hash (docs/contributors.md).
+    ProposeRebalance(ProposeRebalanceArgs),
     /// Check an agent configuration file and report every problem with its key path.
     ///
     /// Exits 0 when the file is valid, 1 when it is not. The NixOS module runs this at build time.
@@ -94,6 +97,8 @@ pub enum Command {
         chain: ChainArgs,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        rebalance: ShowRebalanceArgs,
     },
     /// List members and their weights.
     Members {
@@ -355,4 +360,40 @@ pub struct ProposePolicyArgs {
     pub key: KeyArgs,
     #[arg(long)]
     pub json: bool,
+}
+
+/// propose-rebalance, and what `show` needs to recompute a rebalance proposal's table.
+#[derive(Debug, clap::Args)]
+pub struct ProposeRebalanceArgs {
+    /// The governed repository (a work tree or a bare repository).
+    #[arg(long, value_name = "PATH")]
+    pub repo: PathBuf,
+    /// The commit whose history sets the targets; recorded in the proposal.
+    #[arg(long, value_name = "COMMIT")]
+    pub at: String,
+    /// How much to mint: `minimal` or an exact number of weight units (refused if someone
+    /// would lose weight).
+    #[arg(long, default_value = "minimal", value_name = "minimal|UNITS")]
+    pub mint: dao_core::contributors::rebalance::Mint,
+    #[command(flatten)]
+    pub rules: crate::commands::contributors::RulesArgs,
+    /// Where members read about it, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowRebalanceArgs {
+    /// For a rebalance proposal: the governed repository, to recompute the table at the
+    /// recorded commit from the weights at the proposal's creation and compare.
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: crate::commands::contributors::RulesArgs,
 }

@@ -78,6 +78,10 @@ fn check_kind(kind: Kind, p: &ProposalPayload) {
         ProposalPayload::Treasury { .. } => kind == Kind::Treasury,
         ProposalPayload::Validator { .. } => kind == Kind::Validator,
         ProposalPayload::AttestationPolicy { .. } => kind == Kind::AttestationPolicy,
+        ProposalPayload::Rebalance { weights, .. } => {
+            assert!(weights.len() <= decode::MAX_REBALANCE);
+            kind == Kind::Rebalance
+        }
     };
     assert!(ok, "kind {kind:?} decoded as {p:?}");
 }
@@ -181,5 +185,30 @@ pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
             string(description_url),
         ]
         .concat(),
+        ProposalPayload::Rebalance {
+            commit,
+            table_hash,
+            weights,
+            description_url,
+        } => {
+            let head_len = 20 + 32 + 2 + 2;
+            let weights_tail: Vec<u8> = [
+                u16_be(weights.len()),
+                weights
+                    .iter()
+                    .flat_map(|(a, w)| [a.0.to_vec(), w.to_be_bytes().to_vec()].concat())
+                    .collect(),
+            ]
+            .concat();
+            [
+                commit.to_vec(),
+                table_hash.to_vec(),
+                u16_be(head_len),
+                u16_be(head_len + weights_tail.len()),
+                weights_tail,
+                string(description_url),
+            ]
+            .concat()
+        }
     }
 }

@@ -123,6 +123,14 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
             "AttestationPolicyChanged(uint64,uint64)",
             vec![u(quorum), u(reward)],
         ),
+        AppEvent::Rebalanced {
+            id,
+            commit,
+            table_hash,
+        } => (
+            "Rebalanced(uint64,byte[20],byte[32])",
+            vec![u(id), commit.to_vec(), table_hash.to_vec()],
+        ),
     };
     assert!(sig.starts_with(e.name()));
     let mut out = events::selector(sig).to_vec();

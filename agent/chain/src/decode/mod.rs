@@ -25,7 +25,7 @@ pub use proposal::{
 };
 pub use rules::{
     decode_rules, decode_valid_rules, deploy_payload_len, encode_arc4_bytes, encode_rules,
-    encode_u64_array, MAX_HOSTS, MAX_REPO, MAX_URL, PROPOSAL_HEADER, REPORT_LEN,
+    encode_u64_array, MAX_HOSTS, MAX_REBALANCE, MAX_REPO, MAX_URL, PROPOSAL_HEADER, REPORT_LEN,
 };
 pub(crate) use wire::{err, exact, Reader};
 pub use wire::{DecodeError, Problem};

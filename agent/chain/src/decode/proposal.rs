@@ -2,7 +2,7 @@
 //! end of the box (docs/contract.md, "Payloads").
 
 use super::box_key::BoxKey;
-use super::rules::{decode_rules, MAX_HOSTS, MAX_URL, PROPOSAL_HEADER};
+use super::rules::{decode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_URL, PROPOSAL_HEADER};
 use super::wire::{err, DecodeError, Problem, Reader};
 use dao_core::address::Address;
 use dao_core::rules::{Kind, Rules, Stored};
@@ -91,6 +91,15 @@ pub enum ProposalPayload {
         reward: u64,
         description_url: String,
     },
+    /// Kind 8: new weights from a contributor table (docs/contributors.md): the commit it was
+    /// computed at and its hash are recorded so voters recompute it; `weights` are strictly
+    /// increasing by address, 1..=MAX_REBALANCE entries.
+    Rebalance {
+        commit: [u8; 20],
+        table_hash: [u8; 32],
+        weights: Vec<(Address, u64)>,
+        description_url: String,
+    },
 }
 
 impl ProposalPayload {
@@ -105,6 +114,7 @@ impl ProposalPayload {
             ProposalPayload::Treasury { .. } => &[Kind::Treasury],
             ProposalPayload::Validator { .. } => &[Kind::Validator],
             ProposalPayload::AttestationPolicy { .. } => &[Kind::AttestationPolicy],
+            ProposalPayload::Rebalance { .. } => &[Kind::Rebalance],
         }
     }
 
@@ -129,6 +139,9 @@ impl ProposalPayload {
                 description_url, ..
             }
             | ProposalPayload::AttestationPolicy {
+                description_url, ..
+            }
+            | ProposalPayload::Rebalance {
                 description_url, ..
             } => description_url,
         }
@@ -376,6 +389,42 @@ pub fn decode_payload(kind: Kind, payload: &[u8]) -> Result<ProposalPayload, Pro
             Ok(ProposalPayload::AttestationPolicy {
                 quorum,
                 reward,
+                description_url,
+            })
+        }
+        Kind::Rebalance => {
+            // commit ++ hash ++ offset(weights) ++ offset(url), then the array, then the url
+            const HEAD: usize = 56;
+            let commit = r.array::<20>(HEAD)?;
+            let table_hash = r.array::<32>(HEAD)?;
+            let weights_offset = r.u16(HEAD)?;
+            let url_offset = r.u16(HEAD)?;
+            if weights_offset != HEAD {
+                return Err(Problem::Offset {
+                    field: "weights",
+                    expected: HEAD,
+                    got: weights_offset,
+                });
+            }
+            let n = r.u16(HEAD + 2)?;
+            if n > MAX_REBALANCE {
+                return Err(Problem::TooLong {
+                    field: "weights",
+                    max: MAX_REBALANCE,
+                    got: n,
+                });
+            }
+            let end = HEAD + 2 + 40 * n;
+            let mut weights = Vec::with_capacity(n);
+            for _ in 0..n {
+                let member = r.address(end)?;
+                weights.push((member, r.u64(end)?));
+            }
+            let description_url = url_tail(payload, url_offset, end)?;
+            Ok(ProposalPayload::Rebalance {
+                commit,
+                table_hash,
+                weights,
                 description_url,
             })
         }

@@ -9,6 +9,8 @@ pub const MAX_REPO: usize = 120;
 pub const MAX_URL: usize = 256;
 /// Most hosts a deploy proposal may list.
 pub const MAX_HOSTS: usize = 16;
+/// Most members one rebalance proposal may list (its execute references two boxes per member).
+pub const MAX_REBALANCE: usize = 8;
 /// Size of the fixed proposal header.
 pub const PROPOSAL_HEADER: usize = 176;
 /// Size of a `Report`.

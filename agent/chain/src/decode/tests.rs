@@ -214,12 +214,12 @@ fn proposals_refuse_malformed_bytes() {
     ));
     // Unknown kind and stored state.
     let mut bad = good.clone();
-    bad[39] = 8;
+    bad[39] = 9;
     assert_eq!(
         problem(decode_proposal(&k, &bad)),
         Problem::UnknownCode {
             field: "proposal kind",
-            code: 8
+            code: 9
         }
     );
     let mut bad = good.clone();
@@ -432,6 +432,68 @@ fn global_state_decodes_strictly() {
         decode_global(&bad).unwrap_err().problem,
         Problem::ValueType { .. }
     ));
+}
+
+fn rebalance_payload(weights: &[(Address, u64)], url: &str) -> Vec<u8> {
+    let mut v = vec![0xc0; 20];
+    v.extend([0x4a; 32]);
+    v.extend(56u16.to_be_bytes());
+    v.extend(((58 + 40 * weights.len()) as u16).to_be_bytes());
+    v.extend((weights.len() as u16).to_be_bytes());
+    for (m, w) in weights {
+        v.extend(m.0);
+        v.extend(w.to_be_bytes());
+    }
+    v.extend((url.len() as u16).to_be_bytes());
+    v.extend(url.as_bytes());
+    v
+}
+
+#[test]
+fn rebalance_payloads_decode_strictly() {
+    let weights = vec![(a(1), 60), (a(2), 45)];
+    let p = decode_payload(Kind::Rebalance, &rebalance_payload(&weights, "u")).unwrap();
+    assert_eq!(
+        p,
+        ProposalPayload::Rebalance {
+            commit: [0xc0; 20],
+            table_hash: [0x4a; 32],
+            weights: weights.clone(),
+            description_url: "u".into()
+        }
+    );
+    // the weights offset must be the head's end, the url offset the array's end
+    let mut bad = rebalance_payload(&weights, "u");
+    bad[53] = 57;
+    assert!(matches!(
+        decode_payload(Kind::Rebalance, &bad),
+        Err(Problem::Offset {
+            field: "weights",
+            ..
+        })
+    ));
+    let mut bad = rebalance_payload(&weights, "u");
+    bad[55] += 1;
+    assert!(matches!(
+        decode_payload(Kind::Rebalance, &bad),
+        Err(Problem::Offset {
+            field: "description_url",
+            ..
+        })
+    ));
+    // more entries than the app ever accepts
+    let nine: Vec<_> = (0..9).map(|i| (a(i), 1)).collect();
+    assert!(matches!(
+        decode_payload(Kind::Rebalance, &rebalance_payload(&nine, "u")),
+        Err(Problem::TooLong {
+            field: "weights",
+            ..
+        })
+    ));
+    // a count larger than the bytes present
+    let mut short = rebalance_payload(&weights, "");
+    short[57] = 3;
+    assert!(decode_payload(Kind::Rebalance, &short).is_err());
 }
 
 #[test]

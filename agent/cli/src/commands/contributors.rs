@@ -25,7 +25,7 @@ pub struct RulesArgs {
 }
 
 impl RulesArgs {
-    fn options(&self) -> Options {
+    pub fn options(&self) -> Options {
         Options {
             weights: self.point_weights.unwrap_or_default(),
             signatures: if self.require_signed {

@@ -2,7 +2,7 @@
 
 use super::chain::{app, block_on, now};
 use super::print_json;
-use crate::cli::ChainArgs;
+use crate::cli::{ChainArgs, ShowRebalanceArgs};
 use dao_chain::decode::{BoxKey, ProposalPayload, Report, Targets};
 use dao_chain::verify::Verified;
 use dao_chain::App;
@@ -70,6 +70,17 @@ fn payload_json(p: &ProposalPayload) -> Value {
             description_url,
         } => json!({
             "attest_quorum": quorum, "attest_reward": reward, "description_url": description_url,
+        }),
+        ProposalPayload::Rebalance {
+            commit,
+            table_hash,
+            weights,
+            description_url,
+        } => json!({
+            "commit": hex(commit), "table_hash": format!("sha256:{}", hex(table_hash)),
+            "weights": weights.iter().map(|(a, w)| json!({ "address": a.to_string(), "weight": w }))
+                .collect::<Vec<_>>(),
+            "description_url": description_url,
         }),
     }
 }
@@ -175,9 +186,14 @@ pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> 
     })
 }
 
-pub fn show(id: u64, chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+pub fn show(
+    id: u64,
+    chain: &ChainArgs,
+    json_out: bool,
+    rebalance: &ShowRebalanceArgs,
+) -> anyhow::Result<ExitCode> {
     let app = app(chain)?;
-    let (v, reports) = block_on(async {
+    let (v, reports, check) = block_on(async {
         let knowledge = app.rules_knowledge().await?;
         let now = now(&app.node).await?;
         let v = app.verify_proposal(id, &knowledge, now).await?;
@@ -205,7 +221,14 @@ pub fn show(id: u64, chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCo
             let (r, amended) = app.reports(id, h).await?;
             reports.push((h, r, amended));
         }
-        anyhow::Ok((v, reports))
+        let check = super::rebalance_chain::check(
+            &app,
+            &v.proposal,
+            rebalance.repo.as_deref(),
+            &rebalance.rules,
+        )
+        .await?;
+        anyhow::Ok((v, reports, check))
     })??;
     let mut out = verified_json(&v);
     out["votes"] = v
@@ -217,12 +240,27 @@ pub fn show(id: u64, chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCo
         .iter()
         .map(|(h, r, amended)| json!({ "host": h, "report": r.as_ref().map(report_json), "amended": amended.as_ref().map(report_json) }))
         .collect();
+    // A rebalance whose table does not recompute is reported and fails the command, so a
+    // script that checks before voting stops there.
+    let mismatch = check
+        .as_ref()
+        .is_some_and(|c| c["checked"] == json!(true) && c["matches"] != json!(true));
+    if let Some(c) = &check {
+        out["rebalance_check"] = c.clone();
+    }
     if json_out {
         print_json(&out)?;
     } else {
         println!("{}", serde_json::to_string_pretty(&out)?);
+        if let Some(c) = &check {
+            println!("{}", super::rebalance_chain::verdict(c));
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if mismatch {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn members(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {

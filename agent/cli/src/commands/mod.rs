@@ -6,6 +6,7 @@ mod form;
 mod hash;
 mod inspect;
 mod local;
+mod rebalance_chain;
 mod submit;
 mod validate_config;
 pub mod validators;
@@ -27,6 +28,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ClaimReward(c) => validators::claim_reward(c.id, &c.chain, &c.key, c.json),
         Command::ProposeValidator(a) => validators::propose_validator(&a),
         Command::ProposeAttestationPolicy(a) => validators::propose_policy(&a),
+        Command::ProposeRebalance(a) => rebalance_chain::propose(&a),
         Command::Contributors(a) => contributors::run_contributors(&a),
         Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),
@@ -42,7 +44,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Execute(c) => act::run(act::Action::Execute, c.id, &c.chain, &c.key, c.json),
         Command::Cancel(c) => act::run(act::Action::Cancel, c.id, &c.chain, &c.key, c.json),
         Command::Proposals { chain, json } => inspect::proposals(&chain, json),
-        Command::Show { id, chain, json } => inspect::show(id, &chain, json),
+        Command::Show {
+            id,
+            chain,
+            json,
+            rebalance,
+        } => inspect::show(id, &chain, json, &rebalance),
         Command::Members { chain, json } => inspect::members(&chain, json),
         Command::Hosts { chain, json } => inspect::hosts(&chain, json),
         Command::Status(l) => local::status(&l),

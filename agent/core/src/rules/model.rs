@@ -22,6 +22,8 @@ pub enum Kind {
     Validator,
     /// Sets the attestation quorum and the reward per matching attestation.
     AttestationPolicy,
+    /// Raises up to eight members' weights to a contributor table's (docs/contributors.md).
+    Rebalance,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Treasury => 5,
             Kind::Validator => 6,
             Kind::AttestationPolicy => 7,
+            Kind::Rebalance => 8,
         }
     }
 
@@ -48,6 +51,7 @@ impl Kind {
             5 => Kind::Treasury,
             6 => Kind::Validator,
             7 => Kind::AttestationPolicy,
+            8 => Kind::Rebalance,
             _ => return None,
         })
     }
@@ -62,6 +66,7 @@ impl Kind {
             Kind::Treasury => "treasury",
             Kind::Validator => "validator",
             Kind::AttestationPolicy => "attestation_policy",
+            Kind::Rebalance => "rebalance",
         }
     }
 

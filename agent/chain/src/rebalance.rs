@@ -1,0 +1,172 @@
+//! Kind 8, the contributor rebalance (docs/contract.md `propose_rebalance`, docs/contributors.md):
+//! the call, the checks the app makes on the list (made here first so that a bad list is
+//! explained before anything is signed), and the member weights a rebalance is judged against.
+
+use crate::decode::{BoxKey, MAX_REBALANCE, PROPOSAL_HEADER};
+use crate::errors::ChainError;
+use crate::keys::Signer;
+use crate::node::{snapshot_of, App};
+use crate::txn::{box_cost, method, Confirmed};
+use dao_core::address::Address;
+use dao_core::rules::MAX_TOTAL_WEIGHT;
+
+const SIGNATURE: &str = "propose_rebalance(pay,byte[20],byte[32],(address,uint64)[],string)uint64";
+
+/// Application calls a rebalance of `members` needs in its group for the opcode budget (700
+/// per call, pooled): measured on the evaluator, one call holds a propose or an execute of at
+/// most 3 members (contracts/audit/test_attack_rebalance.py); three hold 8 of either.
+pub fn rebalance_calls(members: usize) -> usize {
+    if members <= 3 {
+        1
+    } else {
+        3
+    }
+}
+
+/// Bytes of a rebalance payload with `members` entries and a `url_len`-byte URL: commit, hash,
+/// two offsets, the array (count ++ 40 bytes per entry), the string (length ++ bytes).
+pub fn rebalance_payload_len(members: usize, url_len: usize) -> usize {
+    56 + 2 + 40 * members + 2 + url_len
+}
+
+/// The ARC-4 `(address,uint64)[]` of the weights.
+pub fn encode_weights(weights: &[(Address, u64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 40 * weights.len());
+    // The count fits: check_weights bounds it by MAX_REBALANCE.
+    out.extend((weights.len() as u16).to_be_bytes());
+    for (a, w) in weights {
+        out.extend(a.0);
+        out.extend(w.to_be_bytes());
+    }
+    out
+}
+
+/// The list checks the app makes as encoding checks (`bad_members`) and the per-weight bound
+/// (`total_weight_too_large`), with errors that say what to change.
+pub fn check_weights(weights: &[(Address, u64)]) -> Result<(), ChainError> {
+    if weights.is_empty() || weights.len() > MAX_REBALANCE {
+        return Err(ChainError::Invalid(format!(
+            "a rebalance lists 1 to {MAX_REBALANCE} members, not {}; split a larger table over \
+             several proposals",
+            weights.len()
+        )));
+    }
+    for pair in weights.windows(2) {
+        if pair[0].0 >= pair[1].0 {
+            return Err(ChainError::Invalid(format!(
+                "rebalance members must be strictly increasing by address bytes (sorted, no \
+                 duplicates): {} comes before {}",
+                pair[0].0, pair[1].0
+            )));
+        }
+    }
+    for (a, w) in weights {
+        if *w == 0 || *w > MAX_TOTAL_WEIGHT {
+            return Err(ChainError::Invalid(format!(
+                "rebalance weight {w} for {a} is outside 1..={MAX_TOTAL_WEIGHT} (a rebalance \
+                 never removes a member; use a membership proposal)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    /// `propose_rebalance`: kind 8, recording the commit the table was computed at and its hash;
+    /// `weights` must be sorted by address bytes (see [`check_weights`]). Every listed member's
+    /// `m` box is referenced (the app reads each current weight); past eight references they ride
+    /// on extra read-only calls of the group.
+    pub async fn propose_rebalance(
+        &self,
+        signer: &Signer,
+        commit: [u8; 20],
+        table_hash: [u8; 32],
+        weights: &[(Address, u64)],
+        url: &str,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        check_weights(weights)?;
+        let args = vec![
+            method(SIGNATURE),
+            commit.to_vec(),
+            table_hash.to_vec(),
+            encode_weights(weights),
+            App::url_arg(url)?,
+        ];
+        let next = self.global().await?.proposal_count + 1;
+        let mut boxes = vec![BoxKey::Proposal(next), BoxKey::Member(signer.address())];
+        boxes.extend(weights.iter().map(|(a, _)| BoxKey::Member(*a)));
+        let cost = box_cost(
+            9,
+            PROPOSAL_HEADER + rebalance_payload_len(weights.len(), url.len()),
+        );
+        let c = self
+            .call_method_budget(
+                signer,
+                args,
+                &boxes,
+                Some(cost),
+                None,
+                rebalance_calls(weights.len()),
+            )
+            .await?;
+        let id = App::returned_id(&c)?;
+        Ok((id, c))
+    }
+
+    /// Every member's weight at `member_seq` (from the history boxes), members with weight 0
+    /// left out, sorted by address: what a rebalance proposed at that point was computed from.
+    pub async fn weights_at(&self, member_seq: u64) -> Result<Vec<(Address, u64)>, ChainError> {
+        let mut out = Vec::new();
+        for k in self.box_keys().await? {
+            if let BoxKey::Member(a) = k {
+                let (_, w) = snapshot_of(&self.member_history(&a).await?, member_seq);
+                if w > 0 {
+                    out.push((a, w));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every member's current weight (members with weight 0 left out), sorted by address.
+    pub async fn weights_now(&self) -> Result<Vec<(Address, u64)>, ChainError> {
+        let mut out = Vec::new();
+        for k in self.box_keys().await? {
+            if let BoxKey::Member(a) = k {
+                if let Some(m) = self.member(&a).await? {
+                    if m.weight > 0 {
+                        out.push((a, m.weight));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_list_is_checked_as_the_app_checks_it() {
+        let (a, b) = (Address([1; 32]), Address([2; 32]));
+        assert!(check_weights(&[(a, 1), (b, MAX_TOTAL_WEIGHT)]).is_ok());
+        for bad in [
+            vec![],
+            vec![(b, 5), (a, 5)],
+            vec![(a, 5), (a, 6)],
+            vec![(a, 0)],
+            vec![(a, MAX_TOTAL_WEIGHT + 1)],
+            (0..9u8).map(|i| (Address([i; 32]), 1)).collect(),
+        ] {
+            assert!(check_weights(&bad).is_err(), "{bad:?}");
+        }
+        let enc = encode_weights(&[(a, 7), (b, 9)]);
+        assert_eq!(enc.len(), 2 + 80);
+        assert_eq!(&enc[..2], &[0, 2]);
+        assert_eq!(&enc[34..42], &7u64.to_be_bytes());
+        assert_eq!(rebalance_payload_len(2, 10), 56 + 2 + 80 + 2 + 10);
+    }
+}

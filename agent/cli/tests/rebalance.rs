@@ -1,0 +1,228 @@
+//! propose-rebalance and `show --repo` against the devnet, with a real repository built here:
+//! three contributors bind their devnet addresses, the proposal carries the table `rebalance`
+//! prints, `show` recomputes it (and says so when it differs), and the executed proposal sets
+//! the weights.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use dao_testkit::{git, Devnet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const RULES: &str =
+    "voting_delay = 0\nvoting_period = 100\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
+emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 10\ngrace_period = 1000\n\
+min_proposer_weight = 1\nvote_cap_ppm = 0\n";
+
+struct Ctl<'a> {
+    dn: &'a Devnet,
+    spec: PathBuf,
+}
+
+impl Ctl<'_> {
+    fn run(&self, args: &[&str], key: Option<u32>) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"));
+        c.args(args)
+            .arg("--spec")
+            .arg(&self.spec)
+            .arg("--algod-token-file")
+            .arg(&self.dn.token_file);
+        if let Some(n) = key {
+            c.arg("--key").arg(self.dn.key_file(n));
+        }
+        c.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], key: Option<u32>) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all, key);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// Lines of Nix by three authors, each binding its dev account's address in its own commit:
+/// dev1's author writes 60 lines, dev2's 30, dev3's 10.
+fn contributors_repo(dir: &Path, dn: &Devnet) -> PathBuf {
+    let work = dir.join("fleet");
+    std::fs::create_dir(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    let mut bindings = String::new();
+    for (n, lines) in [(1u32, 60), (2, 30), (3, 10)] {
+        let body: String = (0..lines)
+            .map(|i| format!("  services.a{n}x{i}.enable = true;\n"))
+            .collect();
+        std::fs::write(work.join(format!("host{n}.nix")), body).unwrap();
+        bindings.push_str(&format!("a{n}@example.org {}\n", dn.address(n)));
+        std::fs::write(work.join("daoContributors.txt"), &bindings).unwrap();
+        git(&work, &["add", "."]);
+        let author = format!("a{n} <a{n}@example.org>");
+        git(&work, &["commit", "-q", "--author", &author, "-m", "hosts"]);
+    }
+    work
+}
+
+fn form(dn: &Devnet, dir: &Path, work: &Path) -> PathBuf {
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let spec = dir.join("dao-spec.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
+        .args(["form", "--repository", "https://git.example.org/fleet.git"])
+        .args(["--genesis", "HEAD", "--repo"])
+        .arg(work)
+        .args(["--member", &format!("{}=50", dn.address(1))])
+        .args(["--member", &format!("{}=30", dn.address(2))])
+        .args(["--member", &format!("{}=20", dn.address(3))])
+        .args(["--host", &format!("1={}", dn.address(4))])
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--network", "devnet", "--algod", &dn.url])
+        .arg("--algod-token-file")
+        .arg(&dn.token_file)
+        .arg("--key")
+        .arg(dn.key_file(1))
+        .arg("--out")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    spec
+}
+
+#[test]
+fn propose_rebalance_show_recomputes_and_execute_sets_the_weights() {
+    let dn = Devnet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = contributors_repo(dir.path(), &dn);
+    let spec = form(&dn, dir.path(), &work);
+    let ctl = Ctl { dn: &dn, spec };
+    let repo = work.to_str().unwrap();
+
+    // An exact mint too small to reach the targets would lower someone: refused, by name.
+    let out = ctl.run(
+        &[
+            "propose-rebalance",
+            "--repo",
+            repo,
+            "--at",
+            "HEAD",
+            "--mint",
+            "1",
+            "--url",
+            "u",
+        ],
+        Some(1),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("cannot reach the targets without taking weight"),
+        "{e}"
+    );
+
+    let p = ctl.ok(
+        &[
+            "propose-rebalance",
+            "--repo",
+            repo,
+            "--at",
+            "HEAD",
+            "--url",
+            "https://git.example.org/fleet/rebalance",
+        ],
+        Some(1),
+    );
+    let id = p["id"].as_u64().unwrap();
+    assert_eq!(p["kind"], "rebalance");
+    // The same table the read-only command prints for the weights on chain.
+    let members = format!(
+        "{}=50,{}=30,{}=20",
+        dn.address(1),
+        dn.address(2),
+        dn.address(3)
+    );
+    let offline: serde_json::Value = {
+        let out = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
+            .args(["rebalance", "--repo", repo, "--at", "HEAD", "--json"])
+            .args(["--members", &members])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(p["table_hash"], offline["hash"]);
+    assert_eq!(p["commit"], offline["commit"]);
+    // dev3's author has 10 % of the points and 20 % of the weight: it sets the total and mints
+    // nothing, so only two members are listed.
+    let listed = p["weights"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{p}");
+    for w in listed {
+        let row = offline["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == w["address"])
+            .unwrap();
+        assert_eq!(w["weight"], row["new"], "{row}");
+    }
+
+    // show: without a repository it says how to check; with it, it recomputes and matches.
+    let shown = ctl.ok(&["show", &id.to_string()], None);
+    assert_eq!(shown["rebalance_check"]["checked"], false);
+    assert!(shown["rebalance_check"]["how"]
+        .as_str()
+        .unwrap()
+        .contains("--repo"));
+    let shown = ctl.ok(&["show", &id.to_string(), "--repo", repo], None);
+    assert_eq!(shown["rebalance_check"]["matches"], true, "{shown}");
+    // Other point weights give another table: show says it differs and exits 1.
+    let out = ctl.run(
+        &[
+            "show",
+            &id.to_string(),
+            "--repo",
+            repo,
+            "--point-weights",
+            "code=2",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rebalance_check"]["hash_matches"], false, "{v}");
+    let text = ctl.run(&["show", &id.to_string(), "--repo", repo], None);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("table hash matches"));
+
+    ctl.ok(&["vote", &id.to_string(), "for"], Some(1));
+    ctl.ok(&["vote", &id.to_string(), "for"], Some(2));
+    ctl.ok(&["finalize", &id.to_string()], Some(3));
+    dn.advance(11);
+    ctl.ok(&["execute", &id.to_string()], Some(3));
+    let now = ctl.ok(&["members"], None);
+    for w in listed {
+        let m = now
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["address"] == w["address"])
+            .unwrap();
+        assert_eq!(m["weight"], w["weight"]);
+    }
+    // After execution the table still recomputes: it is judged at the proposal's snapshot.
+    let shown = ctl.ok(&["show", &id.to_string(), "--repo", repo], None);
+    assert_eq!(shown["rebalance_check"]["matches"], true, "{shown}");
+}

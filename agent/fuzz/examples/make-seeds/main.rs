@@ -258,6 +258,16 @@ fn payloads() -> Vec<(&'static str, Kind, ProposalPayload)> {
             ProposalPayload::AttestationPolicy {
                 quorum: 2,
                 reward: 1_000,
+                description_url: url.clone(),
+            },
+        ),
+        (
+            "rebalance",
+            Kind::Rebalance,
+            ProposalPayload::Rebalance {
+                commit: [0x5a; 20],
+                table_hash: [0x77; 32],
+                weights: vec![(a(2), 45), (a(3), 64)],
                 description_url: url,
             },
         ),

@@ -101,7 +101,9 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 if healed {
                     passes_healed += 1;
                 }
-                idle = matches!(pass, Pass::Idle { .. });
+                // A paused agent is idle because an operator said so, not because it is done:
+                // the schedule's end waits for the operator's resume (seed 8005331).
+                idle = matches!(pass, Pass::Idle { .. }) && !d.paused();
                 check_visible(&sim, &d, &pass);
                 let now = sim.world().clock_ms;
                 let delay = delay_after(&pass, &mut failures, now).min(Duration::from_secs(30));

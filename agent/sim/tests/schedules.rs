@@ -69,10 +69,13 @@ fn a_seed_replays_exactly() {
 
 /// Seeds that once found a bug, kept as regression tests: 2001159, 2002791 and 2005772 (the
 /// soak of 10,000 seeds) had an operator rollback wait for the on-chain report of the deployment
-/// it undid, while that report waited behind the rollback: neither was ever sent.
+/// it undid, while that report waited behind the rollback: neither was ever sent. 8005331 (a
+/// soak of issue 14): a host awaiting attestations was paused by an operator and the clock
+/// jumped past the schedule's end; the harness took "paused, so idle" for "done" and ended the
+/// schedule before the operator's resume, so the expired proposal was never reported.
 #[test]
 fn seeds_that_found_bugs_stay_clean() {
-    for seed in [2_001_159, 2_002_791, 2_005_772] {
+    for seed in [2_001_159, 2_002_791, 2_005_772, 8_005_331] {
         let s = run(seed, false);
         assert!(s.violations.is_empty(), "seed {seed}: {:?}", s.violations);
     }

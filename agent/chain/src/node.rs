@@ -2,7 +2,8 @@
 //! decoded strictly.
 
 use crate::decode::{
-    self, BoxKey, GlobalState, GlobalValue, HistoryEntry, Member, ProposalBox, Report, VoteRecord,
+    self, BoxKey, GlobalState, GlobalValue, HistoryEntry, Member, ProposalBox, Report, Targets,
+    VoteRecord,
 };
 use crate::errors::ChainError;
 use algonaut::algod::v2::Algod;
@@ -369,6 +370,22 @@ impl App {
             }
         }
         Ok(out)
+    }
+
+    /// The host ids a deploy targets: the listed ones, or every host registered in the app.
+    pub async fn target_ids(&self, targets: &Targets) -> Result<Vec<u64>, ChainError> {
+        Ok(match targets {
+            Targets::Hosts(h) => h.clone(),
+            Targets::All => self
+                .box_keys()
+                .await?
+                .into_iter()
+                .filter_map(|k| match k {
+                    BoxKey::Host(h) => Some(h),
+                    _ => None,
+                })
+                .collect(),
+        })
     }
 
     /// A member's full weight history, in order.

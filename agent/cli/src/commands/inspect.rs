@@ -203,17 +203,9 @@ pub fn show(
                 ..
             } => h.clone(),
             ProposalPayload::Deploy {
-                targets: Targets::All,
+                targets: targets @ Targets::All,
                 ..
-            } => app
-                .box_keys()
-                .await?
-                .into_iter()
-                .filter_map(|k| match k {
-                    BoxKey::Host(h) => Some(h),
-                    _ => None,
-                })
-                .collect(),
+            } => app.target_ids(targets).await?,
             _ => Vec::new(),
         };
         let mut reports = Vec::new();

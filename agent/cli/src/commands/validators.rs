@@ -7,7 +7,7 @@ use crate::cli::{
     AttestationsArgs, ChainArgs, KeyArgs, ListArgs, ProposePolicyArgs, ProposeValidatorArgs,
 };
 use anyhow::{bail, Context};
-use dao_chain::decode::{BoxKey, ProposalPayload, Targets};
+use dao_chain::decode::ProposalPayload;
 use dao_chain::validation::Outcome;
 use dao_core::address::Address;
 use serde_json::{json, Value};
@@ -56,18 +56,7 @@ pub fn attestations(a: &AttestationsArgs) -> anyhow::Result<ExitCode> {
         };
         // Every targeted host is listed, attested or not: a host nobody attested is what an
         // operator looks for. For all hosts, every registered one (as `show` lists them).
-        let listed: Vec<u64> = match targets {
-            Targets::Hosts(h) => h.clone(),
-            Targets::All => app
-                .box_keys()
-                .await?
-                .into_iter()
-                .filter_map(|k| match k {
-                    BoxKey::Host(h) => Some(h),
-                    _ => None,
-                })
-                .collect(),
-        };
+        let listed = app.target_ids(targets).await?;
         let all = app.attestations(id).await?;
         let mut hosts: Vec<u64> = listed;
         hosts.extend(all.iter().map(|x| x.host));

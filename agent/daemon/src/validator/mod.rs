@@ -182,19 +182,7 @@ impl Runner {
     /// every target built, abstain when it could not judge every target.
     async fn choice(&self, id: u64, targets: &Targets) -> Result<Option<VoteChoice>, ChainError> {
         let me = self.signer.address();
-        let ids: Vec<u64> = match targets {
-            Targets::Hosts(h) => h.clone(),
-            Targets::All => self
-                .app
-                .box_keys()
-                .await?
-                .into_iter()
-                .filter_map(|k| match k {
-                    dao_chain::decode::BoxKey::Host(h) => Some(h),
-                    _ => None,
-                })
-                .collect(),
-        };
+        let ids = self.app.target_ids(targets).await?;
         let mut all_built = true;
         for h in ids {
             match self.app.attestation(id, h, &me).await? {

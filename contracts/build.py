@@ -100,6 +100,8 @@ STRUCTS = {
     "Validation": [{"name": "quorum", "type": "uint64"}, {"name": "reward", "type": "uint64"},
                    {"name": "attestations", "type": "uint64"}, {"name": "best", "type": "uint64"},
                    {"name": "agreed", "type": "bool"}, {"name": "agreed_closure", "type": "byte[32]"}],
+    "PointWeights": [{"name": "code", "type": "uint64"}, {"name": "comment", "type": "uint64"},
+                     {"name": "text", "type": "uint64"}],
     "RewardClaim": [{"name": "amount", "type": "uint64"}, {"name": "hosts", "type": "uint64"},
                     {"name": "claimed_at", "type": "uint64"}],
 }
@@ -126,10 +128,12 @@ EVENTS = [
     ("Agreed", [("id", "uint64"), ("host_id", "uint64"), ("closure", "byte[32]"), ("attestations", "uint64")]),
     ("RewardClaimed", [("id", "uint64"), ("validator", "address"), ("amount", "uint64"), ("hosts", "uint64")]),
     ("Rebalanced", [("id", "uint64"), ("commit", "byte[20]"), ("table_hash", "byte[32]")]),
+    ("PointWeightsChanged", [("code", "uint64"), ("comment", "uint64"), ("text", "uint64")]),
 ]
 
 PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
 URL = ("string", "description_url", "link to the description (at most 256 bytes)")
+POINTS_DESC = "half points per line of this class (<= 2000; not all three zero)"
 
 # name, args [(type, name, desc[, struct])], returns (type, desc[, struct]), readonly, events, desc
 METHODS = [
@@ -166,9 +170,9 @@ METHODS = [
      "The proposer: cancel a proposal still voting, before its end.", False),
     ("execute", [PAY, ("uint64", "id", "")], ("void", ""), False,
      ["ProposalExecuted", "MemberChanged", "HostChanged", "ValidatorChanged", "AttestationPolicyChanged",
-      "Rebalanced"],
-     "Anyone: carry out a queued membership, hosts, parameters, treasury, validator, attestation policy or "
-     "rebalance proposal between eta and expiry.", False),
+      "Rebalanced", "PointWeightsChanged"],
+     "Anyone: carry out a queued membership, hosts, parameters, treasury, validator, attestation policy, "
+     "rebalance or point weights proposal between eta and expiry.", False),
     ("report", [PAY, ("uint64", "id", ""), ("uint64", "host_id", ""),
                 ("uint8", "status", "0 applied, 1 failed, 2 rolled back, 3 refused, 4 not reproducible"),
                 ("byte[32]", "toplevel_sha256", "sha256 of the toplevel store path"),
@@ -225,7 +229,18 @@ METHODS = [
                             "new weight per member: 1..8 entries, members strictly increasing, each weight "
                             "1..10^12 and not below the member's weight; new total <= 10^12"), URL],
      ("uint64", "the new proposal id"), False, ["ProposalCreated"],
-     "Propose a contributor rebalance (kind 8): raises the listed members' weights on execute.", False),
+     "Propose a contributor rebalance (kind 8): raises the listed members' weights on execute. The payload "
+     "records the point weights in force.", False),
+    ("set_point_weights", [("uint64", "code", POINTS_DESC), ("uint64", "comment", POINTS_DESC),
+                           ("uint64", "text", POINTS_DESC)],
+     ("void", ""), False, ["PointWeightsChanged"],
+     "Creator only, before seal: set the contributor point weights.", False),
+    ("propose_point_weights", [PAY, ("uint64", "code", POINTS_DESC), ("uint64", "comment", POINTS_DESC),
+                               ("uint64", "text", POINTS_DESC), URL],
+     ("uint64", "the new proposal id"), False, ["ProposalCreated"],
+     "Propose new contributor point weights (kind 9).", False),
+    ("get_point_weights", [], ("(uint64,uint64,uint64)", "", "PointWeights"), True, [],
+     "The contributor point weights in force (half points per line: code, comment, text).", False),
 ]
 
 GLOBAL_KEYS = {
@@ -239,6 +254,7 @@ GLOBAL_KEYS = {
     "validators": ("AVMString", "AVMUint64", "number of validators"),
     "attest_quorum": ("AVMString", "AVMUint64", "matching attestations a new deploy proposal needs (0 = off)"),
     "attest_reward": ("AVMString", "AVMUint64", "microAlgos per agreeing attestation of an applied host"),
+    "points": ("AVMString", "PointWeights", "contributor point weights in half points per line (code, comment, text)"),
 }
 BOX_MAPS = {
     "members": ("m", "address", "Member", "current weight and history length"),
@@ -324,7 +340,7 @@ def arc56(app_bin, clear_bin, errors, app_teal, clear_teal):
         "structs": STRUCTS,
         "methods": methods,
         "state": {
-            "schema": {"global": {"ints": 7, "bytes": 3}, "local": {"ints": 0, "bytes": 0}},
+            "schema": {"global": {"ints": 7, "bytes": 4}, "local": {"ints": 0, "bytes": 0}},
             "keys": {
                 "global": {k: {"keyType": kt, "valueType": vt, "key": base64.b64encode(k.encode()).decode(), "desc": d}
                            for k, (kt, vt, d) in GLOBAL_KEYS.items()},

@@ -31,7 +31,7 @@ def carriers(g, sender, boxes, calls):
 def propose_rebalance(g, sender, pairs, url="u", pay=None, raw_weights=None, calls=1, **kw):
     """pairs: [(Account, weight)] in the given order. Pays exactly the proposal box."""
     i = g.next_id()
-    plen = 56 + 2 + 40 * len(pairs) + 2 + len(url)
+    plen = 80 + 2 + 40 * len(pairs) + 2 + len(url)
     weights = Raw(raw_weights) if raw_weights is not None else [[a.addr, w] for a, w in pairs]
     boxes = [g.k_prop(i), g.k_member(sender)] + [g.k_member(a) for a, _ in pairs]
     pad = carriers(g, sender, boxes, calls)
@@ -44,10 +44,10 @@ def propose_rebalance(g, sender, pairs, url="u", pay=None, raw_weights=None, cal
 def execute_rebalance(g, pid, sender, ts, calls=1):
     """References every listed member's m and w boxes and pays exactly for the new ones."""
     p = g.proposal(pid)["payload"]
-    n = int.from_bytes(p[56:58], "big")
+    n = int.from_bytes(p[80:82], "big")
     boxes, cost = [g.k_prop(pid)], 0
     for j in range(n):
-        m = encoding.encode_address(p[58 + 40 * j:90 + 40 * j])
+        m = encoding.encode_address(p[82 + 40 * j:114 + 40 * j])
         _, hl = g.member(m)
         boxes += [g.k_member(m), g.k_hist(m, hl)]
         cost += 25_300 + (22_100 if g.box(g.k_member(m)) is None else 0)

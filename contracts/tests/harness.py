@@ -306,9 +306,9 @@ class Gov:
         elif p is not None and p["kind"] == 6:
             boxes.append(b"V" + p["payload"][:32])
         elif p is not None and p["kind"] == 8:
-            n = int.from_bytes(p["payload"][56:58], "big")
+            n = int.from_bytes(p["payload"][80:82], "big")      # after commit, hash, points
             for i in range(n):
-                boxes += self.member_boxes(encoding.encode_address(p["payload"][58 + 40 * i:90 + 40 * i]))
+                boxes += self.member_boxes(encoding.encode_address(p["payload"][82 + 40 * i:114 + 40 * i]))
         return self.call("execute", [pid], by=by, boxes=boxes, accounts=accounts, **kw)
 
     def report(self, by, pid, host_id, status, toplevel=b"\x01" * 32, generation=7, logs=b"\x02" * 32, **kw):
@@ -336,6 +336,13 @@ class Gov:
         pairs = [(self.addr(w), x) for w, x in weights]
         boxes = self._propose_boxes(by) + [b"m" + encoding.decode_address(a) for a, _ in pairs]
         return self.call("propose_rebalance", [commit, table_hash, pairs, url], by=by, boxes=boxes, **kw)
+
+    def set_point_weights(self, code, comment, text, by=None, **kw):
+        return self.call("set_point_weights", [code, comment, text], by=by, **kw)
+
+    def propose_point_weights(self, by, code, comment, text, url="", **kw):
+        return self.call("propose_point_weights", [code, comment, text, url], by=by,
+                         boxes=self._propose_boxes(by), **kw)
 
     def propose_attestation_policy(self, by, quorum, reward, url="", **kw):
         return self.call("propose_attestation_policy", [quorum, reward, url], by=by,

@@ -12,7 +12,7 @@ RULES = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm
 T0 = 1_000_000
 COMMIT = bytes(range(20))
 HASH = bytes(range(100, 132))
-PAYLOAD_T = abi.ABIType.from_string("(byte[20],byte[32],(address,uint64)[],string)")
+PAYLOAD_T = abi.ABIType.from_string("(byte[20],byte[32],(uint64,uint64,uint64),(address,uint64)[],string)")
 
 
 def ordered(g, *names):
@@ -46,14 +46,15 @@ def test_rebalance_raises_three_members_and_logs_the_table():
     new = {"alice": 60, "bob": 49, "carol": 11}          # carol is not a member yet
     url = "https://git.example.org/fleet/rebalance/1"
     weights = [(n, new[n]) for n in (a, b, c)]
-    plen = 56 + 2 + 40 * 3 + 2 + len(url)
+    plen = 80 + 2 + 40 * 3 + 2 + len(url)
     pid = g.propose_rebalance("alice", weights, commit=COMMIT, table_hash=HASH, url=url,
                               pay=box_cost(9, 176 + plen))
     assert events(g)[0][1]["kind"] == 8
     p = g.get_proposal(pid)
     assert p["kind"] == 8 and p["member_seq"] == 2 and p["total"] == 100
-    commit, table_hash, listed, got_url = PAYLOAD_T.decode(p["payload"])
+    commit, table_hash, points, listed, got_url = PAYLOAD_T.decode(p["payload"])
     assert (bytes(commit), bytes(table_hash), got_url) == (COMMIT, HASH, url)
+    assert points == [2, 1, 1]          # the point weights in force, recorded by the app
     assert listed == [[g.account(n), new[n]] for n in (a, b, c)]
 
     queue(g, pid, voters=("alice", "bob"))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from algosdk import encoding
 
 from harness import CONTRACTS, ZERO, AppError, Gov, KINDS, expect_error
 
@@ -40,6 +41,10 @@ def run_step(gov, step):
             return gov.propose_hosts(by, payload.get("host_id", 1), payload.get("agent", ZERO))
         if kind == "treasury":
             return gov.propose_treasury(by, payload.get("receiver", by), payload.get("amount", 0))
+        if kind == "rebalance":
+            # The app wants the list sorted by address bytes; the vectors name members.
+            pairs = sorted(payload["weights"], key=lambda p: encoding.decode_address(gov.addr(p[0])))
+            return gov.propose_rebalance(by, [tuple(p) for p in pairs])
         raise ValueError(kind)
     if op == "vote":
         return gov.vote(step["by"], step["proposal"], step["choice"])

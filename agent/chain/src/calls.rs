@@ -222,7 +222,7 @@ impl App {
                 boxes.push(k);
             }
             (P::Treasury { .. }, _) => fee = Some(2_000),
-            (P::Parameters { .. } | P::AttestationPolicy { .. }, _) => {}
+            (P::Parameters { .. } | P::AttestationPolicy { .. } | P::PointWeights { .. }, _) => {}
             (
                 P::Validator {
                     validator, enabled, ..

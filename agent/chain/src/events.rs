@@ -97,6 +97,13 @@ pub enum AppEvent {
         commit: [u8; 20],
         table_hash: [u8; 32],
     },
+    /// The contributor point weights changed (set before seal, or an executed kind 9), in half
+    /// points per line.
+    PointWeightsChanged {
+        code: u64,
+        comment: u64,
+        text: u64,
+    },
 }
 
 impl AppEvent {
@@ -134,6 +141,7 @@ impl AppEvent {
             AppEvent::ValidatorChanged { .. } => "ValidatorChanged",
             AppEvent::AttestationPolicyChanged { .. } => "AttestationPolicyChanged",
             AppEvent::Rebalanced { .. } => "Rebalanced",
+            AppEvent::PointWeightsChanged { .. } => "PointWeightsChanged",
         }
     }
 }
@@ -144,7 +152,7 @@ pub fn selector(signature: &str) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-const SIGNATURES: [(&str, usize); 15] = [
+const SIGNATURES: [(&str, usize); 16] = [
     (
         "ProposalCreated(uint64,uint8,address,uint64,uint64)",
         8 + 1 + 32 + 8 + 8,
@@ -175,6 +183,7 @@ const SIGNATURES: [(&str, usize); 15] = [
     ("ValidatorChanged(address,bool)", 32 + 1),
     ("AttestationPolicyChanged(uint64,uint64)", 16),
     ("Rebalanced(uint64,byte[20],byte[32])", 8 + 20 + 32),
+    ("PointWeightsChanged(uint64,uint64,uint64)", 24),
 ];
 
 /// What a log line of the app is.
@@ -252,7 +261,8 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
         11 => "RewardClaimed",
         12 => "ValidatorChanged",
         13 => "AttestationPolicyChanged",
-        _ => "Rebalanced",
+        14 => "Rebalanced",
+        _ => "PointWeightsChanged",
     };
     debug_assert!(sig.starts_with(name));
     if args.len() != *len {
@@ -377,7 +387,7 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
             quorum: u64_at(args, 0),
             reward: u64_at(args, 8),
         },
-        _ => {
+        14 => {
             let mut commit = [0u8; 20];
             commit.copy_from_slice(&args[8..28]);
             AppEvent::Rebalanced {
@@ -386,6 +396,11 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
                 table_hash: arr32(args, 28),
             }
         }
+        _ => AppEvent::PointWeightsChanged {
+            code: u64_at(args, 0),
+            comment: u64_at(args, 8),
+            text: u64_at(args, 16),
+        },
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Kind 8, the contributor rebalance (docs/contract.md `propose_rebalance`, docs/contributors.md):
 //! the call, the checks the app makes on the list (made here first so that a bad list is
 //! explained before anything is signed), and the member weights a rebalance is judged against.
+//! Kind 9, the point weights its tables are computed with, lives here too.
 
 use crate::decode::{BoxKey, MAX_REBALANCE, PROPOSAL_HEADER};
 use crate::errors::ChainError;
@@ -8,6 +9,7 @@ use crate::keys::Signer;
 use crate::node::{snapshot_of, App};
 use crate::txn::{box_cost, method, Confirmed};
 use dao_core::address::Address;
+use dao_core::contributors::PointWeights;
 use dao_core::rules::MAX_TOTAL_WEIGHT;
 
 const SIGNATURE: &str = "propose_rebalance(pay,byte[20],byte[32],(address,uint64)[],string)uint64";
@@ -24,9 +26,10 @@ pub fn rebalance_calls(members: usize) -> usize {
 }
 
 /// Bytes of a rebalance payload with `members` entries and a `url_len`-byte URL: commit, hash,
-/// two offsets, the array (count ++ 40 bytes per entry), the string (length ++ bytes).
+/// the point weights the app adds, two offsets, the array (count ++ 40 bytes per entry), the
+/// string (length ++ bytes).
 pub fn rebalance_payload_len(members: usize, url_len: usize) -> usize {
-    56 + 2 + 40 * members + 2 + url_len
+    80 + 2 + 40 * members + 2 + url_len
 }
 
 /// The ARC-4 `(address,uint64)[]` of the weights.
@@ -71,6 +74,18 @@ pub fn check_weights(weights: &[(Address, u64)]) -> Result<(), ChainError> {
     Ok(())
 }
 
+/// Weights the app would refuse (`bad_point_weights`), refused before anything is signed.
+fn check_point_weights(w: &PointWeights) -> Result<(), ChainError> {
+    match w.problem() {
+        None => Ok(()),
+        Some(problem) => Err(ChainError::Invalid(format!("point weights {w}: {problem}"))),
+    }
+}
+
+fn point_weight_args(w: &PointWeights) -> [Vec<u8>; 3] {
+    [w.code, w.comment, w.text].map(|v| v.to_be_bytes().to_vec())
+}
+
 impl App {
     /// `propose_rebalance`: kind 8, recording the commit the table was computed at and its hash;
     /// `weights` must be sorted by address bytes (see [`check_weights`]). Every listed member's
@@ -111,6 +126,42 @@ impl App {
             .await?;
         let id = App::returned_id(&c)?;
         Ok((id, c))
+    }
+
+    /// The point weights in force: what a rebalance proposed now records and must be computed
+    /// with.
+    pub async fn point_weights(&self) -> Result<PointWeights, ChainError> {
+        Ok(self.global().await?.point_weights)
+    }
+
+    /// `set_point_weights`: the creator, before seal.
+    pub async fn set_point_weights(
+        &self,
+        signer: &Signer,
+        weights: PointWeights,
+    ) -> Result<Confirmed, ChainError> {
+        check_point_weights(&weights)?;
+        let mut args = vec![method("set_point_weights(uint64,uint64,uint64)void")];
+        args.extend(point_weight_args(&weights));
+        self.call_method(signer, args, &[], None, None).await
+    }
+
+    /// `propose_point_weights`: kind 9, sets the point weights when executed. Weights the app
+    /// would refuse (`bad_point_weights`) are refused here first, with the reason.
+    pub async fn propose_point_weights(
+        &self,
+        signer: &Signer,
+        weights: PointWeights,
+        url: &str,
+    ) -> Result<(u64, Confirmed), ChainError> {
+        check_point_weights(&weights)?;
+        let mut args = vec![method(
+            "propose_point_weights(pay,uint64,uint64,uint64,string)uint64",
+        )];
+        args.extend(point_weight_args(&weights));
+        args.push(App::url_arg(url)?);
+        self.propose_with(signer, args, 24 + 2 + 2 + url.len(), false)
+            .await
     }
 
     /// Every member's weight at `member_seq` (from the history boxes), members with weight 0
@@ -167,6 +218,6 @@ mod tests {
         assert_eq!(enc.len(), 2 + 80);
         assert_eq!(&enc[..2], &[0, 2]);
         assert_eq!(&enc[34..42], &7u64.to_be_bytes());
-        assert_eq!(rebalance_payload_len(2, 10), 56 + 2 + 80 + 2 + 10);
+        assert_eq!(rebalance_payload_len(2, 10), 80 + 2 + 80 + 2 + 10);
     }
 }

@@ -202,7 +202,7 @@ impl Node {
             algo_addr(&signer.address()),
             CompiledTeal(approval.to_vec()),
             CompiledTeal(clear.to_vec()),
-            StateSchema::new(7, 3),
+            StateSchema::new(7, 4),
             StateSchema::new(0, 0),
         )
         .extra_pages(u32::try_from(pages).map_err(build_err)?)

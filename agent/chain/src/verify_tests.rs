@@ -218,6 +218,7 @@ fn kinds_six_to_eight_verify_with_their_payloads_and_not_with_another() {
             ProposalPayload::Rebalance {
                 commit: [4; 20],
                 table_hash: [5; 32],
+                points: dao_core::contributors::PointWeights::default(),
                 weights: vec![(a(1), 70), (a(2), 45)],
                 description_url: url.clone(),
             },

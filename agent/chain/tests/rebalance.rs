@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use dao_chain::decode::{ProposalPayload, VoteChoice};
 use dao_chain::events::AppEvent;
+use dao_core::contributors::PointWeights;
 use dao_core::rules::Kind;
 
 #[tokio::test]
@@ -57,6 +58,7 @@ async fn a_rebalance_of_three_members_is_proposed_voted_and_executed() {
         ProposalPayload::Rebalance {
             commit: [9; 20],
             table_hash: [8; 32],
+            points: PointWeights::default(),
             weights: table.clone(),
             description_url: url.into(),
         }
@@ -117,4 +119,84 @@ async fn a_rebalance_of_eight_members_fits_its_group() {
     dn.advance(61).await;
     app.execute(&dao.creator, id).await.unwrap();
     assert_eq!(app.weights_now().await.unwrap(), table);
+}
+
+/// Kind 9: the creator sets the point weights before seal, a proposal changes them after, and
+/// every rebalance records the ones in force when it was proposed, whatever comes later.
+#[tokio::test]
+async fn point_weights_are_governed_and_recorded_with_each_rebalance() {
+    let dn = Devnet::start();
+    let dao = form(&dn, false).await;
+    let app = &dao.app;
+    assert_eq!(app.point_weights().await.unwrap(), PointWeights::default());
+    let bad = PointWeights {
+        code: 0,
+        comment: 0,
+        text: 0,
+    };
+    // refused by the client before signing, with the reason
+    let e = app.set_point_weights(&dao.creator, bad).await.unwrap_err();
+    assert!(e.to_string().contains("no line would count"), "{e}");
+    let set = PointWeights {
+        code: 4,
+        comment: 1,
+        text: 0,
+    };
+    let c = app.set_point_weights(&dao.creator, set).await.unwrap();
+    assert!(c.events.contains(&AppEvent::PointWeightsChanged {
+        code: 4,
+        comment: 1,
+        text: 0
+    }));
+    app.seal(&dao.creator).await.unwrap();
+    let e = app.set_point_weights(&dao.creator, set).await.unwrap_err();
+    assert_eq!(e.app_code(), Some("sealed"), "{e}");
+    assert_eq!(app.global().await.unwrap().point_weights, set);
+
+    let before = app.weights_now().await.unwrap();
+    let table: Vec<_> = before.iter().map(|(a, w)| (*a, w + 1)).collect();
+    let (early, _) = app
+        .propose_rebalance(&dao.members[0], [1; 20], [2; 32], &table, "u")
+        .await
+        .unwrap();
+    let new = PointWeights {
+        code: 2,
+        comment: 2,
+        text: 1,
+    };
+    let (id, _) = app
+        .propose_point_weights(&dao.members[0], new, "https://git.example/points")
+        .await
+        .unwrap();
+    let p = app.proposal(id).await.unwrap();
+    assert_eq!(p.header.kind, Kind::PointWeights);
+    assert_eq!(
+        p.payload,
+        ProposalPayload::PointWeights {
+            weights: new,
+            description_url: "https://git.example/points".into()
+        }
+    );
+    for m in &dao.members[..2] {
+        app.vote(m, id, VoteChoice::For).await.unwrap();
+    }
+    app.finalize(&dao.creator, id).await.unwrap();
+    dn.advance(61).await;
+    let c = app.execute(&dao.creator, id).await.unwrap();
+    assert!(c.events.contains(&AppEvent::PointWeightsChanged {
+        code: 2,
+        comment: 2,
+        text: 1
+    }));
+    assert_eq!(app.point_weights().await.unwrap(), new);
+    let (late, _) = app
+        .propose_rebalance(&dao.members[0], [1; 20], [2; 32], &table, "u")
+        .await
+        .unwrap();
+    let recorded = |p: dao_chain::decode::ProposalBox| match p.payload {
+        ProposalPayload::Rebalance { points, .. } => points,
+        other => panic!("not a rebalance: {other:?}"),
+    };
+    assert_eq!(recorded(app.proposal(early).await.unwrap()), set);
+    assert_eq!(recorded(app.proposal(late).await.unwrap()), new);
 }

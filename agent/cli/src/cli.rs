@@ -48,6 +48,9 @@ pub enum Command {
     /// Propose a contributor rebalance (kind 8): the table `rebalance` prints, computed from the
     /// members' weights on chain, with its commit and hash (docs/contributors.md).
     ProposeRebalance(ProposeRebalanceArgs),
+    /// Propose what a line of each class is worth in contributor tables (kind 9); classes left
+    /// out keep the value in force.
+    ProposePointWeights(ProposePointWeightsArgs),
     /// Check an agent configuration file and report every problem with its key path.
     ///
     /// Exits 0 when the file is valid, 1 when it is not. The NixOS module runs this at build time.
@@ -263,6 +266,10 @@ pub struct FormArgs {
     /// µAlgo the treasury pays per attestation that matched the agreement.
     #[arg(long, value_name = "MICROALGOS", default_value_t = 0)]
     pub attest_reward: u64,
+    /// Contributor point weights, e.g. code=1,comment=0.5,text=0.5 (the app's defaults when
+    /// left out); after seal only a point-weights proposal changes them.
+    #[arg(long, value_name = "CLASS=POINTS,...")]
+    pub point_weights: Option<dao_core::contributors::PointWeights>,
     /// Where to write the repo-spec file.
     #[arg(long, value_name = "FILE", default_value = "dao-spec.toml")]
     pub out: PathBuf,
@@ -377,6 +384,28 @@ pub struct ProposeRebalanceArgs {
     pub mint: dao_core::contributors::rebalance::Mint,
     #[command(flatten)]
     pub rules: crate::commands::contributors::RulesArgs,
+    /// Where members read about it, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposePointWeightsArgs {
+    /// Points per line of code (whole or half, at most 1000).
+    #[arg(long, value_name = "POINTS", value_parser = crate::commands::points::parse_points)]
+    pub code: Option<u64>,
+    /// Points per comment line.
+    #[arg(long, value_name = "POINTS", value_parser = crate::commands::points::parse_points)]
+    pub comment: Option<u64>,
+    /// Points per line of text (markdown, plain text, documentation formats).
+    #[arg(long, value_name = "POINTS", value_parser = crate::commands::points::parse_points)]
+    pub text: Option<u64>,
     /// Where members read about it, at most 256 bytes.
     #[arg(long, value_name = "URL")]
     pub url: String,

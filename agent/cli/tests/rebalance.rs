@@ -188,8 +188,9 @@ fn propose_rebalance_show_recomputes_and_execute_sets_the_weights() {
         .contains("--repo"));
     let shown = ctl.ok(&["show", &id.to_string(), "--repo", repo], None);
     assert_eq!(shown["rebalance_check"]["matches"], true, "{shown}");
-    // Other point weights give another table: show says it differs and exits 1.
-    let out = ctl.run(
+    // The table is recomputed with the point weights the proposal recorded: other ones given
+    // on the command line are named as ignored, and the table still matches.
+    let v = ctl.ok(
         &[
             "show",
             &id.to_string(),
@@ -197,13 +198,18 @@ fn propose_rebalance_show_recomputes_and_execute_sets_the_weights() {
             repo,
             "--point-weights",
             "code=2",
-            "--json",
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["rebalance_check"]["hash_matches"], false, "{v}");
+    assert_eq!(v["rebalance_check"]["matches"], true, "{v}");
+    assert_eq!(
+        v["payload"]["point_weights_text"],
+        "code=1,comment=0.5,text=0.5"
+    );
+    assert!(v["rebalance_check"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("ignored"));
     let text = ctl.run(&["show", &id.to_string(), "--repo", repo], None);
     assert!(String::from_utf8_lossy(&text.stdout).contains("table hash matches"));
 
@@ -225,4 +231,133 @@ fn propose_rebalance_show_recomputes_and_execute_sets_the_weights() {
     // After execution the table still recomputes: it is judged at the proposal's snapshot.
     let shown = ctl.ok(&["show", &id.to_string(), "--repo", repo], None);
     assert_eq!(shown["rebalance_check"]["matches"], true, "{shown}");
+}
+
+/// Kind 9 from the command line: `contributors` counts with the app's point weights (and says
+/// so), a proposal changes them, propose-rebalance refuses others, a rebalance made before the
+/// change still recomputes, and a proposal whose hash was not computed from the repository is
+/// caught by `show`.
+#[test]
+fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
+    let dn = Devnet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = contributors_repo(dir.path(), &dn);
+    let spec = form(&dn, dir.path(), &work);
+    let ctl = Ctl { dn: &dn, spec };
+    let repo = work.to_str().unwrap();
+
+    let c = ctl.ok(&["contributors", "--repo", repo], None);
+    assert_eq!(c["weights"]["code"], 2, "{c}");
+    assert!(c["point_weights_source"]
+        .as_str()
+        .unwrap()
+        .starts_with("app "));
+    let early = ctl.ok(
+        &[
+            "propose-rebalance",
+            "--repo",
+            repo,
+            "--at",
+            "HEAD",
+            "--url",
+            "u",
+        ],
+        Some(1),
+    )["id"]
+        .as_u64()
+        .unwrap();
+
+    // Nothing to change, and a bad value, are refused before anything is sent.
+    let out = ctl.run(
+        &["propose-point-weights", "--code", "1", "--url", "u"],
+        Some(1),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing would change"));
+    let out = ctl.run(
+        &["propose-point-weights", "--code", "0.3", "--url", "u"],
+        Some(1),
+    );
+    assert_eq!(out.status.code(), Some(2), "clap refuses the value");
+    let out = ctl.run(
+        &["propose-point-weights", "--code", "1001", "--url", "u"],
+        Some(1),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("above the most the app accepts"));
+
+    let p = ctl.ok(
+        &["propose-point-weights", "--code", "3", "--url", "u"],
+        Some(1),
+    );
+    assert_eq!(p["half_points"]["code"], 6);
+    assert_eq!(
+        p["half_points"]["comment"], 1,
+        "classes left out keep theirs"
+    );
+    let id = p["id"].as_u64().unwrap();
+    ctl.ok(&["vote", &id.to_string(), "for"], Some(1));
+    ctl.ok(&["vote", &id.to_string(), "for"], Some(2));
+    ctl.ok(&["finalize", &id.to_string()], Some(3));
+    dn.advance(11);
+    ctl.ok(&["execute", &id.to_string()], Some(3));
+    let c = ctl.ok(&["contributors", "--repo", repo], None);
+    assert_eq!(c["weights"]["code"], 6, "{c}");
+
+    // The proposer cannot choose other point weights than the DAO's.
+    let out = ctl.run(
+        &[
+            "propose-rebalance",
+            "--repo",
+            repo,
+            "--at",
+            "HEAD",
+            "--url",
+            "u",
+            "--point-weights",
+            "code=1",
+        ],
+        Some(1),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("differ from the app's"), "{e}");
+    // The rebalance proposed before the change recorded the old weights and still matches.
+    let v = ctl.ok(&["show", &early.to_string(), "--repo", repo], None);
+    assert_eq!(v["rebalance_check"]["matches"], true, "{v}");
+    assert_eq!(
+        v["rebalance_check"]["point_weights"],
+        "code=1,comment=0.5,text=0.5"
+    );
+
+    // A proposal whose table hash was made up: show recomputes, says so, and exits 1.
+    let node = dao_chain::Node::with_token_file(&dn.url, Some(dn.token_file.as_path())).unwrap();
+    let spec_text = std::fs::read_to_string(&ctl.spec).unwrap();
+    let app_id: u64 = spec_text
+        .lines()
+        .find_map(|l| l.strip_prefix("app_id = "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let app = dao_chain::App::new(node, app_id);
+    let signer = dao_chain::Signer::from_file(&dn.key_file(1)).unwrap();
+    let head = git(&work, &["rev-parse", "HEAD"]);
+    let commit: [u8; 20] = hex::decode(head.trim()).unwrap().try_into().unwrap();
+    let weights = vec![(dn.address(2).parse().unwrap(), 31u64)];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (bogus, _) = rt
+        .block_on(app.propose_rebalance(&signer, commit, [0xab; 32], &weights, "u"))
+        .unwrap();
+    let out = ctl.run(
+        &["show", &bogus.to_string(), "--repo", repo, "--json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rebalance_check"]["hash_matches"], false, "{v}");
+    assert_eq!(v["rebalance_check"]["weights_match"], false, "{v}");
 }

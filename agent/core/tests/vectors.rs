@@ -94,6 +94,7 @@ enum Op {
 enum PayloadSpec {
     Membership { member: String, weight: u64 },
     Parameters { rules: Rules },
+    Rebalance { weights: Vec<(String, u64)> },
 }
 
 const SHARED: &str = concat!(
@@ -144,6 +145,9 @@ fn run(s: &Scenario) -> Result<(), String> {
                         weight: *weight,
                     },
                     Some(PayloadSpec::Parameters { rules }) => Payload::Parameters(*rules),
+                    Some(PayloadSpec::Rebalance { weights }) => Payload::Rebalance {
+                        weights: weights.clone(),
+                    },
                 };
                 g.propose(by, *kind, payload, now).and_then(|got| {
                     if step.error.is_none() && *id != Some(got) {
@@ -291,6 +295,8 @@ fn the_vectors_cover_every_error_code_and_state() {
         "expired",
         "total_weight_too_large",
         "invalid_rules",
+        "bad_members",
+        "rebalance_lowers_weight",
     ] {
         assert!(
             text.contains(&format!("\"error\":\"{code}\"")),

@@ -78,9 +78,16 @@ fn check_kind(kind: Kind, p: &ProposalPayload) {
         ProposalPayload::Treasury { .. } => kind == Kind::Treasury,
         ProposalPayload::Validator { .. } => kind == Kind::Validator,
         ProposalPayload::AttestationPolicy { .. } => kind == Kind::AttestationPolicy,
-        ProposalPayload::Rebalance { weights, .. } => {
+        ProposalPayload::Rebalance {
+            weights, points, ..
+        } => {
             assert!(weights.len() <= decode::MAX_REBALANCE);
+            assert_eq!(points.problem(), None);
             kind == Kind::Rebalance
+        }
+        ProposalPayload::PointWeights { weights, .. } => {
+            assert_eq!(weights.problem(), None);
+            kind == Kind::PointWeights
         }
     };
     assert!(ok, "kind {kind:?} decoded as {p:?}");
@@ -185,13 +192,23 @@ pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
             string(description_url),
         ]
         .concat(),
+        ProposalPayload::PointWeights {
+            weights,
+            description_url,
+        } => [
+            decode::encode_point_weights(weights),
+            u16_be(26),
+            string(description_url),
+        ]
+        .concat(),
         ProposalPayload::Rebalance {
             commit,
             table_hash,
+            points,
             weights,
             description_url,
         } => {
-            let head_len = 20 + 32 + 2 + 2;
+            let head_len = 20 + 32 + 24 + 2 + 2;
             let weights_tail: Vec<u8> = [
                 u16_be(weights.len()),
                 weights
@@ -203,6 +220,7 @@ pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
             [
                 commit.to_vec(),
                 table_hash.to_vec(),
+                decode::encode_point_weights(points),
                 u16_be(head_len),
                 u16_be(head_len + weights_tail.len()),
                 weights_tail,

@@ -472,5 +472,9 @@ pub fn encode_global(g: &GlobalState) -> Vec<(Vec<u8>, GlobalValue)> {
         (k("validators"), GlobalValue::Uint(g.validators)),
         (k("attest_quorum"), GlobalValue::Uint(g.attest_quorum)),
         (k("attest_reward"), GlobalValue::Uint(g.attest_reward)),
+        (
+            k("points"),
+            GlobalValue::Bytes(decode::encode_point_weights(&g.point_weights)),
+        ),
     ]
 }

@@ -131,6 +131,14 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
             "Rebalanced(uint64,byte[20],byte[32])",
             vec![u(id), commit.to_vec(), table_hash.to_vec()],
         ),
+        AppEvent::PointWeightsChanged {
+            code,
+            comment,
+            text,
+        } => (
+            "PointWeightsChanged(uint64,uint64,uint64)",
+            vec![u(code), u(comment), u(text)],
+        ),
     };
     assert!(sig.starts_with(e.name()));
     let mut out = events::selector(sig).to_vec();

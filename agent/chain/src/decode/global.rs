@@ -1,8 +1,9 @@
 //! The app's global state (docs/contract.md, "Global state"): every key present exactly once,
 //! with its type; no other key.
 
-use super::rules::{decode_valid_rules, MAX_REPO};
+use super::rules::{decode_point_weights, decode_valid_rules, MAX_REPO};
 use super::wire::{err, exact, DecodeError, Problem};
+use dao_core::contributors::PointWeights;
 use dao_core::rules::Rules;
 
 /// One global-state value as algod returns it.
@@ -28,9 +29,11 @@ pub struct GlobalState {
     pub attest_quorum: u64,
     /// microAlgos paid per attestation that matched the agreement, for new proposals.
     pub attest_reward: u64,
+    /// What a line of each class is worth in contributor tables (docs/contributors.md).
+    pub point_weights: PointWeights,
 }
 
-const GLOBAL_KEYS: [&str; 10] = [
+const GLOBAL_KEYS: [&str; 11] = [
     "rules",
     "repo",
     "genesis",
@@ -41,6 +44,7 @@ const GLOBAL_KEYS: [&str; 10] = [
     "validators",
     "attest_quorum",
     "attest_reward",
+    "points",
 ];
 
 /// Decodes the global state from its key/value pairs. Every key must be present exactly once
@@ -134,5 +138,7 @@ pub fn decode_global(entries: &[(Vec<u8>, GlobalValue)]) -> Result<GlobalState, 
         validators: uint("validators")?,
         attest_quorum: uint("attest_quorum")?,
         attest_reward: uint("attest_reward")?,
+        point_weights: decode_point_weights(bytes("points")?)
+            .map_err(|p| err("global \"points\"", p))?,
     })
 }

@@ -24,8 +24,9 @@ pub use proposal::{
     ProposalPayload, Targets,
 };
 pub use rules::{
-    decode_rules, decode_valid_rules, deploy_payload_len, encode_arc4_bytes, encode_rules,
-    encode_u64_array, MAX_HOSTS, MAX_REBALANCE, MAX_REPO, MAX_URL, PROPOSAL_HEADER, REPORT_LEN,
+    decode_point_weights, decode_rules, decode_valid_rules, deploy_payload_len, encode_arc4_bytes,
+    encode_point_weights, encode_rules, encode_u64_array, MAX_HOSTS, MAX_REBALANCE, MAX_REPO,
+    MAX_URL, PROPOSAL_HEADER, REPORT_LEN,
 };
 pub(crate) use wire::{err, exact, Reader};
 pub use wire::{DecodeError, Problem};

@@ -2,9 +2,12 @@
 //! end of the box (docs/contract.md, "Payloads").
 
 use super::box_key::BoxKey;
-use super::rules::{decode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_URL, PROPOSAL_HEADER};
+use super::rules::{
+    decode_point_weights, decode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_URL, PROPOSAL_HEADER,
+};
 use super::wire::{err, DecodeError, Problem, Reader};
 use dao_core::address::Address;
+use dao_core::contributors::PointWeights;
 use dao_core::rules::{Kind, Rules, Stored};
 
 /// The fixed 176-byte header of a proposal box.
@@ -94,10 +97,17 @@ pub enum ProposalPayload {
     /// Kind 8: new weights from a contributor table (docs/contributors.md): the commit it was
     /// computed at and its hash are recorded so voters recompute it; `weights` are strictly
     /// increasing by address, 1..=MAX_REBALANCE entries.
+    /// `points` are the point weights in force when it was proposed, recorded by the app.
     Rebalance {
         commit: [u8; 20],
         table_hash: [u8; 32],
+        points: PointWeights,
         weights: Vec<(Address, u64)>,
+        description_url: String,
+    },
+    /// Kind 9: what a line of each class is worth in contributor tables, from execute on.
+    PointWeights {
+        weights: PointWeights,
         description_url: String,
     },
 }
@@ -115,6 +125,7 @@ impl ProposalPayload {
             ProposalPayload::Validator { .. } => &[Kind::Validator],
             ProposalPayload::AttestationPolicy { .. } => &[Kind::AttestationPolicy],
             ProposalPayload::Rebalance { .. } => &[Kind::Rebalance],
+            ProposalPayload::PointWeights { .. } => &[Kind::PointWeights],
         }
     }
 
@@ -142,6 +153,9 @@ impl ProposalPayload {
                 description_url, ..
             }
             | ProposalPayload::Rebalance {
+                description_url, ..
+            }
+            | ProposalPayload::PointWeights {
                 description_url, ..
             } => description_url,
         }
@@ -392,11 +406,22 @@ pub fn decode_payload(kind: Kind, payload: &[u8]) -> Result<ProposalPayload, Pro
                 description_url,
             })
         }
+        Kind::PointWeights => {
+            let weights = decode_point_weights(r.take(24, 26)?)?;
+            let off = r.u16(26)?;
+            let description_url = url_tail(payload, off, 26)?;
+            Ok(ProposalPayload::PointWeights {
+                weights,
+                description_url,
+            })
+        }
         Kind::Rebalance => {
-            // commit ++ hash ++ offset(weights) ++ offset(url), then the array, then the url
-            const HEAD: usize = 56;
+            // commit ++ hash ++ points ++ offset(weights) ++ offset(url), then the array, then
+            // the url
+            const HEAD: usize = 80;
             let commit = r.array::<20>(HEAD)?;
             let table_hash = r.array::<32>(HEAD)?;
+            let points = decode_point_weights(r.take(24, HEAD)?)?;
             let weights_offset = r.u16(HEAD)?;
             let url_offset = r.u16(HEAD)?;
             if weights_offset != HEAD {
@@ -424,6 +449,7 @@ pub fn decode_payload(kind: Kind, payload: &[u8]) -> Result<ProposalPayload, Pro
             Ok(ProposalPayload::Rebalance {
                 commit,
                 table_hash,
+                points,
                 weights,
                 description_url,
             })

@@ -1,6 +1,7 @@
 //! The 80-byte `Rules` struct, the ARC-4 encoders the calls need, and the app's size limits.
 
 use super::wire::{be, exact, Problem};
+use dao_core::contributors::PointWeights;
 use dao_core::rules::Rules;
 
 /// Longest governed repository URL the app accepts at creation.
@@ -33,6 +34,29 @@ pub fn decode_rules(bytes: &[u8]) -> Result<Rules, Problem> {
         min_proposer_weight: f(8),
         vote_cap_ppm: f(9),
     })
+}
+
+/// Decodes the 24-byte point weights (code, comment, text: big-endian uint64 half points per
+/// line) and refuses weights the app would not have accepted.
+pub fn decode_point_weights(bytes: &[u8]) -> Result<PointWeights, Problem> {
+    exact(bytes, 24)?;
+    let w = PointWeights {
+        code: be(bytes),
+        comment: be(&bytes[8..]),
+        text: be(&bytes[16..]),
+    };
+    match w.problem() {
+        None => Ok(w),
+        Some(p) => Err(Problem::InvalidPointWeights(p)),
+    }
+}
+
+/// The ARC-4 / global-state encoding of point weights.
+pub fn encode_point_weights(w: &PointWeights) -> Vec<u8> {
+    [w.code, w.comment, w.text]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect()
 }
 
 /// Decodes rules and refuses invalid ones (docs/governance-rules.md, "Rules").

@@ -2,6 +2,7 @@
 
 use super::*;
 use dao_core::address::Address;
+use dao_core::contributors::PointWeights;
 use dao_core::rules::{Kind, Rules, Stored};
 
 fn a(n: u8) -> Address {
@@ -214,12 +215,12 @@ fn proposals_refuse_malformed_bytes() {
     ));
     // Unknown kind and stored state.
     let mut bad = good.clone();
-    bad[39] = 9;
+    bad[39] = 10;
     assert_eq!(
         problem(decode_proposal(&k, &bad)),
         Problem::UnknownCode {
             field: "proposal kind",
-            code: 9
+            code: 10
         }
     );
     let mut bad = good.clone();
@@ -381,6 +382,10 @@ fn good_global() -> Vec<(Vec<u8>, GlobalValue)> {
         ("validators", GlobalValue::Uint(2)),
         ("attest_quorum", GlobalValue::Uint(2)),
         ("attest_reward", GlobalValue::Uint(1_000)),
+        (
+            "points",
+            GlobalValue::Bytes(encode_point_weights(&PointWeights::default())),
+        ),
     ])
 }
 
@@ -390,6 +395,13 @@ fn global_state_decodes_strictly() {
     assert_eq!(g.rules, Rules::default());
     assert!(g.sealed);
     assert_eq!(g.repo, "https://git.example/fleet");
+    assert_eq!(g.point_weights, PointWeights::default());
+    // point weights of the wrong length or that the app would refuse name the key
+    for bytes in [vec![0; 23], vec![0; 24]] {
+        let mut bad = good_global();
+        bad[10].1 = GlobalValue::Bytes(bytes);
+        assert_eq!(decode_global(&bad).unwrap_err().what, "global \"points\"");
+    }
 
     let mut missing = good_global();
     missing.retain(|(k, _)| k != b"sealed");
@@ -437,8 +449,9 @@ fn global_state_decodes_strictly() {
 fn rebalance_payload(weights: &[(Address, u64)], url: &str) -> Vec<u8> {
     let mut v = vec![0xc0; 20];
     v.extend([0x4a; 32]);
-    v.extend(56u16.to_be_bytes());
-    v.extend(((58 + 40 * weights.len()) as u16).to_be_bytes());
+    v.extend(encode_point_weights(&PointWeights::default()));
+    v.extend(80u16.to_be_bytes());
+    v.extend(((82 + 40 * weights.len()) as u16).to_be_bytes());
     v.extend((weights.len() as u16).to_be_bytes());
     for (m, w) in weights {
         v.extend(m.0);
@@ -458,13 +471,21 @@ fn rebalance_payloads_decode_strictly() {
         ProposalPayload::Rebalance {
             commit: [0xc0; 20],
             table_hash: [0x4a; 32],
+            points: PointWeights::default(),
             weights: weights.clone(),
             description_url: "u".into()
         }
     );
+    // point weights the app would never have recorded
+    let mut bad = rebalance_payload(&weights, "u");
+    bad[52..76].fill(0);
+    assert!(matches!(
+        decode_payload(Kind::Rebalance, &bad),
+        Err(Problem::InvalidPointWeights(_))
+    ));
     // the weights offset must be the head's end, the url offset the array's end
     let mut bad = rebalance_payload(&weights, "u");
-    bad[53] = 57;
+    bad[77] = 81;
     assert!(matches!(
         decode_payload(Kind::Rebalance, &bad),
         Err(Problem::Offset {
@@ -473,7 +494,7 @@ fn rebalance_payloads_decode_strictly() {
         })
     ));
     let mut bad = rebalance_payload(&weights, "u");
-    bad[55] += 1;
+    bad[79] += 1;
     assert!(matches!(
         decode_payload(Kind::Rebalance, &bad),
         Err(Problem::Offset {
@@ -492,8 +513,44 @@ fn rebalance_payloads_decode_strictly() {
     ));
     // a count larger than the bytes present
     let mut short = rebalance_payload(&weights, "");
-    short[57] = 3;
+    short[81] = 3;
     assert!(decode_payload(Kind::Rebalance, &short).is_err());
+}
+
+#[test]
+fn point_weights_payloads_decode_strictly() {
+    let w = PointWeights {
+        code: 4,
+        comment: 0,
+        text: 1,
+    };
+    let mut v = encode_point_weights(&w);
+    v.extend(26u16.to_be_bytes());
+    v.extend(1u16.to_be_bytes());
+    v.push(b'u');
+    assert_eq!(
+        decode_payload(Kind::PointWeights, &v).unwrap(),
+        ProposalPayload::PointWeights {
+            weights: w,
+            description_url: "u".into()
+        }
+    );
+    // each class one above the most the app accepts
+    for at in [0, 8, 16] {
+        let mut bad = v.clone();
+        bad[at..at + 8].copy_from_slice(&2001u64.to_be_bytes());
+        assert!(matches!(
+            decode_payload(Kind::PointWeights, &bad),
+            Err(Problem::InvalidPointWeights(_))
+        ));
+    }
+    let mut zero = v.clone();
+    zero[..24].fill(0);
+    assert!(matches!(
+        decode_payload(Kind::PointWeights, &zero),
+        Err(Problem::InvalidPointWeights(_))
+    ));
+    assert!(decode_payload(Kind::PointWeights, &v[..20]).is_err());
 }
 
 #[test]

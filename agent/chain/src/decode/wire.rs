@@ -65,6 +65,8 @@ pub enum Problem {
     },
     #[error("the rules are invalid: {0}")]
     InvalidRules(String),
+    #[error("the point weights are invalid: {0}")]
+    InvalidPointWeights(String),
     #[error("unknown box prefix {0:#04x}")]
     UnknownPrefix(u8),
     #[error("the key does not match the box it was read as: expected {expected}")]

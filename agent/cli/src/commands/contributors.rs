@@ -1,7 +1,9 @@
 //! `contributors` and `rebalance`: points, bindings and the rebalance table from a repository's
 //! history (docs/contributors.md). Both only read; nothing is sent anywhere.
 
+use super::points::choose;
 use super::print_json;
+use crate::cli::ChainArgs;
 use anyhow::Context;
 use dao_core::address::Address;
 use dao_core::contributors::rebalance::{parse_members, rebalance, Mint, Table};
@@ -25,9 +27,10 @@ pub struct RulesArgs {
 }
 
 impl RulesArgs {
-    pub fn options(&self) -> Options {
+    /// The options for counting with `weights` (see `points::choose` for which ones).
+    pub fn options(&self, weights: PointWeights) -> Options {
         Options {
-            weights: self.point_weights.unwrap_or_default(),
+            weights,
             signatures: if self.require_signed {
                 Signatures::require()
             } else {
@@ -48,6 +51,10 @@ pub struct ContributorsArgs {
     pub at: String,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// The app whose point weights count (without --point-weights): the repo-spec file if
+    /// present, or --app-id and --algod; with neither, the defaults.
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// Print JSON: every author's lines, points, share and bindings, and the ignored entries.
     #[arg(long)]
     pub json: bool,
@@ -71,6 +78,9 @@ pub struct RebalanceArgs {
     pub mint: Mint,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// The app whose point weights count (as for `contributors`).
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// Print JSON: the table, its totals and its hash.
     #[arg(long)]
     pub json: bool,
@@ -85,21 +95,20 @@ fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
-fn report(args: &ContributorsArgs) -> anyhow::Result<Report> {
-    contributors(&args.repo, &args.at, &args.rules.options()).with_context(|| {
-        format!(
-            "cannot count contributors of {} at {}",
-            args.repo.display(),
-            args.at
-        )
-    })
+fn report(repo: &Path, at: &str, options: &Options) -> anyhow::Result<Report> {
+    contributors(repo, at, options)
+        .with_context(|| format!("cannot count contributors of {} at {at}", repo.display()))
 }
 
 pub fn run_contributors(args: &ContributorsArgs) -> anyhow::Result<ExitCode> {
-    let r = report(args)?;
+    let chosen = choose(&args.rules, &args.chain)?;
+    let r = report(&args.repo, &args.at, &args.rules.options(chosen.weights))?;
     if args.json {
-        print_json(&r)?;
+        let mut v = serde_json::to_value(&r)?;
+        v["point_weights_source"] = serde_json::Value::String(chosen.source);
+        print_json(&v)?;
     } else {
+        println!("point weights from {}", chosen.source);
         print!("{}", render_report(&r));
     }
     Ok(ExitCode::SUCCESS)
@@ -190,21 +199,18 @@ fn members_from(arg: &str) -> anyhow::Result<BTreeMap<Address, u64>> {
 
 pub fn run_rebalance(args: &RebalanceArgs) -> anyhow::Result<ExitCode> {
     let members = members_from(&args.members)?;
-    let r = contributors(&args.repo, &args.at, &args.rules.options()).with_context(|| {
-        format!(
-            "cannot count contributors of {} at {}",
-            args.repo.display(),
-            args.at
-        )
-    })?;
+    let chosen = choose(&args.rules, &args.chain)?;
+    let r = report(&args.repo, &args.at, &args.rules.options(chosen.weights))?;
     let table = rebalance(&r, &members, args.mint)
         .with_context(|| format!("cannot rebalance at {}", r.commit))?;
     if args.json {
         // The bytes the hash is over, so anyone can check it with sha256sum.
         let mut v = serde_json::to_value(&table)?;
         v["canonical"] = serde_json::Value::String(table.canonical());
+        v["point_weights_source"] = serde_json::Value::String(chosen.source);
         print_json(&v)?;
     } else {
+        println!("point weights from {}", chosen.source);
         print!("{}", render_table(&table));
     }
     Ok(ExitCode::SUCCESS)
@@ -309,7 +315,7 @@ mod tests {
         };
         assert_eq!((c.at.as_str(), c.repo.as_path()), ("HEAD", Path::new(".")));
         assert!(matches!(
-            c.rules.options().signatures,
+            c.rules.options(PointWeights::default()).signatures,
             Signatures::Require { .. }
         ));
     }

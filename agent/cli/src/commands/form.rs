@@ -136,6 +136,11 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .context("setting the attestation policy")?;
         }
+        if let Some(w) = a.point_weights {
+            app.set_point_weights(&signer, w)
+                .await
+                .context("setting the point weights")?;
+        }
         let sealed = app.seal(&signer).await.context("sealing the app")?;
         // What agents will check, checked now.
         let ok = preflight(&node, app.app_id, &[a.repository.as_str()], &[])
@@ -162,6 +167,7 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
             "hosts": hosts.len(),
             "validators": validators.len(),
             "attest_quorum": a.attest_quorum,
+            "point_weights": a.point_weights.unwrap_or_default().to_string(),
             "sealed_round": round,
             "spec_file": a.out,
         }))?;

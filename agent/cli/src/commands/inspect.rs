@@ -71,13 +71,22 @@ fn payload_json(p: &ProposalPayload) -> Value {
         } => json!({
             "attest_quorum": quorum, "attest_reward": reward, "description_url": description_url,
         }),
+        ProposalPayload::PointWeights {
+            weights,
+            description_url,
+        } => json!({
+            "point_weights": weights, "point_weights_text": weights.to_string(),
+            "description_url": description_url,
+        }),
         ProposalPayload::Rebalance {
             commit,
             table_hash,
+            points,
             weights,
             description_url,
         } => json!({
             "commit": hex(commit), "table_hash": format!("sha256:{}", hex(table_hash)),
+            "point_weights": points, "point_weights_text": points.to_string(),
             "weights": weights.iter().map(|(a, w)| json!({ "address": a.to_string(), "weight": w }))
                 .collect::<Vec<_>>(),
             "description_url": description_url,

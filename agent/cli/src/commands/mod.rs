@@ -6,6 +6,7 @@ mod form;
 mod hash;
 mod inspect;
 mod local;
+pub mod points;
 mod rebalance_chain;
 mod submit;
 mod validate_config;
@@ -29,6 +30,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ProposeValidator(a) => validators::propose_validator(&a),
         Command::ProposeAttestationPolicy(a) => validators::propose_policy(&a),
         Command::ProposeRebalance(a) => rebalance_chain::propose(&a),
+        Command::ProposePointWeights(a) => points::propose(&a),
         Command::Contributors(a) => contributors::run_contributors(&a),
         Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),

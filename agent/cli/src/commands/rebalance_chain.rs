@@ -53,7 +53,15 @@ pub fn onchain_weights(
 pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
     let signer = signer(&a.key)?;
     let app = app(&a.chain)?;
-    let report = contributors(&a.repo, &a.at, &a.rules.options()).with_context(|| {
+    // The app records the point weights in force with the proposal and voters recompute with
+    // those: a table counted with any others would not match.
+    let points = block_on(app.point_weights())?.context("cannot read the app's point weights")?;
+    if let Some(asked) = a.rules.point_weights.filter(|w| *w != points) {
+        bail!(
+            "--point-weights {asked} differ from the app's {points}: a rebalance is computed with the DAO's point weights (drop the flag, or change them first with propose-point-weights)"
+        );
+    }
+    let report = contributors(&a.repo, &a.at, &a.rules.options(points)).with_context(|| {
         format!(
             "cannot count contributors of {} at {}",
             a.repo.display(),
@@ -120,7 +128,8 @@ pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
 /// how to check; with one, the recomputed table compared with the proposal. The table is
 /// recomputed from the weights at the proposal's member_seq (the history boxes), which is what
 /// the proposer computed it from, with the mint the proposal makes (an exact mint equal to the
-/// minimal one gives the minimal table).
+/// minimal one gives the minimal table), and with the point weights the app recorded in it
+/// (`--point-weights`, if given, is only compared with them).
 pub async fn check(
     app: &App,
     p: &ProposalBox,
@@ -130,6 +139,7 @@ pub async fn check(
     let ProposalPayload::Rebalance {
         commit,
         table_hash,
+        points,
         weights,
         ..
     } = &p.payload
@@ -154,12 +164,16 @@ pub async fn check(
         let had = before.get(a).copied().unwrap_or(0);
         minted = minted.saturating_add(w.saturating_sub(had));
     }
-    let report = contributors(repo, &commit, &rules.options()).with_context(|| {
+    let report = contributors(repo, &commit, &rules.options(*points)).with_context(|| {
         format!(
             "cannot count contributors of {} at {commit}",
             repo.display()
         )
     })?;
+    let ignored_flag = rules
+        .point_weights
+        .filter(|w| w != points)
+        .map(|w| format!("--point-weights {w} ignored: the proposal recorded {points}, the ones in force when it was made"));
     let recomputed = rebalance(&report, &before, Mint::Exact(minted))
         .map_err(anyhow::Error::from)
         .and_then(|t| onchain_weights(&t, &before).map(|w| (t, w)));
@@ -170,12 +184,14 @@ pub async fn check(
             json!({
                 "checked": true, "matches": hash_matches && weights_match,
                 "hash_matches": hash_matches, "weights_match": weights_match,
+                "point_weights": points.to_string(), "note": ignored_flag,
                 "commit": commit, "proposed_hash": proposed_hash, "recomputed_hash": table.hash,
                 "recomputed_weights": expected.iter().map(|(a, w)| json!({"address": a.to_string(), "weight": w})).collect::<Vec<_>>(),
             })
         }
         Err(e) => json!({
             "checked": true, "matches": false, "hash_matches": false, "weights_match": false,
+            "point_weights": points.to_string(), "note": ignored_flag,
             "commit": commit, "proposed_hash": proposed_hash,
             "error": format!("the table cannot be recomputed from the weights at member_seq {}: {e:#}", p.header.member_seq),
         }),
@@ -195,8 +211,9 @@ pub fn verdict(check: &Value) -> String {
     }
     let yes = |b: &Value| *b == json!(true);
     format!(
-        "rebalance recomputed at {}: table hash {} (proposed {}, recomputed {}), weights {}",
+        "rebalance recomputed at {} with point weights {}: table hash {} (proposed {}, recomputed {}), weights {}",
         check["commit"].as_str().unwrap_or(""),
+        check["point_weights"].as_str().unwrap_or(""),
         if yes(&check["hash_matches"]) {
             "matches"
         } else {

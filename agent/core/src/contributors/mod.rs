@@ -38,8 +38,9 @@ use std::path::Path;
 use std::str::FromStr;
 
 /// What one line of each class is worth, in half points: exact integers, so sums never round.
-/// The defaults are the gitdao document's: code 1 point, comment or text 0.5. The DAO may
-/// govern them later; whoever recomputes a table must use the same ones.
+/// The defaults are the gitdao document's: code 1 point, comment or text 0.5. The DAO governs
+/// them (the app's global `points`, kind-9 proposals); a rebalance proposal records the ones it
+/// was computed with, and whoever recomputes its table uses those.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PointWeights {
     pub code: u64,
@@ -57,7 +58,31 @@ impl Default for PointWeights {
     }
 }
 
+/// Most half points one line of a class may be worth (1,000 points), as the app enforces it:
+/// sums over any repository stay far below 2^64.
+pub const MAX_HALF_POINTS: u64 = 2000;
+
 impl PointWeights {
+    /// What is wrong with these weights for the app: a class above [`MAX_HALF_POINTS`], or all
+    /// three zero (no line would be worth anything, so no table could be computed).
+    pub fn problem(&self) -> Option<String> {
+        for (class, v) in [
+            ("code", self.code),
+            ("comment", self.comment),
+            ("text", self.text),
+        ] {
+            if v > MAX_HALF_POINTS {
+                return Some(format!(
+                    "{class} = {} points per line is above the most the app accepts, {}",
+                    show_half(v),
+                    show_half(MAX_HALF_POINTS)
+                ));
+            }
+        }
+        (self.code == 0 && self.comment == 0 && self.text == 0)
+            .then(|| "all three classes are worth 0 points: no line would count".to_owned())
+    }
+
     /// Half points for these line counts.
     pub fn half_points(&self, lines: &LineCounts) -> Option<u64> {
         let code = self.code.checked_mul(lines.code)?;
@@ -109,7 +134,7 @@ impl FromStr for PointWeights {
 }
 
 /// `3` → 6, `0.5` → 1, `2.5` → 5 half points; anything finer than a half is refused.
-fn parse_half(s: &str) -> Option<u64> {
+pub fn parse_half(s: &str) -> Option<u64> {
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -36,6 +36,14 @@ pub enum RuleError {
     InvalidRules(String),
     #[error("a {kind} proposal needs a {kind} payload")]
     PayloadMismatch { kind: &'static str },
+    #[error("bad rebalance list: {0}")]
+    BadMembers(String),
+    #[error("the rebalance would lower {member} from {weight} to {listed}: a rebalance never lowers anyone")]
+    RebalanceLowersWeight {
+        member: String,
+        weight: u64,
+        listed: u64,
+    },
 }
 
 impl RuleError {
@@ -58,6 +66,8 @@ impl RuleError {
             RuleError::TotalWeightTooLarge { .. } => "total_weight_too_large",
             RuleError::InvalidRules(_) => "invalid_rules",
             RuleError::PayloadMismatch { .. } => "payload_mismatch",
+            RuleError::BadMembers(_) => "bad_members",
+            RuleError::RebalanceLowersWeight { .. } => "rebalance_lowers_weight",
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum Kind {
     AttestationPolicy,
     /// Raises up to eight members' weights to a contributor table's (docs/contributors.md).
     Rebalance,
+    /// Sets the contributor point weights the tables are computed with.
+    PointWeights,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             Kind::Validator => 6,
             Kind::AttestationPolicy => 7,
             Kind::Rebalance => 8,
+            Kind::PointWeights => 9,
         }
     }
 
@@ -52,6 +55,7 @@ impl Kind {
             6 => Kind::Validator,
             7 => Kind::AttestationPolicy,
             8 => Kind::Rebalance,
+            9 => Kind::PointWeights,
             _ => return None,
         })
     }
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Validator => "validator",
             Kind::AttestationPolicy => "attestation_policy",
             Kind::Rebalance => "rebalance",
+            Kind::PointWeights => "point_weights",
         }
     }
 
@@ -85,14 +90,26 @@ pub enum Choice {
     Abstain,
 }
 
-/// What an executed proposal changes, as far as the rules are concerned. Deploy, hosts and
-/// treasury payloads do not touch the rules and are `Other`.
+/// What an executed proposal changes, as far as the rules are concerned. Deploy, hosts,
+/// treasury, validator, attestation policy and point weights payloads do not touch the rules
+/// and are `Other`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     Other,
-    Membership { member: String, weight: u64 },
+    Membership {
+        member: String,
+        weight: u64,
+    },
     Parameters(Rules),
+    /// New weights, applied in the listed order. The app also wants the list sorted by address
+    /// bytes, an encoding matter the model (which knows members by name) leaves to the client.
+    Rebalance {
+        weights: Vec<(String, u64)>,
+    },
 }
+
+/// Most members one rebalance proposal may list (the app's MAX_REBALANCE).
+pub const MAX_REBALANCE: usize = 8;
 
 /// One proposal and everything the rules fixed when it was created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +244,10 @@ impl Governance {
         payload: Payload,
         now: u64,
     ) -> Result<u64, RuleError> {
+        // The app decodes a rebalance list before it looks at the proposer.
+        if let Payload::Rebalance { weights } = &payload {
+            check_rebalance_list(weights)?;
+        }
         let required = self.rules.min_proposer_weight.max(1);
         let weight = self.weight(by);
         if weight < required {
@@ -235,7 +256,11 @@ impl Governance {
         match (&payload, kind) {
             (Payload::Membership { .. }, Kind::Membership) => {}
             (Payload::Parameters(rules), Kind::Parameters) => check_rules(rules)?,
-            (Payload::Other, k) if !matches!(k, Kind::Membership | Kind::Parameters) => {}
+            (Payload::Rebalance { weights }, Kind::Rebalance) => {
+                self.clone().apply_rebalance(weights)?;
+            }
+            (Payload::Other, k)
+                if !matches!(k, Kind::Membership | Kind::Parameters | Kind::Rebalance) => {}
             _ => {
                 return Err(RuleError::PayloadMismatch {
                     kind: kind.as_str(),
@@ -377,11 +402,66 @@ impl Governance {
                 check_rules(&rules)?;
                 self.rules = rules;
             }
+            // All or nothing: a later entry's refusal must not leave earlier ones applied.
+            Payload::Rebalance { weights } => {
+                let mut next = self.clone();
+                next.apply_rebalance(&weights)?;
+                *self = next;
+            }
             Payload::Other => {}
         }
         self.proposal_mut(id)?.stored = Stored::Executed;
         Ok(())
     }
+}
+
+impl Governance {
+    /// Each entry in order: the new weight is in range and not below the member's weight now,
+    /// and the total stays in range — the checks `propose_rebalance` makes (on a copy) and
+    /// `execute` makes again while applying.
+    fn apply_rebalance(&mut self, weights: &[(String, u64)]) -> Result<(), RuleError> {
+        for (member, listed) in weights {
+            if *listed > MAX_TOTAL_WEIGHT {
+                return Err(RuleError::TotalWeightTooLarge {
+                    total: u128::from(*listed),
+                    max: MAX_TOTAL_WEIGHT,
+                });
+            }
+            let weight = self.weight(member);
+            if *listed < weight {
+                return Err(RuleError::RebalanceLowersWeight {
+                    member: member.clone(),
+                    weight,
+                    listed: *listed,
+                });
+            }
+            self.set_member(member, *listed)?;
+        }
+        Ok(())
+    }
+}
+
+/// The list checks the app makes while decoding: 1..=MAX_REBALANCE entries, no member twice,
+/// no weight 0 (a rebalance never removes anyone).
+fn check_rebalance_list(weights: &[(String, u64)]) -> Result<(), RuleError> {
+    if weights.is_empty() || weights.len() > MAX_REBALANCE {
+        return Err(RuleError::BadMembers(format!(
+            "{} entries, a rebalance lists 1 to {MAX_REBALANCE}",
+            weights.len()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for (member, w) in weights {
+        if !seen.insert(member) {
+            return Err(RuleError::BadMembers(format!("{member} is listed twice")));
+        }
+        if *w == 0 {
+            return Err(RuleError::BadMembers(format!(
+                "{member} is listed with weight 0"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_rules(rules: &Rules) -> Result<(), RuleError> {
@@ -394,133 +474,5 @@ fn check_rules(rules: &Rules) -> Result<(), RuleError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dao(members: &[(&str, u64)]) -> Governance {
-        let rules = Rules {
-            voting_delay: 10,
-            voting_period: 100,
-            emergency_period: 50,
-            timelock: 20,
-            grace_period: 30,
-            ..Rules::default()
-        };
-        let mut g = Governance::new(rules).unwrap();
-        for (m, w) in members {
-            g.set_member(m, *w).unwrap();
-        }
-        g
-    }
-
-    #[test]
-    fn a_failed_action_changes_nothing() {
-        let mut g = dao(&[("a", 10), ("b", 5)]);
-        let id = g.propose("a", Kind::Deploy, Payload::Other, 0).unwrap();
-        let before = g.clone();
-        for e in [
-            g.vote("a", id, Choice::For, 5).unwrap_err(),
-            g.vote("x", id, Choice::For, 15).unwrap_err(),
-            g.finalize(id, 15).unwrap_err(),
-            g.cancel("b", id, 15).unwrap_err(),
-            g.execute(id, 15).unwrap_err(),
-            g.propose("x", Kind::Deploy, Payload::Other, 15)
-                .unwrap_err(),
-        ] {
-            assert!(!e.code().is_empty());
-            assert_eq!(g, before, "{e}");
-        }
-    }
-
-    #[test]
-    fn rules_in_force_at_creation_stay_with_the_proposal() {
-        let mut g = dao(&[("a", 10)]);
-        let new_rules = Rules {
-            voting_period: 1000,
-            support_ppm: 900_000,
-            emergency_support_ppm: 900_000,
-            ..g.rules
-        };
-        let change = g
-            .propose("a", Kind::Parameters, Payload::Parameters(new_rules), 0)
-            .unwrap();
-        let deploy = g.propose("a", Kind::Deploy, Payload::Other, 0).unwrap();
-        g.vote("a", change, Choice::For, 10).unwrap();
-        assert_eq!(g.finalize(change, 11).unwrap(), ProposalState::Queued);
-        g.execute(change, 31).unwrap();
-        assert_eq!(g.rules, new_rules);
-        // The deploy proposal keeps its 100 s period and 50 % support.
-        let p = g.proposal(deploy).unwrap();
-        assert_eq!((p.end, p.support_ppm), (110, 500_000));
-        // New proposals take the new rules.
-        let later = g.propose("a", Kind::Deploy, Payload::Other, 40).unwrap();
-        assert_eq!(g.proposal(later).unwrap().end, 1050);
-    }
-
-    #[test]
-    fn a_payload_must_match_its_kind() {
-        let mut g = dao(&[("a", 10)]);
-        let e = g
-            .propose("a", Kind::Membership, Payload::Other, 0)
-            .unwrap_err();
-        assert_eq!(e.code(), "payload_mismatch");
-        let bad = Rules {
-            support_ppm: 1_000_000,
-            ..g.rules
-        };
-        let e = g
-            .propose("a", Kind::Parameters, Payload::Parameters(bad), 0)
-            .unwrap_err();
-        assert_eq!(e.code(), "invalid_rules");
-        assert!(g.proposals.is_empty());
-    }
-
-    #[test]
-    fn total_weight_is_bounded() {
-        let mut g = dao(&[("a", MAX_TOTAL_WEIGHT)]);
-        let e = g.set_member("b", 1).unwrap_err();
-        assert_eq!(e.code(), "total_weight_too_large");
-        g.set_member("a", MAX_TOTAL_WEIGHT - 1).unwrap();
-        g.set_member("b", 1).unwrap();
-        assert_eq!(g.total_weight, MAX_TOTAL_WEIGHT);
-        let e = g.set_member("c", u64::MAX).unwrap_err();
-        assert_eq!(e.code(), "total_weight_too_large");
-    }
-
-    #[test]
-    fn executing_a_membership_change_is_one_member_change() {
-        let mut g = dao(&[("a", 10)]);
-        let id = g
-            .propose(
-                "a",
-                Kind::Membership,
-                Payload::Membership {
-                    member: "b".into(),
-                    weight: 7,
-                },
-                0,
-            )
-            .unwrap();
-        g.vote("a", id, Choice::For, 10).unwrap();
-        g.finalize(id, 10).unwrap();
-        let seq = g.member_seq;
-        g.execute(id, 30).unwrap();
-        assert_eq!(
-            (g.weight("b"), g.member_seq, g.total_weight),
-            (7, seq + 1, 17)
-        );
-        assert_eq!(
-            g.proposal(id).unwrap().state_at(30),
-            ProposalState::Executed
-        );
-        assert_eq!(g.execute(id, 31).unwrap_err().code(), "not_queued");
-    }
-
-    #[test]
-    fn unknown_ids_including_zero_are_refused() {
-        let mut g = dao(&[("a", 10)]);
-        for id in [0, 1, u64::MAX] {
-            assert_eq!(g.finalize(id, 0).unwrap_err().code(), "unknown_proposal");
-        }
-    }
-}
+#[path = "model_tests.rs"]
+mod tests;

@@ -13,6 +13,7 @@ use dao_chain::decode::{
 };
 use dao_chain::events::AppEvent;
 use dao_core::address::Address;
+use dao_core::contributors::PointWeights;
 use dao_core::diff_hash::DiffHash;
 use dao_core::rules::{Kind, Rules, Stored};
 use dao_fuzz::chain::{
@@ -267,7 +268,20 @@ fn payloads() -> Vec<(&'static str, Kind, ProposalPayload)> {
             ProposalPayload::Rebalance {
                 commit: [0x5a; 20],
                 table_hash: [0x77; 32],
+                points: PointWeights::default(),
                 weights: vec![(a(2), 45), (a(3), 64)],
+                description_url: url.clone(),
+            },
+        ),
+        (
+            "point-weights",
+            Kind::PointWeights,
+            ProposalPayload::PointWeights {
+                weights: PointWeights {
+                    code: 4,
+                    comment: 0,
+                    text: 1,
+                },
                 description_url: url,
             },
         ),
@@ -355,6 +369,7 @@ fn chain_box() {
         validators: 3,
         attest_quorum: 2,
         attest_reward: 1_000,
+        point_weights: PointWeights::default(),
     };
     put("chain_box", "global", &write_global(&encode_global(&g)));
     let mut dup = encode_global(&g);

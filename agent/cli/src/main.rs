@@ -1,7 +1,11 @@
 //! dao-agentctl: the command-line client of nixos-dao-governance.
 
+// Standard output goes through `out` (a closed pipe ends quietly instead of panicking).
+#![deny(clippy::print_stdout)]
+
 mod cli;
 mod commands;
+mod out;
 mod spec;
 
 use clap::Parser;

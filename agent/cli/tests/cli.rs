@@ -229,3 +229,37 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
     let hash = std::fs::read_to_string(d.path().join("dao-agentctl-hash.1")).unwrap();
     assert!(hash.contains("canonical diff hash"), "{hash}");
 }
+
+/// Runs dao-agentctl with a standard output whose reader is already gone, as in `… | head -1`
+/// once head has exited: the first write fails, every time, with no race against a reader.
+fn ctl_into_closed_pipe(args: &[&str]) -> Output {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
+        .args(args)
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_141_never_a_panic() {
+    let (d, [c1, c2, _]) = repo();
+    let repo = d.path().to_str().unwrap();
+    for args in [
+        vec!["hash", "--repo", repo, &c1, &c2],
+        vec!["hash", "--repo", repo, &c1, &c2, "--json"],
+        vec!["completions", "bash"],
+        vec!["contributors", "--repo", repo, "--spec", "/nonexistent"],
+    ] {
+        let out = ctl_into_closed_pipe(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(141),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+}

@@ -3,6 +3,7 @@
 use super::chain::{app, block_on, signer};
 use super::print_json;
 use crate::cli::{ChainArgs, Choice, KeyArgs};
+use crate::out::outln;
 use dao_chain::decode::VoteChoice;
 use std::process::ExitCode;
 
@@ -52,9 +53,10 @@ pub fn run(
         }))?;
     } else {
         let outcome = stored.map(|s| format!(": {s}")).unwrap_or_default();
-        println!(
+        outln!(
             "proposal {id} {what}{outcome} (round {}, tx {})",
-            confirmed.round, confirmed.txid
+            confirmed.round,
+            confirmed.txid
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 use super::points::choose;
 use super::print_json;
 use crate::cli::ChainArgs;
+use crate::out::{out, outln};
 use anyhow::Context;
 use dao_core::address::Address;
 use dao_core::contributors::rebalance::{parse_members, rebalance, Mint, Table};
@@ -108,8 +109,8 @@ pub fn run_contributors(args: &ContributorsArgs) -> anyhow::Result<ExitCode> {
         v["point_weights_source"] = serde_json::Value::String(chosen.source);
         print_json(&v)?;
     } else {
-        println!("point weights from {}", chosen.source);
-        print!("{}", render_report(&r));
+        outln!("point weights from {}", chosen.source);
+        out!("{}", render_report(&r));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -210,8 +211,8 @@ pub fn run_rebalance(args: &RebalanceArgs) -> anyhow::Result<ExitCode> {
         v["point_weights_source"] = serde_json::Value::String(chosen.source);
         print_json(&v)?;
     } else {
-        println!("point weights from {}", chosen.source);
-        print!("{}", render_table(&table));
+        outln!("point weights from {}", chosen.source);
+        out!("{}", render_table(&table));
     }
     Ok(ExitCode::SUCCESS)
 }

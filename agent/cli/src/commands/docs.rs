@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "dao-agentctl", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "dao-agentctl", &mut script);
+    crate::out::write_bytes(&script);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,7 @@
 use super::chain::{block_on, signer};
 use super::print_json;
 use crate::cli::FormArgs;
+use crate::out::outln;
 use crate::spec::RepoSpec;
 use anyhow::Context;
 use dao_chain::{preflight::preflight, released, Node};
@@ -172,13 +173,13 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
             "spec_file": a.out,
         }))?;
     } else {
-        println!(
+        outln!(
             "formed app {} with {} member(s) and {} host(s), sealed in round {round}",
             app.app_id,
             members.len(),
             hosts.len()
         );
-        println!(
+        outln!(
             "wrote {}: commit it to the governed repository",
             a.out.display()
         );

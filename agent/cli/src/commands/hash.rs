@@ -1,4 +1,5 @@
 use super::print_json;
+use crate::out::outln;
 use anyhow::Context;
 use dao_core::diff_hash::diff_hash_revisions;
 use std::path::Path;
@@ -23,7 +24,7 @@ pub fn run(repo: &Path, base: &str, head: &str, json: bool) -> anyhow::Result<Ex
             "empty": summary.is_empty(),
         }))?;
     } else {
-        println!("{}", summary.diff_hash);
+        outln!("{}", summary.diff_hash);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use super::chain::{app, block_on, now};
 use super::print_json;
 use crate::cli::{ChainArgs, ShowRebalanceArgs};
+use crate::out::outln;
 use dao_chain::decode::{BoxKey, ProposalPayload, Report, Targets};
 use dao_chain::verify::Verified;
 use dao_chain::App;
@@ -156,9 +157,13 @@ pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> 
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:>4}  {:<10} {:<10} {:>22}  {:>12}  targets",
-        "id", "kind", "state", "for/against/abstain", "ends"
+        "id",
+        "kind",
+        "state",
+        "for/against/abstain",
+        "ends"
     );
     for (i, v) in all.iter().enumerate() {
         match v {
@@ -175,7 +180,7 @@ pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> 
                     } => h.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
                     _ => "-".to_owned(),
                 };
-                println!(
+                outln!(
                     "{:>4}  {:<10} {:<10} {:>22}  {:>12}  {targets}",
                     v.proposal.id,
                     v.engine.kind.as_str(),
@@ -184,7 +189,7 @@ pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> 
                     v.proposal.header.end,
                 );
             }
-            Err(e) => println!("{:>4}  NOT VERIFIED: {e}", i + 1),
+            Err(e) => outln!("{:>4}  NOT VERIFIED: {e}", i + 1),
         }
     }
     // Any proposal that does not verify is a reason to look, and to exit non-zero.
@@ -252,9 +257,9 @@ pub fn show(
     if json_out {
         print_json(&out)?;
     } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         if let Some(c) = &check {
-            println!("{}", super::rebalance_chain::verdict(c));
+            outln!("{}", super::rebalance_chain::verdict(c));
         }
     }
     Ok(if mismatch {
@@ -287,7 +292,7 @@ pub fn members(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         )?;
     } else {
         for (a, w) in list.iter().filter(|(_, w)| *w > 0) {
-            println!("{w:>14}  {a}");
+            outln!("{w:>14}  {a}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -316,7 +321,7 @@ pub fn hosts(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         )?;
     } else {
         for (id, a) in &list {
-            println!("{id:>6}  {a}");
+            outln!("{id:>6}  {a}");
         }
     }
     Ok(ExitCode::SUCCESS)

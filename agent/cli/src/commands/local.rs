@@ -6,6 +6,7 @@
 use super::chain::block_on;
 use super::print_json;
 use crate::cli::LocalArgs;
+use crate::out::outln;
 use anyhow::{anyhow, Context};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -76,30 +77,30 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "host        {} (id {}), app {}",
         opt(&v["host"]["name"]),
         opt(&v["host"]["id"]),
         opt(&v["app_id"])
     );
-    println!(
+    outln!(
         "generation  {} {}",
         opt(&v["generation"]["number"]),
         opt(&v["generation"]["store_path"])
     );
     match (&v["state"], &v["paused"]) {
-        (_, Value::Object(p)) => println!(
+        (_, Value::Object(p)) => outln!(
             "deploying   PAUSED by uid {}: {}",
             opt(&p["uid"]),
             opt(&p["reason"])
         ),
-        (Value::String(state), _) => println!("state       {state}"),
-        _ => println!("deploying   automatically"),
+        (Value::String(state), _) => outln!("state       {state}"),
+        _ => outln!("deploying   automatically"),
     }
     if let Value::Object(deps) = &v["dependencies"] {
         for (name, d) in deps {
             if d["ok"] == Value::Bool(false) {
-                println!(
+                outln!(
                     "{name:<11} FAILING since {} (unix ms): {}",
                     opt(&d["since_ms"]),
                     opt(&d["problem"])
@@ -108,7 +109,7 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Value::Object(c) = &v["current"] {
-        println!(
+        outln!(
             "now         proposal {}: {} {}",
             opt(&c["proposal"]),
             opt(&c["step"]),
@@ -116,7 +117,7 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Value::Object(l) = &v["last"] {
-        println!(
+        outln!(
             "last        proposal {}: {}{}",
             opt(&l["proposal"]),
             opt(&l["outcome"]["status"]),
@@ -127,10 +128,10 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Value::String(w) = &v["waiting"] {
-        println!("waiting     {w}");
+        outln!("waiting     {w}");
     }
     if let Value::Object(r) = &v["rollback"] {
-        println!(
+        outln!(
             "rollback    to generation {} by uid {}: {} [{}; amendment {}]",
             opt(&r["to"]["number"]),
             opt(&r["uid"]),
@@ -141,7 +142,7 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
     }
     if let Value::Array(u) = &v["unverified"] {
         for e in u {
-            println!("unverified  proposal {}: {}", opt(&e[0]), opt(&e[1]));
+            outln!("unverified  proposal {}: {}", opt(&e[0]), opt(&e[1]));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -166,15 +167,19 @@ pub fn deployments(args: &LocalArgs) -> anyhow::Result<ExitCode> {
     }
     let list = v.as_array().cloned().unwrap_or_default();
     if list.is_empty() {
-        println!("no deployments yet");
+        outln!("no deployments yet");
     }
-    println!(
+    outln!(
         "{:>8}  {:<12}  {:<12}  {:<10}  {:<11}  reason",
-        "proposal", "head", "status", "from gen.", "report"
+        "proposal",
+        "head",
+        "status",
+        "from gen.",
+        "report"
     );
     for r in list {
         let head = opt(&r["head"]);
-        println!(
+        outln!(
             "{:>8}  {:<12}  {:<12}  {:<10}  {:<11}  {}",
             opt(&r["proposal"]),
             head.get(..12).unwrap_or(&head),
@@ -198,23 +203,23 @@ pub fn rollback(to: Option<u64>, reason: &str, args: &LocalArgs) -> anyhow::Resu
     if args.json {
         print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "rolled back to generation {} ({}); automatic deployment is paused until \
              `dao-agentctl resume`",
             opt(&v["to"]["number"]),
             opt(&v["to"]["store_path"])
         );
         match &v["amendment"] {
-            Value::Object(m) if m.contains_key("confirmed") => println!(
+            Value::Object(m) if m.contains_key("confirmed") => outln!(
                 "reported on chain: proposal {} rolled back (transaction {})",
                 opt(&v["proposal"]),
                 opt(&m["confirmed"]["txid"])
             ),
-            Value::Object(m) if m.contains_key("not_applicable") => println!(
+            Value::Object(m) if m.contains_key("not_applicable") => outln!(
                 "nothing reported on chain: {}",
                 opt(&m["not_applicable"]["why"])
             ),
-            other => println!("on-chain amendment: {}", phase(other)),
+            other => outln!("on-chain amendment: {}", phase(other)),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -225,7 +230,7 @@ pub fn pause(reason: &str, args: &LocalArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&serde_json::json!({ "paused": true, "reason": reason }))?;
     } else {
-        println!("paused: approved proposals wait until `dao-agentctl resume`");
+        outln!("paused: approved proposals wait until `dao-agentctl resume`");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -235,9 +240,9 @@ pub fn resume(args: &LocalArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&serde_json::json!({ "paused": false, "was_paused": was }))?;
     } else if was {
-        println!("resumed: approved proposals are applied again");
+        outln!("resumed: approved proposals are applied again");
     } else {
-        println!("the agent was not paused: approved proposals are applied as before");
+        outln!("the agent was not paused: approved proposals are applied as before");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -267,7 +272,7 @@ pub fn skip(proposal: u64, reason: &str, args: &LocalArgs) -> anyhow::Result<Exi
     if args.json {
         print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "proposal {proposal} skipped on this host: it is reported failed on chain ({}); \
              the next proposal goes ahead",
             opt(&v["outcome"]["reason"])

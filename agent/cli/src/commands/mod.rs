@@ -13,6 +13,7 @@ mod validate_config;
 pub mod validators;
 
 use crate::cli::Command;
+use crate::out::outln;
 use std::process::ExitCode;
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -71,6 +72,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::chain::{app, block_on, signer};
 use super::contributors::RulesArgs;
 use super::print_json;
 use crate::cli::{ChainArgs, ProposePointWeightsArgs};
+use crate::out::outln;
 use anyhow::{bail, Context};
 use dao_core::contributors::{parse_half, show_half, PointWeights};
 use serde_json::json;
@@ -93,7 +94,7 @@ pub fn propose(a: &ProposePointWeightsArgs) -> anyhow::Result<ExitCode> {
             "current": {"half_points": halves(&before), "points": points(&before)},
         }))?;
     } else {
-        println!("proposal {id}: point weights {before} -> {after} (tx {txid})");
+        outln!("proposal {id}: point weights {before} -> {after} (tx {txid})");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ use super::chain::{app, block_on, signer};
 use super::contributors::RulesArgs;
 use super::print_json;
 use crate::cli::ProposeRebalanceArgs;
+use crate::out::outln;
 use anyhow::{bail, Context};
 use dao_chain::decode::{ProposalBox, ProposalPayload, MAX_REBALANCE};
 use dao_chain::App;
@@ -110,7 +111,7 @@ pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
             "txid": txid,
         }))?;
     } else {
-        println!(
+        outln!(
             "proposal {id}: rebalance at {} minting {} to {} member(s), table hash {} (tx {txid})",
             table.commit,
             table.total_mint,
@@ -118,7 +119,7 @@ pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
             table.hash
         );
         for (a, w) in &weights {
-            println!("  {a} -> {w}");
+            outln!("  {a} -> {w}");
         }
     }
     Ok(ExitCode::SUCCESS)

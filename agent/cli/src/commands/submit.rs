@@ -4,6 +4,7 @@
 use super::chain::{app, block_on, now, signer};
 use super::print_json;
 use crate::cli::SubmitArgs;
+use crate::out::outln;
 use anyhow::Context;
 use dao_chain::decode::Targets;
 use dao_chain::txn::DeployProposal;
@@ -70,11 +71,12 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
             "now": chain_now,
         }))?;
     } else {
-        println!(
+        outln!(
             "proposal {id}: {} ({} changed paths)",
-            summary.diff_hash, summary.changed_paths
+            summary.diff_hash,
+            summary.changed_paths
         );
-        println!(
+        outln!(
             "voting opens in {} s and closes in {} s (chain time {}); round {}, tx {}",
             p.header.start.saturating_sub(chain_now),
             p.header.end.saturating_sub(chain_now),

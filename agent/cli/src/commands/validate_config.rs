@@ -1,4 +1,5 @@
 use super::print_json;
+use crate::out::outln;
 use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,7 +27,7 @@ pub fn run(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|r| serde_json::to_value(r).map(|v| v.as_str().unwrap_or("").to_owned()))
                     .collect::<Result<_, _>>()?;
-                println!("{}: valid (roles: {})", file.display(), roles.join(", "));
+                outln!("{}: valid (roles: {})", file.display(), roles.join(", "));
             }
             Err(problems) => {
                 for p in problems {

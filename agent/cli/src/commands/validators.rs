@@ -6,6 +6,7 @@ use super::print_json;
 use crate::cli::{
     AttestationsArgs, ChainArgs, KeyArgs, ListArgs, ProposePolicyArgs, ProposeValidatorArgs,
 };
+use crate::out::outln;
 use anyhow::{bail, Context};
 use dao_chain::decode::ProposalPayload;
 use dao_chain::validation::Outcome;
@@ -30,14 +31,14 @@ pub fn validators(a: &ListArgs) -> anyhow::Result<ExitCode> {
             "validators": list.iter().map(|(v, at)| json!({"address": v.to_string(), "added_at": at})).collect::<Vec<_>>(),
         }))?;
     } else {
-        println!(
+        outln!(
             "{} validator(s); attestation quorum {} (0 = off), reward {} µAlgo per matching attestation",
             list.len(),
             global.attest_quorum,
             global.attest_reward
         );
         for (v, _) in &list {
-            println!("  {v}");
+            outln!("  {v}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -94,11 +95,12 @@ pub fn attestations(a: &AttestationsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if policy.quorum == 0 {
-        println!("proposal {id}: no attestation quorum (hosts do not wait for validators)");
+        outln!("proposal {id}: no attestation quorum (hosts do not wait for validators)");
     } else {
-        println!(
+        outln!(
             "proposal {id}: {} validators must agree per host; reward {} µAlgo",
-            policy.quorum, policy.reward
+            policy.quorum,
+            policy.reward
         );
     }
     for r in &rows {
@@ -107,16 +109,17 @@ pub fn attestations(a: &AttestationsArgs) -> anyhow::Result<ExitCode> {
             .map_or("not agreed".to_owned(), |c| {
                 format!("agreed on sha256:{}", &c[..16])
             });
-        println!(
+        outln!(
             "host {}: {} attestation(s), {agreed}",
-            r["host_id"], r["attestations"]
+            r["host_id"],
+            r["attestations"]
         );
         for x in r["attested"].as_array().into_iter().flatten() {
             let closure = x["closure"]
                 .as_str()
                 .map_or(String::new(), |c| format!(" sha256:{}", &c[..16]));
             let mark = if x["agrees"] == true { " (agrees)" } else { "" };
-            println!(
+            outln!(
                 "  {} {}{closure}{mark}",
                 x["validator"].as_str().unwrap_or(""),
                 x["outcome"].as_str().unwrap_or("")
@@ -171,7 +174,7 @@ pub fn claim_reward(
     if json_out {
         print_json(&json!({"proposal": id, "amount": amount, "hosts": hosts, "txid": txid}))?;
     } else {
-        println!("claimed {amount} µAlgo for proposal {id} (hosts {hosts:?}, tx {txid})");
+        outln!("claimed {amount} µAlgo for proposal {id} (hosts {hosts:?}, tx {txid})");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -203,7 +206,7 @@ pub fn propose_validator(a: &ProposeValidatorArgs) -> anyhow::Result<ExitCode> {
             &json!({"id": id, "kind": "validator", "action": what, "validator": who.to_string(), "txid": txid}),
         )?;
     } else {
-        println!("proposal {id}: {what} validator {who} (tx {txid})");
+        outln!("proposal {id}: {what} validator {who} (tx {txid})");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -227,9 +230,12 @@ pub fn propose_policy(a: &ProposePolicyArgs) -> anyhow::Result<ExitCode> {
             "current": {"quorum": before.0, "reward": before.1}, "txid": txid}),
         )?;
     } else {
-        println!(
+        outln!(
             "proposal {id}: attestation quorum {} -> {}, reward {} -> {} µAlgo (tx {txid})",
-            before.0, a.quorum, before.1, a.reward
+            before.0,
+            a.quorum,
+            before.1,
+            a.reward
         );
     }
     Ok(ExitCode::SUCCESS)

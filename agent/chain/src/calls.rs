@@ -208,6 +208,7 @@ impl App {
         let mut cost = 0;
         let mut fee = None;
         let mut calls = 1;
+        let mut accounts = Vec::new();
         match (&p.payload, p.header.kind) {
             (P::Membership { member, .. }, _) => {
                 let (c, b) = self.member_change(member).await?;
@@ -221,7 +222,11 @@ impl App {
                 }
                 boxes.push(k);
             }
-            (P::Treasury { .. }, _) => fee = Some(2_000),
+            (P::Treasury { receiver, .. }, _) => {
+                // the inner payment's fee is pooled from this call's, its receiver referenced
+                fee = Some(2_000);
+                accounts.push(*receiver);
+            }
             (P::Parameters { .. } | P::AttestationPolicy { .. } | P::PointWeights { .. }, _) => {}
             (
                 P::Validator {
@@ -252,7 +257,7 @@ impl App {
             }
         }
         let args = vec![method("execute(pay,uint64)void"), id.to_be_bytes().to_vec()];
-        self.call_method_budget(signer, args, &boxes, Some(cost), fee, calls)
+        self.call_method_accounts(signer, args, &boxes, Some(cost), fee, calls, &accounts)
             .await
     }
 

@@ -247,6 +247,24 @@ impl App {
         fee: Option<u64>,
         calls: usize,
     ) -> Result<Confirmed, ChainError> {
+        self.call_method_accounts(signer, args, boxes, payment, fee, calls, &[])
+            .await
+    }
+
+    /// [`App::call_method_budget`] with `accounts` in the call's foreign accounts: an inner
+    /// payment's receiver must be among the group's references, or the AVM refuses it
+    /// ("unavailable Account") — the executed treasury proposal pays one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn call_method_accounts(
+        &self,
+        signer: &Signer,
+        args: Vec<Vec<u8>>,
+        boxes: &[BoxKey],
+        payment: Option<u64>,
+        fee: Option<u64>,
+        calls: usize,
+        accounts: &[Address],
+    ) -> Result<Confirmed, ChainError> {
         let params = self.node.params().await?;
         let sender = algo_addr(&signer.address());
         let refs = |keys: &[BoxKey]| -> Vec<BoxReference> {
@@ -292,6 +310,9 @@ impl App {
         let mut call = CallApplication::new(sender, AppId(self.app_id))
             .app_arguments(args)
             .boxes(refs(boxes));
+        if !accounts.is_empty() {
+            call = call.accounts(accounts.iter().map(algo_addr).collect());
+        }
         if let Some(fee) = fee {
             call = call.fee(MicroAlgos(fee));
         }

@@ -48,6 +48,17 @@ pub enum Command {
     /// Propose a contributor rebalance (kind 8): the table `rebalance` prints, computed from the
     /// members' weights on chain, with its commit and hash (docs/contributors.md).
     ProposeRebalance(ProposeRebalanceArgs),
+    /// Propose adding a member, changing a member's weight, or removing one.
+    ProposeMembership(ProposeMembershipArgs),
+    /// Propose registering a host, rotating its agent's key, or retiring it.
+    ProposeHost(ProposeHostArgs),
+    /// Propose new governance rules (--set RULE=VALUE); shows each change beside the rule in force.
+    ProposeParameters(ProposeParametersArgs),
+    /// Propose a payment from the treasury (the app's account).
+    ProposeTreasury(ProposeTreasuryArgs),
+    /// Pay Algo into the treasury (the app's account): it funds validator rewards and treasury
+    /// proposals.
+    Deposit(DepositArgs),
     /// Propose what a line of each class is worth in contributor tables (kind 9); classes left
     /// out keep the value in force.
     ProposePointWeights(ProposePointWeightsArgs),
@@ -387,6 +398,109 @@ pub struct ProposeRebalanceArgs {
     /// Where members read about it, at most 256 bytes.
     #[arg(long, value_name = "URL")]
     pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposeMembershipArgs {
+    /// The member's address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub member: String,
+    /// The weight it should hold (adds the member if it holds none).
+    #[arg(
+        long,
+        value_name = "WEIGHT",
+        required_unless_present = "remove",
+        conflicts_with = "remove"
+    )]
+    pub weight: Option<u64>,
+    /// Remove the member (weight 0).
+    #[arg(long)]
+    pub remove: bool,
+    /// Where members read about it: an http(s) link, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposeHostArgs {
+    /// The host's id (from 1).
+    #[arg(long, value_name = "HOST_ID")]
+    pub id: u64,
+    /// The address its agent reports with: registers the host, or rotates its agent's key.
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        required_unless_present = "retire",
+        conflicts_with = "retire"
+    )]
+    pub agent: Option<String>,
+    /// Retire the host (its agent becomes the zero address and can no longer report).
+    #[arg(long)]
+    pub retire: bool,
+    /// Where members read about it: an http(s) link, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposeParametersArgs {
+    /// A rule and its new value, e.g. timelock=86400 (repeatable; durations in seconds, shares
+    /// in parts per million). Rules not named keep their value.
+    #[arg(long, value_name = "RULE=VALUE")]
+    pub set: Vec<String>,
+    /// Where members read about it: an http(s) link, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProposeTreasuryArgs {
+    /// Who receives the payment.
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: String,
+    /// How much: µAlgo (2500000) or Algo with a suffix (2.5algo).
+    #[arg(long, value_name = "AMOUNT", value_parser = crate::commands::preflight::parse_amount)]
+    pub amount: u64,
+    /// Where members read about it: an http(s) link, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DepositArgs {
+    /// How much: µAlgo (2500000) or Algo with a suffix (2.5algo).
+    #[arg(long, value_name = "AMOUNT", value_parser = crate::commands::preflight::parse_amount)]
+    pub amount: u64,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]

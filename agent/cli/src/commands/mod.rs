@@ -7,6 +7,8 @@ mod hash;
 mod inspect;
 mod local;
 pub mod points;
+pub mod preflight;
+mod propose;
 mod rebalance_chain;
 mod submit;
 mod validate_config;
@@ -32,6 +34,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ProposeAttestationPolicy(a) => validators::propose_policy(&a),
         Command::ProposeRebalance(a) => rebalance_chain::propose(&a),
         Command::ProposePointWeights(a) => points::propose(&a),
+        Command::ProposeMembership(a) => propose::membership(&a),
+        Command::ProposeHost(a) => propose::host(&a),
+        Command::ProposeParameters(a) => propose::parameters(&a),
+        Command::ProposeTreasury(a) => propose::treasury(&a),
+        Command::Deposit(a) => propose::deposit(&a),
         Command::Contributors(a) => contributors::run_contributors(&a),
         Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),

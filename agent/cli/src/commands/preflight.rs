@@ -1,0 +1,139 @@
+//! Checks made before anything is signed: whatever the chain can tell about a call that would
+//! fail, or do nothing, is said here with the fix, and nothing is sent (issue 17). The app checks
+//! everything again; these only spare the user a failed or pointless transaction and a raw
+//! error.
+
+use anyhow::bail;
+use dao_chain::decode::PROPOSAL_HEADER;
+use dao_chain::txn::box_cost;
+use dao_chain::{App, Signer};
+use dao_core::address::Address;
+
+/// The fee one transaction costs when the network is not congested, µAlgo.
+pub const MIN_FEE: u64 = 1_000;
+
+/// The signer can spend `needed` µAlgo above its minimum balance.
+pub async fn can_spend(app: &App, who: &Address, needed: u64, what: &str) -> anyhow::Result<()> {
+    let (amount, min_balance) = app.node.balance(who).await?;
+    let spendable = amount.saturating_sub(min_balance);
+    if spendable < needed {
+        bail!(
+            "{who} can spend {spendable} µAlgo above its minimum balance of {min_balance}, and {what} needs {needed}: fund the account first"
+        );
+    }
+    Ok(())
+}
+
+/// A proposer holds at least max(1, min_proposer_weight) and can pay the proposal box (with a
+/// `payload_len`-byte payload) and the two transactions' fees.
+pub async fn proposer(app: &App, signer: &Signer, payload_len: usize) -> anyhow::Result<()> {
+    let me = signer.address();
+    let g = app.global().await?;
+    let required = g.rules.min_proposer_weight.max(1);
+    let weight = app.member(&me).await?.map_or(0, |m| m.weight);
+    if weight < required {
+        bail!(
+            "{me} holds weight {weight}; proposing needs at least {required} (min_proposer_weight): propose with a member's key"
+        );
+    }
+    let cost = box_cost(9, PROPOSAL_HEADER + payload_len) + 2 * MIN_FEE;
+    can_spend(app, &me, cost, "the proposal box and fees").await
+}
+
+/// An Algorand address from the command line, with the flag it came from in the error.
+pub fn address(flag: &str, text: &str) -> anyhow::Result<Address> {
+    text.trim()
+        .parse::<Address>()
+        .map_err(|e| anyhow::anyhow!("{flag} `{text}` is not an Algorand address: {e}"))
+}
+
+/// A description URL: absolute http(s), at most 256 bytes (the app's limit).
+pub fn description_url(text: &str) -> anyhow::Result<()> {
+    if text.len() > dao_chain::decode::MAX_URL {
+        bail!(
+            "--url is {} bytes, the app stores at most {}: use a shorter link",
+            text.len(),
+            dao_chain::decode::MAX_URL
+        );
+    }
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(()),
+        _ => bail!(
+            "--url `{text}` is not an http(s) URL: members must be able to read the description"
+        ),
+    }
+}
+
+/// `1.5algo`, `2 ALGO`, `2500000` (µAlgo), `2500000ualgo` or `µalgo`/`microalgo` suffixes.
+pub fn parse_amount(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let bad = || {
+        format!(
+            "`{text}`: give µAlgo (2500000) or Algo with a suffix (2.5algo), at most 6 decimals"
+        )
+    };
+    let micro = ["µalgo", "ualgo", "microalgo", "microalgos"];
+    if let Some(n) = micro.iter().find_map(|s| t.strip_suffix(s)) {
+        return n.trim().parse::<u64>().map_err(|_| bad());
+    }
+    let Some(algo) = ["algos", "algo"].iter().find_map(|s| t.strip_suffix(s)) else {
+        return t.parse::<u64>().map_err(|_| bad());
+    };
+    let (whole, frac) = algo.trim().split_once('.').unwrap_or((algo.trim(), ""));
+    if whole.is_empty() || frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole = whole.parse::<u64>().map_err(|_| bad())?;
+    let frac = format!("{frac:0<6}").parse::<u64>().map_err(|_| bad())?;
+    whole
+        .checked_mul(1_000_000)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(bad)
+}
+
+/// µAlgo as Algo with six decimals, for people.
+pub fn algo(micro: u64) -> String {
+    format!("{}.{:06} Algo", micro / 1_000_000, micro % 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn amounts_in_algo_and_microalgo() {
+        assert_eq!(parse_amount("2500000"), Ok(2_500_000));
+        assert_eq!(parse_amount("2.5algo"), Ok(2_500_000));
+        assert_eq!(parse_amount("2.5 ALGO"), Ok(2_500_000));
+        assert_eq!(parse_amount("0.000001algo"), Ok(1));
+        assert_eq!(parse_amount("7µalgo"), Ok(7));
+        assert_eq!(parse_amount("7 microAlgos"), Ok(7));
+        for bad in [
+            "",
+            "algo",
+            "1.0000001algo",
+            "-1",
+            "1e6",
+            "2.5",
+            ".5algo",
+            "99999999999999algo",
+        ] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+        assert_eq!(algo(2_500_001), "2.500001 Algo");
+    }
+
+    #[test]
+    fn urls_must_be_readable_links() {
+        assert!(description_url("https://git.example.org/fleet/issues/3").is_ok());
+        for bad in [
+            "see the wiki",
+            "ftp://x/y",
+            "https://",
+            &"https://x/".repeat(40),
+        ] {
+            assert!(description_url(bad).is_err(), "{bad}");
+        }
+    }
+}

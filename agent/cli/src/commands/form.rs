@@ -1,110 +1,69 @@
 //! `form`: a DAO from minimal input: the released app, its members and hosts, sealed.
 
 use super::chain::{block_on, signer};
+use super::form_input::{self, FormInput};
 use super::print_json;
 use crate::cli::FormArgs;
 use crate::out::outln;
 use crate::spec::RepoSpec;
 use anyhow::Context;
-use dao_chain::{preflight::preflight, released, Node};
+use dao_chain::{preflight::preflight, released, App, Node, Signer};
 use dao_core::address::Address;
-use dao_core::diff_hash::resolve_commit;
-use dao_core::rules::Rules;
 use std::process::ExitCode;
 
-fn pair<'a>(flag: &str, text: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
-    text.split_once('=').with_context(|| {
-        format!(
-            "--{flag} {text:?}: expected {}",
-            if flag == "member" {
-                "ADDRESS=WEIGHT"
-            } else {
-                "ID=ADDRESS"
-            }
-        )
-    })
-}
-
-fn address(flag: &str, text: &str) -> anyhow::Result<Address> {
-    text.parse()
-        .map_err(|e| anyhow::anyhow!("--{flag}: {text:?} is not an Algorand address: {e}"))
+/// Everything the creator does between create and seal.
+async fn set_up(
+    app: &App,
+    signer: &Signer,
+    a: &FormArgs,
+    members: &[(Address, u64)],
+    hosts: &[(u64, Address)],
+    validators: &[Address],
+) -> anyhow::Result<()> {
+    for (addr, weight) in members {
+        app.set_member(signer, addr, *weight)
+            .await
+            .with_context(|| format!("adding member {addr}"))?;
+    }
+    for (id, addr) in hosts {
+        app.set_host(signer, *id, addr)
+            .await
+            .with_context(|| format!("registering host {id}"))?;
+    }
+    for v in validators {
+        app.set_validator(signer, v, true)
+            .await
+            .with_context(|| format!("adding validator {v}"))?;
+    }
+    if a.attest_quorum > 0 || a.attest_reward > 0 {
+        app.set_attestation_policy(signer, a.attest_quorum, a.attest_reward)
+            .await
+            .context("setting the attestation policy")?;
+    }
+    if let Some(w) = a.point_weights {
+        app.set_point_weights(signer, w)
+            .await
+            .context("setting the point weights")?;
+    }
+    Ok(())
 }
 
 pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
     // Everything is checked before anything is sent: a half-formed DAO helps nobody.
-    let mut members = Vec::new();
-    for m in &a.members {
-        let (addr, weight) = pair("member", m)?;
-        let weight: u64 = weight
-            .parse()
-            .with_context(|| format!("--member {m:?}: the weight must be a whole number"))?;
-        if weight == 0 {
-            anyhow::bail!("--member {m:?}: a member needs a weight above 0");
-        }
-        members.push((address("member", addr)?, weight));
-    }
-    let mut hosts = Vec::new();
-    for h in &a.hosts {
-        let (id, addr) = pair("host", h)?;
-        let id: u64 = id
-            .parse()
-            .with_context(|| format!("--host {h:?}: the host id must be a whole number"))?;
-        hosts.push((id, address("host", addr)?));
-    }
-    let mut validators = Vec::new();
-    for v in &a.validators {
-        let addr = address("validator", v)?;
-        if validators.contains(&addr) {
-            anyhow::bail!("--validator {v} is listed twice");
-        }
-        validators.push(addr);
-    }
-    if a.attest_quorum > validators.len() as u64 {
-        anyhow::bail!(
-            "--attest-quorum {} is more than the {} --validator(s) given: hosts could never switch",
-            a.attest_quorum,
-            validators.len()
-        );
-    }
-    if a.attest_reward > dao_chain::attest::MAX_REWARD {
-        anyhow::bail!(
-            "--attest-reward {} is above the app's limit of {} µAlgo",
-            a.attest_reward,
-            dao_chain::attest::MAX_REWARD
-        );
-    }
-    let rules = match &a.rules {
-        None => Rules::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the rules file {}", path.display()))?;
-            let rules: Rules = toml::from_str(&text).with_context(|| {
-                format!(
-                    "{} is not a rules file (all ten rules, docs/governance-rules.md)",
-                    path.display()
-                )
-            })?;
-            let problems = rules.problems();
-            if !problems.is_empty() {
-                let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                anyhow::bail!("{}: {}", path.display(), list.join("; "));
-            }
-            rules
-        }
-    };
-    let repo = git2::Repository::open(&a.repo).with_context(|| {
-        format!(
-            "{} is not a git repository (give it with --repo)",
-            a.repo.display()
-        )
-    })?;
-    let genesis = resolve_commit(&repo, &a.genesis)?;
+    let FormInput {
+        members,
+        hosts,
+        validators,
+        rules,
+        genesis,
+    } = form_input::check(a)?;
     let mut genesis_bytes = [0u8; 20];
     genesis_bytes.copy_from_slice(genesis.as_bytes());
     let signer = signer(&a.key)?;
     let node = Node::with_token_file(&a.algod, a.algod_token_file.as_deref())?;
 
     let (app, program_hash, round) = block_on(async {
+        form_input::check_node(&node, &a.network).await?;
         let app = node
             .create_app(
                 &signer,
@@ -117,32 +76,16 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("creating the app")?;
         eprintln!("created app {} (account {})", app.app_id, app.address());
-        for (addr, weight) in &members {
-            app.set_member(&signer, addr, *weight)
-                .await
-                .with_context(|| format!("adding member {addr}"))?;
-        }
-        for (id, addr) in &hosts {
-            app.set_host(&signer, *id, addr)
-                .await
-                .with_context(|| format!("registering host {id}"))?;
-        }
-        for v in &validators {
-            app.set_validator(&signer, v, true)
-                .await
-                .with_context(|| format!("adding validator {v}"))?;
-        }
-        if a.attest_quorum > 0 || a.attest_reward > 0 {
-            app.set_attestation_policy(&signer, a.attest_quorum, a.attest_reward)
-                .await
-                .context("setting the attestation policy")?;
-        }
-        if let Some(w) = a.point_weights {
-            app.set_point_weights(&signer, w)
-                .await
-                .context("setting the point weights")?;
-        }
-        let sealed = app.seal(&signer).await.context("sealing the app")?;
+        let id = app.app_id;
+        let unsealed = || {
+            format!(
+                "app {id} was created but not sealed, so it governs nothing and no agent will follow it: fix the problem and run form again (it creates a new app; the unsealed one can be ignored)"
+            )
+        };
+        set_up(&app, &signer, a, &members, &hosts, &validators)
+            .await
+            .with_context(unsealed)?;
+        let sealed = app.seal(&signer).await.with_context(unsealed)?;
         // What agents will check, checked now.
         let ok = preflight(&node, app.app_id, &[a.repository.as_str()], &[])
             .await

@@ -3,6 +3,7 @@ mod chain;
 pub mod contributors;
 mod docs;
 mod form;
+mod form_input;
 mod hash;
 mod inspect;
 mod local;

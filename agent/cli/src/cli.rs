@@ -81,13 +81,16 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Vote for, against or abstain on a proposal.
     Vote {
+        /// The proposal id.
         id: u64,
+        /// How to vote.
         #[arg(value_enum)]
         choice: Choice,
         #[command(flatten)]
         chain: ChainArgs,
         #[command(flatten)]
         key: KeyArgs,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -101,14 +104,17 @@ pub enum Command {
     Proposals {
         #[command(flatten)]
         chain: ChainArgs,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show one proposal: everything stored, the tally re-computed locally, each host's report.
     Show {
+        /// The proposal id.
         id: u64,
         #[command(flatten)]
         chain: ChainArgs,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -118,6 +124,7 @@ pub enum Command {
     Members {
         #[command(flatten)]
         chain: ChainArgs,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -125,6 +132,7 @@ pub enum Command {
     Hosts {
         #[command(flatten)]
         chain: ChainArgs,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -170,6 +178,7 @@ pub enum Command {
     },
     /// Print a shell completion script.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -188,6 +197,7 @@ pub struct LocalArgs {
     /// DBUS_SYSTEM_BUS_ADDRESS).
     #[arg(long, value_name = "ADDRESS")]
     pub bus: Option<String>,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -213,6 +223,7 @@ pub struct ChainArgs {
 /// are never taken from arguments or the environment.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
+    /// The signing key file (mode 0600: a 25-word mnemonic or a 64-hex seed).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
 }
@@ -220,11 +231,13 @@ pub struct KeyArgs {
 /// A signed call about one proposal (finalize, execute, cancel).
 #[derive(Debug, clap::Args)]
 pub struct ProposalCall {
+    /// The proposal id.
     pub id: u64,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -284,6 +297,7 @@ pub struct FormArgs {
     /// Where to write the repo-spec file.
     #[arg(long, value_name = "FILE", default_value = "dao-spec.toml")]
     pub out: PathBuf,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -315,6 +329,7 @@ pub struct SubmitArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -323,6 +338,7 @@ pub struct SubmitArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -333,6 +349,7 @@ pub struct AttestationsArgs {
     pub id: u64,
     #[command(flatten)]
     pub chain: ChainArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -357,6 +374,7 @@ pub struct ProposeValidatorArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -376,6 +394,7 @@ pub struct ProposePolicyArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -402,6 +421,7 @@ pub struct ProposeRebalanceArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -429,6 +449,7 @@ pub struct ProposeMembershipArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -456,6 +477,7 @@ pub struct ProposeHostArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -473,6 +495,7 @@ pub struct ProposeParametersArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -492,6 +515,7 @@ pub struct ProposeTreasuryArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -505,6 +529,7 @@ pub struct DepositArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -527,6 +552,7 @@ pub struct ProposePointWeightsArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -540,3 +566,7 @@ pub struct ShowRebalanceArgs {
     #[command(flatten)]
     pub rules: crate::commands::contributors::RulesArgs,
 }
+
+#[cfg(test)]
+#[path = "cli_help_tests.rs"]
+mod help_tests;

@@ -109,6 +109,18 @@ fn membership_and_hosts_are_proposed_checked_and_executed() {
         (p["kind"].as_str(), p["current_weight"].as_u64()),
         (Some("membership"), Some(0))
     );
+    let id = p["id"].as_u64().unwrap().to_string();
+    // an unfunded non-member is told it is not a member, not shown an overspend dump
+    let e = ctl.fails(&["vote", &id, "for"], Some(5));
+    assert!(e.contains("not a member who can vote"), "{e}");
+    let out = ctl.run(&["vote", &id, "against"], Some(3));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with(&format!("voted against proposal {id} with weight 20")),
+        "{said}"
+    );
+    let e = ctl.fails(&["vote", &id, "for"], Some(3));
+    assert!(e.contains("already voted"), "{e}");
     ctl.pass_and_execute(p["id"].as_u64().unwrap());
     assert_eq!(weight_of(&ctl, &a5), Some(10));
     let p = ctl.ok(&[m, "--member", &a5, "--remove", "--url", URL], Some(1));

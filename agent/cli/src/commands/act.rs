@@ -1,11 +1,35 @@
 //! vote, finalize, execute, cancel: one signed call each.
 
 use super::chain::{app, block_on, signer};
+use super::preflight::{can_spend, MIN_FEE};
 use super::print_json;
 use crate::cli::{ChainArgs, Choice, KeyArgs};
 use crate::out::outln;
+use anyhow::bail;
 use dao_chain::decode::VoteChoice;
+use dao_chain::txn::box_cost;
+use dao_chain::{App, Signer};
 use std::process::ExitCode;
+
+/// A vote that cannot count is refused before it is signed: the voter must have held weight
+/// when the proposal was created (its member_seq snapshot), not voted yet, and be able to pay
+/// the vote box and fees. Returns the snapshot weight.
+async fn vote_preflight(app: &App, signer: &Signer, id: u64) -> anyhow::Result<u64> {
+    let me = signer.address();
+    let p = app.proposal(id).await?;
+    let (_, weight) = app.snapshot(&me, p.header.member_seq).await?;
+    if weight == 0 {
+        bail!(
+            "{me} is not a member who can vote on proposal {id}: it held no weight when the proposal was created"
+        );
+    }
+    if app.vote_record(id, &me).await?.is_some() {
+        bail!("{me} has already voted on proposal {id}: a vote cannot be changed");
+    }
+    let cost = box_cost(1 + 8 + 32, 24) + 2 * MIN_FEE;
+    can_spend(app, &me, cost, "the vote box and fees").await?;
+    Ok(weight)
+}
 
 pub enum Action {
     Vote(Choice),
@@ -23,6 +47,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let signer = signer(key)?;
     let app = app(chain)?;
+    let mut weight = None;
     let (what, confirmed) = block_on(async {
         let r = match &action {
             Action::Vote(c) => {
@@ -31,7 +56,13 @@ pub fn run(
                     Choice::Against => VoteChoice::Against,
                     Choice::Abstain => VoteChoice::Abstain,
                 };
-                ("voted", app.vote(&signer, id, choice).await?)
+                weight = Some(vote_preflight(&app, &signer, id).await?);
+                let what = match c {
+                    Choice::For => "voted for",
+                    Choice::Against => "voted against",
+                    Choice::Abstain => "abstained on",
+                };
+                (what, app.vote(&signer, id, choice).await?)
             }
             Action::Finalize => ("finalized", app.finalize(&signer, id).await?),
             Action::Execute => ("executed", app.execute(&signer, id).await?),
@@ -50,7 +81,14 @@ pub fn run(
     if json {
         print_json(&serde_json::json!({
             "id": id, "action": what, "txid": confirmed.txid, "round": confirmed.round, "state": stored,
+            "weight": weight,
         }))?;
+    } else if let Some(w) = weight {
+        outln!(
+            "{what} proposal {id} with weight {w} (round {}, tx {})",
+            confirmed.round,
+            confirmed.txid
+        );
     } else {
         let outcome = stored.map(|s| format!(": {s}")).unwrap_or_default();
         outln!(

@@ -10,10 +10,12 @@ use crate::errors::ChainError;
 use crate::events::{decode_log, AppEvent, Log, LogError};
 use crate::node::App;
 use crate::verify::{RulesKnowledge, Verified, VerifyError};
+use backon::Retryable;
 use dao_core::rules::Kind;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,6 +65,13 @@ impl Default for Backoff {
     }
 }
 
+// The schedule is ours, not backon's `ExponentialBuilder` (backon =1.6.0 drives the follower's
+// retry loop with it, see `Schedule`): backon's jitter adds [0, d) to the capped delay d, so its
+// delays lie in [d, 2d) and reach twice the cap, where ours lie in [d/2, 3d/2) and stop at 1.5
+// times the cap (tests/outage.rs asserts retry_in <= 1.2 s for a cap of 0.8 s; backon's could be
+// 1.6 s). backon also draws its jitter from its own RNG inside the iterator, while the daemon's
+// deployer and validator call `delay(attempt, entropy)` with the simulated clock as entropy so
+// that the simulator replays a seed exactly; that needs the pure function.
 impl Backoff {
     /// The delay before retry `attempt` (1-based): initial · 2^(attempt−1), capped, with ±50 %
     /// jitter so many agents do not retry in step.
@@ -76,6 +85,34 @@ impl Backoff {
         let j = ms / 2 + entropy % ms.max(1);
         Duration::from_millis(j).min(self.max.saturating_mul(3) / 2)
     }
+}
+
+/// The delays of one run of retries, as backon's retry loop asks for them: `Backoff::delay` of
+/// attempts 1, 2, … (never ending: algod trouble is waited out), each with the next number of the
+/// follower's xorshift stream, so one seed gives one schedule.
+struct Schedule<'a> {
+    backoff: Backoff,
+    attempt: u32,
+    entropy: &'a AtomicU64,
+}
+
+impl Iterator for Schedule<'_> {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.attempt = self.attempt.saturating_add(1);
+        Some(self.backoff.delay(self.attempt, next_entropy(self.entropy)))
+    }
+}
+
+/// xorshift64 over the follower's state (only the follower's own task touches it).
+fn next_entropy(state: &AtomicU64) -> u64 {
+    let mut x = state.load(Ordering::Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state.store(x, Ordering::Relaxed);
+    x
 }
 
 /// Why following stopped (retryable trouble with algod never ends up here).
@@ -130,7 +167,9 @@ pub struct Follower {
     last_known: u64,
     status: Arc<Mutex<Status>>,
     rules: Option<RulesKnowledge>,
-    entropy: u64,
+    /// The jitter's xorshift state (atomic so that the retry schedule can draw from it while
+    /// backon's loop holds `&self`).
+    entropy: AtomicU64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FollowError + '_ {
@@ -249,7 +288,7 @@ impl Follower {
             last_known: watermark,
             status: Arc::new(Mutex::new(Status::Starting)),
             rules: None,
-            entropy: seed | 1,
+            entropy: AtomicU64::new(seed | 1),
         })
     }
 
@@ -277,14 +316,23 @@ impl Follower {
         }
     }
 
-    fn next_entropy(&mut self) -> u64 {
-        // xorshift64
-        let mut x = self.entropy;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.entropy = x;
-        x
+    /// A fresh retry schedule (attempts count from 1 again) over the follower's entropy.
+    fn schedule(&self) -> Schedule<'_> {
+        Schedule {
+            backoff: self.opts.backoff,
+            attempt: 0,
+            entropy: &self.entropy,
+        }
+    }
+
+    /// Reports retry `attempt` (1-based) of a run, with the error and the delay backon sleeps.
+    fn retrying_status(&self, attempt: &mut u32, error: &dyn std::fmt::Display, delay: Duration) {
+        *attempt = attempt.saturating_add(1);
+        self.set_status(Status::Retrying {
+            attempt: *attempt,
+            last_error: error.to_string(),
+            retry_in: delay,
+        });
     }
 
     fn persist(&mut self, force: bool) -> Result<(), FollowError> {
@@ -341,29 +389,20 @@ impl Follower {
     }
 
     /// Runs an algod operation until it succeeds or fails for a reason retrying cannot fix.
-    async fn retrying<T, F, Fut>(&mut self, op: F) -> Result<T, FollowError>
+    async fn retrying<T, F, Fut>(&self, op: F) -> Result<T, FollowError>
     where
         F: Fn(&App) -> Fut,
         Fut: std::future::Future<Output = Result<T, ChainError>>,
     {
         let mut attempt = 0u32;
-        loop {
-            match op(&self.app).await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() => {
-                    attempt = attempt.saturating_add(1);
-                    let entropy = self.next_entropy();
-                    let delay = self.opts.backoff.delay(attempt, entropy);
-                    self.set_status(Status::Retrying {
-                        attempt,
-                        last_error: e.to_string(),
-                        retry_in: delay,
-                    });
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let app = &self.app;
+        (|| op(app))
+            .retry(self.schedule())
+            .when(ChainError::is_transient)
+            .notify(|e, delay| self.retrying_status(&mut attempt, e, delay))
+            .sleep(tokio::time::sleep)
+            .await
+            .map_err(FollowError::from)
     }
 
     /// The app's events in round `r`, each with its proposal re-read and re-verified.
@@ -415,22 +454,22 @@ impl Follower {
         ids.dedup();
         for id in ids {
             let mut attempt = 0u32;
-            let verified = loop {
-                match self.app.verify_proposal(id, &rules, now).await {
-                    Err(VerifyError::Read { source, .. }) if source.is_transient() => {
-                        attempt = attempt.saturating_add(1);
-                        let entropy = self.next_entropy();
-                        let delay = self.opts.backoff.delay(attempt, entropy);
-                        self.set_status(Status::Retrying {
-                            attempt,
-                            last_error: source.to_string(),
-                            retry_in: delay,
-                        });
-                        tokio::time::sleep(delay).await;
-                    }
-                    other => break other,
-                }
-            };
+            let app = &self.app;
+            let rules = &rules;
+            // A read that failed for a transient reason is retried; any other verdict (a
+            // verified proposal or why it is not) is the answer.
+            let verified = (|| app.verify_proposal(id, rules, now))
+                .retry(self.schedule())
+                .when(|e| matches!(e, VerifyError::Read { source, .. } if source.is_transient()))
+                .notify(|e, delay| {
+                    let source: &dyn std::fmt::Display = match e {
+                        VerifyError::Read { source, .. } => source,
+                        other => other,
+                    };
+                    self.retrying_status(&mut attempt, source, delay)
+                })
+                .sleep(tokio::time::sleep)
+                .await;
             let shared = verified.map(Arc::new).map_err(Arc::new);
             for e in events
                 .iter_mut()
@@ -460,6 +499,47 @@ mod tests {
         assert!(b.delay(3, 0) >= Duration::from_millis(200));
         assert!(b.delay(30, u64::MAX) <= Duration::from_millis(1500));
         assert_ne!(b.delay(4, 1), b.delay(4, 300));
+    }
+
+    #[test]
+    fn a_seed_gives_one_schedule_and_the_stream_goes_on_across_runs() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        let run = |state: &AtomicU64| {
+            Schedule {
+                backoff: b,
+                attempt: 0,
+                entropy: state,
+            }
+            .take(6)
+            .collect::<Vec<_>>()
+        };
+        let (s1, s2) = (AtomicU64::new(7), AtomicU64::new(7));
+        let first = run(&s1);
+        assert_eq!(first, run(&s2), "one seed, one schedule");
+        // The schedule is Backoff::delay over the xorshift stream, attempt by attempt.
+        let mut x = 7u64;
+        let mut want = Vec::new();
+        for attempt in 1..=6 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            want.push(b.delay(attempt, x));
+        }
+        assert_eq!(first, want);
+        // A second run starts again at attempt 1 but draws new entropy, so two outages in a row
+        // do not repeat the same jitter.
+        let second = run(&s1);
+        assert_ne!(second, first);
+        assert!(second[0] >= Duration::from_millis(50) && second[0] < Duration::from_millis(150));
+        assert!(second.iter().all(|d| *d <= Duration::from_millis(1500)));
+        assert_ne!(
+            run(&AtomicU64::new(8)),
+            first,
+            "another seed, another schedule"
+        );
     }
 
     #[test]

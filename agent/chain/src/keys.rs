@@ -55,7 +55,7 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// The account's address.
     pub fn address(&self) -> Address {
-        Address(self.account.address().0)
+        Address::from(self.account.address())
     }
 
     pub(crate) fn account(&self) -> &Account {

@@ -9,7 +9,6 @@ use crate::errors::ChainError;
 use algonaut::algod::v2::Algod;
 use algonaut::core::{AppId, Round};
 use dao_core::address::Address;
-use sha2::{Digest, Sha512_256};
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -53,12 +52,9 @@ pub struct AppInfo {
     pub global: Vec<(Vec<u8>, GlobalValue)>,
 }
 
-/// The address of an application's account: SHA-512/256("appID" ++ id).
+/// The address of an application's account: SHA-512/256("appID" ++ id), as algonaut derives it.
 pub fn app_address(app_id: u64) -> Address {
-    let mut h = Sha512_256::new();
-    h.update(b"appID");
-    h.update(app_id.to_be_bytes());
-    Address(h.finalize().into())
+    Address::of_app(app_id)
 }
 
 impl Node {
@@ -225,7 +221,7 @@ impl Node {
 
     /// The balance and minimum balance of an account, µAlgo.
     pub async fn balance(&self, address: &Address) -> Result<(u64, u64), ChainError> {
-        let a = algonaut::core::Address(address.0);
+        let a = algonaut::core::Address::from(*address);
         let acct = self
             .call(
                 "GET /v2/accounts",

@@ -7,7 +7,7 @@ use crate::decode::{BoxKey, MAX_REBALANCE, PROPOSAL_HEADER};
 use crate::errors::ChainError;
 use crate::keys::Signer;
 use crate::node::{snapshot_of, App};
-use crate::txn::{box_cost, method, Confirmed};
+use crate::txn::{box_cost, build_err, method, Confirmed};
 use dao_core::address::Address;
 use dao_core::contributors::PointWeights;
 use dao_core::rules::MAX_TOTAL_WEIGHT;
@@ -32,17 +32,8 @@ pub fn rebalance_payload_len(members: usize, url_len: usize) -> usize {
     80 + 2 + 40 * members + 2 + url_len
 }
 
-/// The ARC-4 `(address,uint64)[]` of the weights.
-pub fn encode_weights(weights: &[(Address, u64)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + 40 * weights.len());
-    // The count fits: check_weights bounds it by MAX_REBALANCE.
-    out.extend((weights.len() as u16).to_be_bytes());
-    for (a, w) in weights {
-        out.extend(a.0);
-        out.extend(w.to_be_bytes());
-    }
-    out
-}
+/// The ARC-4 `(address,uint64)[]` of the weights (encoded by algonaut_abi, `decode/arc4.rs`).
+pub use crate::decode::encode_weights;
 
 /// The list checks the app makes as encoding checks (`bad_members`) and the per-weight bound
 /// (`total_weight_too_large`), with errors that say what to change.
@@ -104,7 +95,7 @@ impl App {
             method(SIGNATURE),
             commit.to_vec(),
             table_hash.to_vec(),
-            encode_weights(weights),
+            encode_weights(weights).map_err(build_err)?,
             App::url_arg(url)?,
         ];
         let next = self.global().await?.proposal_count + 1;
@@ -214,7 +205,7 @@ mod tests {
         ] {
             assert!(check_weights(&bad).is_err(), "{bad:?}");
         }
-        let enc = encode_weights(&[(a, 7), (b, 9)]);
+        let enc = encode_weights(&[(a, 7), (b, 9)]).unwrap();
         assert_eq!(enc.len(), 2 + 80);
         assert_eq!(&enc[..2], &[0, 2]);
         assert_eq!(&enc[34..42], &7u64.to_be_bytes());

@@ -61,7 +61,7 @@ pub(crate) fn build_err(e: impl std::fmt::Display) -> ChainError {
 }
 
 fn algo_addr(a: &Address) -> algonaut::core::Address {
-    algonaut::core::Address(a.0)
+    algonaut::core::Address::from(*a)
 }
 
 impl Node {

@@ -1,12 +1,17 @@
 //! Algorand addresses: 32 bytes (a public key, or a program hash), written as 58 characters of
 //! RFC 4648 base32 without padding over the bytes and a 4-byte checksum (the last four bytes of
 //! their SHA-512/256).
+//!
+//! The base32, the checksum and the program and application hashes are `algonaut_core`'s (the SDK
+//! the chain client already signs with). Our type stays because callers need what algonaut's does
+//! not carry: an order (`Ord`, for sorted member lists and maps), a `Debug` that shows the bytes,
+//! and errors that name the problem. algonaut's `FromStr` answers with a `String` such as "Error
+//! decoding base32: DecodeError { position: 3, kind: Symbol }"; we check the length and the
+//! alphabet first, so a typed address gets "has 57 characters" or "`a` is not a base32
+//! character" and only a well-formed one with a wrong checksum gets "the checksum does not match".
 
-use sha2::{Digest, Sha512_256};
 use std::fmt;
 use std::str::FromStr;
-
-const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address(pub [u8; 32]);
@@ -24,36 +29,31 @@ pub enum AddressError {
 impl Address {
     /// The address of a program: SHA-512/256 of "Program" followed by its bytecode.
     pub fn of_program(bytecode: &[u8]) -> Address {
-        let mut h = Sha512_256::new();
-        h.update(b"Program");
-        h.update(bytecode);
-        Address(h.finalize().into())
+        let hash = algonaut_core::CompiledTeal(bytecode.to_vec()).hash();
+        Address(algonaut_core::Address::from(hash).0)
     }
 
-    fn checksum(bytes: &[u8; 32]) -> [u8; 4] {
-        let d = Sha512_256::digest(bytes);
-        [d[28], d[29], d[30], d[31]]
+    /// The address of an application's account: SHA-512/256 of "appID" followed by its id.
+    pub fn of_app(app_id: u64) -> Address {
+        Address(algonaut_core::AppId(app_id).address().0)
+    }
+}
+
+impl From<Address> for algonaut_core::Address {
+    fn from(a: Address) -> Self {
+        algonaut_core::Address(a.0)
+    }
+}
+
+impl From<algonaut_core::Address> for Address {
+    fn from(a: algonaut_core::Address) -> Self {
+        Address(a.0)
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = self.0.to_vec();
-        raw.extend_from_slice(&Address::checksum(&self.0));
-        let (mut acc, mut bits) = (0u32, 0u32);
-        let mut out = String::with_capacity(58);
-        for b in raw {
-            acc = (acc << 8) | u32::from(b);
-            bits += 8;
-            while bits >= 5 {
-                bits -= 5;
-                out.push(char::from(ALPHABET[((acc >> bits) & 31) as usize]));
-            }
-        }
-        if bits > 0 {
-            out.push(char::from(ALPHABET[((acc << (5 - bits)) & 31) as usize]));
-        }
-        f.write_str(&out)
+        fmt::Display::fmt(&algonaut_core::Address(self.0), f)
     }
 }
 
@@ -65,30 +65,20 @@ impl FromStr for Address {
         if n != 58 {
             return Err(AddressError::Length(n));
         }
-        let (mut acc, mut bits) = (0u32, 0u32);
-        let mut raw = Vec::with_capacity(36);
-        for c in s.chars() {
-            let v = ALPHABET
-                .iter()
-                .position(|a| char::from(*a) == c)
-                .ok_or(AddressError::Character(c))?;
-            acc = (acc << 5) | v as u32;
-            bits += 5;
-            if bits >= 8 {
-                bits -= 8;
-                raw.push(((acc >> bits) & 0xff) as u8);
-            }
+        // Lowercase and padding (`=`) are refused here by name; algonaut would refuse them too,
+        // but with a `DecodeError` debug print.
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_uppercase() || ('2'..='7').contains(c)))
+        {
+            return Err(AddressError::Character(c));
         }
-        // 58 · 5 = 290 bits = 36 bytes and 2 spare bits, which must be zero.
-        if raw.len() != 36 || acc & ((1 << bits) - 1) != 0 {
-            return Err(AddressError::Checksum);
-        }
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&raw[..32]);
-        if raw[32..] != Address::checksum(&key) {
-            return Err(AddressError::Checksum);
-        }
-        Ok(Address(key))
+        // What is left for algonaut to refuse is a wrong checksum, or nonzero spare bits in the
+        // last character (58 · 5 = 290 bits = 36 bytes and 2 spare bits): both are a mistyped
+        // character.
+        algonaut_core::Address::from_str(s)
+            .map(Address::from)
+            .map_err(|_| AddressError::Checksum)
     }
 }
 
@@ -119,5 +109,49 @@ mod tests {
             lower.parse::<Address>(),
             Err(AddressError::Character(_))
         ));
+    }
+
+    #[test]
+    fn refusals_name_the_problem_the_way_ours_did() {
+        let text = Address([7; 32]).to_string();
+        // Computed independently: python3 base64.b32encode(bytes([7]*32) + sha512_256(...)[-4:]).
+        assert_eq!(
+            text,
+            "A4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DVZ36IB4"
+        );
+        // Padding is not part of an address: 64 characters with `=`, or `=` in place of one.
+        let padded = format!("{text}======");
+        assert_eq!(padded.parse::<Address>(), Err(AddressError::Length(64)));
+        let one_pad = format!("{}=", &text[..57]);
+        assert_eq!(
+            one_pad.parse::<Address>(),
+            Err(AddressError::Character('='))
+        );
+        // A lowercase letter is named, not reported as a checksum failure.
+        let one_lower = format!("{}a{}", &text[..5], &text[6..]);
+        assert_eq!(
+            one_lower.parse::<Address>(),
+            Err(AddressError::Character('a'))
+        );
+        // Length counts characters, not bytes.
+        let wide = format!("{}é", &text[..57]);
+        assert_eq!(wide.parse::<Address>(), Err(AddressError::Character('é')));
+        assert_eq!("".parse::<Address>(), Err(AddressError::Length(0)));
+        // The 2 spare bits of the last character must be zero: `5` (11101) sets one, `4` does not.
+        let spare = format!("{}5", &text[..57]);
+        assert_eq!(spare.parse::<Address>(), Err(AddressError::Checksum));
+    }
+
+    #[test]
+    fn program_and_application_addresses_are_the_known_ones() {
+        // Computed independently with Python's hashlib sha512_256 and base32.
+        assert_eq!(
+            Address::of_program(&[0x06, 0x81, 0x01]).to_string(),
+            "ZG2RRCHBZ4K2QKP3NGMYVF2MVG7YW2TSNJPVFVLEGX7KGQ46QVPJGOFTK4"
+        );
+        assert_eq!(
+            Address::of_app(1).to_string(),
+            "WCS6TVPJRBSARHLN2326LRU5BYVJZUKI2VJ53CAWKYYHDE455ZGKANWMGM"
+        );
     }
 }

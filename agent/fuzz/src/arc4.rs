@@ -1,8 +1,11 @@
 //! ARC-4 decoding: the payload of each proposal kind, ARC-4 strings and the rules struct.
 
 use crate::problem::check_problem;
+use algonaut_abi::abi_type::{AbiType, AbiValue};
 use dao_chain::decode::{self, Problem, ProposalPayload, Targets};
+use dao_core::address::Address;
 use dao_core::rules::Kind;
+use std::str::FromStr;
 
 /// The first byte chooses the decoder, the rest is its input:
 /// 0–5 the payload of the proposal kind with that code, 6 an ARC-4 string, 7 the rules.
@@ -23,6 +26,11 @@ pub fn arc4(data: &[u8]) {
             }
         }
         6 => match decode::decode_arc4_string("field", bytes) {
+            // algonaut_abi encodes one item fewer than a uint16 header holds (decode/arc4.rs).
+            Ok(s) if s.len() > decode::MAX_ARC4_ITEMS => assert!(matches!(
+                decode::encode_arc4_bytes(s.as_bytes()),
+                Err(Problem::TooLong { .. })
+            )),
             Ok(s) => assert_eq!(decode::encode_arc4_bytes(s.as_bytes()).unwrap(), bytes),
             Err(p) => {
                 check_problem(&p);
@@ -93,12 +101,14 @@ fn check_kind(kind: Kind, p: &ProposalPayload) {
     assert!(ok, "kind {kind:?} decoded as {p:?}");
 }
 
-/// The ARC-4 tuple the app stores for a payload (docs/contract.md, "Payloads"): static fields,
-/// then uint16 offsets of the dynamic ones, then the dynamic tails (`uint64[]`, `string`).
+/// The ARC-4 tuple the app stores for a payload (docs/contract.md, "Payloads"), encoded by
+/// `algonaut_abi` from the tuple's type: an implementation independent of our decoders, so the
+/// round trip checks ours against the SDK's reading of ARC-4 (static fields, uint16 offsets of
+/// the dynamic ones, then their tails).
 pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
-    let u16_be = |n: usize| u16::try_from(n).unwrap().to_be_bytes().to_vec();
-    let string = |s: &str| [u16_be(s.len()), s.as_bytes().to_vec()].concat();
-    match p {
+    let bytes = |b: &[u8]| AbiValue::Array(b.iter().map(|x| AbiValue::Byte(*x)).collect());
+    let addr = |a: &Address| AbiValue::Address((*a).into());
+    let (ty, values) = match p {
         ProposalPayload::Deploy {
             base,
             head,
@@ -106,127 +116,146 @@ pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
             targets,
             description_url,
         } => {
-            let (all, hosts): (u8, &[u64]) = match targets {
-                Targets::All => (0x80, &[]),
-                Targets::Hosts(h) => (0, h),
+            let (all, hosts): (bool, &[u64]) = match targets {
+                Targets::All => (true, &[]),
+                Targets::Hosts(h) => (false, h),
             };
-            let head_len = 20 + 20 + 32 + 1 + 2 + 2;
-            let hosts_tail: Vec<u8> = [
-                u16_be(hosts.len()),
-                hosts.iter().flat_map(|h| h.to_be_bytes()).collect(),
-            ]
-            .concat();
-            [
-                base.to_vec(),
-                head.to_vec(),
-                diff_hash.to_vec(),
-                vec![all],
-                u16_be(head_len),
-                u16_be(head_len + hosts_tail.len()),
-                hosts_tail,
-                string(description_url),
-            ]
-            .concat()
+            (
+                "(byte[20],byte[20],byte[32],bool,uint64[],string)",
+                vec![
+                    bytes(base),
+                    bytes(head),
+                    bytes(diff_hash),
+                    AbiValue::Bool(all),
+                    AbiValue::Array(hosts.iter().map(|h| AbiValue::from(*h)).collect()),
+                    AbiValue::String(description_url.clone()),
+                ],
+            )
         }
         ProposalPayload::Membership {
             member,
             weight,
             description_url,
-        } => [
-            member.0.to_vec(),
-            weight.to_be_bytes().to_vec(),
-            u16_be(42),
-            string(description_url),
-        ]
-        .concat(),
+        } => (
+            "(address,uint64,string)",
+            vec![
+                addr(member),
+                AbiValue::from(*weight),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
         ProposalPayload::Hosts {
             host_id,
             agent,
             description_url,
-        } => [
-            host_id.to_be_bytes().to_vec(),
-            agent.0.to_vec(),
-            u16_be(42),
-            string(description_url),
-        ]
-        .concat(),
+        } => (
+            "(uint64,address,string)",
+            vec![
+                AbiValue::from(*host_id),
+                addr(agent),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
         ProposalPayload::Parameters {
-            rules,
+            rules: r,
             description_url,
-        } => [
-            decode::encode_rules(rules),
-            u16_be(82),
-            string(description_url),
-        ]
-        .concat(),
+        } => {
+            let words = [
+                r.voting_delay,
+                r.voting_period,
+                r.support_ppm,
+                r.quorum_ppm,
+                r.emergency_period,
+                r.emergency_support_ppm,
+                r.timelock,
+                r.grace_period,
+                r.min_proposer_weight,
+                r.vote_cap_ppm,
+            ];
+            (
+                "(uint64[10],string)",
+                vec![
+                    AbiValue::Array(words.iter().map(|w| AbiValue::from(*w)).collect()),
+                    AbiValue::String(description_url.clone()),
+                ],
+            )
+        }
         ProposalPayload::Treasury {
             receiver,
             amount,
             description_url,
-        } => [
-            receiver.0.to_vec(),
-            amount.to_be_bytes().to_vec(),
-            u16_be(42),
-            string(description_url),
-        ]
-        .concat(),
+        } => (
+            "(address,uint64,string)",
+            vec![
+                addr(receiver),
+                AbiValue::from(*amount),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
         ProposalPayload::Validator {
             validator,
             enabled,
             description_url,
-        } => [
-            validator.0.to_vec(),
-            vec![if *enabled { 0x80 } else { 0 }],
-            u16_be(35),
-            string(description_url),
-        ]
-        .concat(),
+        } => (
+            "(address,bool,string)",
+            vec![
+                addr(validator),
+                AbiValue::Bool(*enabled),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
         ProposalPayload::AttestationPolicy {
             quorum,
             reward,
             description_url,
-        } => [
-            quorum.to_be_bytes().to_vec(),
-            reward.to_be_bytes().to_vec(),
-            u16_be(18),
-            string(description_url),
-        ]
-        .concat(),
+        } => (
+            "(uint64,uint64,string)",
+            vec![
+                AbiValue::from(*quorum),
+                AbiValue::from(*reward),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
         ProposalPayload::PointWeights {
             weights,
             description_url,
-        } => [
-            decode::encode_point_weights(weights),
-            u16_be(26),
-            string(description_url),
-        ]
-        .concat(),
+        } => (
+            "(uint64,uint64,uint64,string)",
+            vec![
+                AbiValue::from(weights.code),
+                AbiValue::from(weights.comment),
+                AbiValue::from(weights.text),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
         ProposalPayload::Rebalance {
             commit,
             table_hash,
             points,
             weights,
             description_url,
-        } => {
-            let head_len = 20 + 32 + 24 + 2 + 2;
-            let weights_tail: Vec<u8> = [
-                u16_be(weights.len()),
-                weights
-                    .iter()
-                    .flat_map(|(a, w)| [a.0.to_vec(), w.to_be_bytes().to_vec()].concat())
-                    .collect(),
-            ]
-            .concat();
-            [
-                commit.to_vec(),
-                table_hash.to_vec(),
-                decode::encode_point_weights(points),
-                u16_be(head_len),
-                u16_be(head_len + weights_tail.len()),
-                weights_tail,
-                string(description_url),
-            ]
-            .concat()
-        }
-    }
+        } => (
+            "(byte[20],byte[32],(uint64,uint64,uint64),(address,uint64)[],string)",
+            vec![
+                bytes(commit),
+                bytes(table_hash),
+                AbiValue::Array(
+                    [points.code, points.comment, points.text]
+                        .iter()
+                        .map(|v| AbiValue::from(*v))
+                        .collect(),
+                ),
+                AbiValue::Array(
+                    weights
+                        .iter()
+                        .map(|(a, w)| AbiValue::Array(vec![addr(a), AbiValue::from(*w)]))
+                        .collect(),
+                ),
+                AbiValue::String(description_url.clone()),
+            ],
+        ),
+    };
+    let ty = AbiType::from_str(ty).expect("the payload types are valid ARC-4");
+    ty.encode(AbiValue::Array(values))
+        .unwrap_or_else(|e| panic!("algonaut_abi cannot encode {p:?}: {e}"))
 }

@@ -5,6 +5,7 @@
 //! is wrong with it. Nothing is guessed or defaulted: a wrong length, an unknown code, trailing
 //! bytes or a bad ARC-4 header is an error.
 
+mod arc4;
 mod box_key;
 mod boxes;
 mod global;
@@ -12,6 +13,7 @@ mod proposal;
 mod rules;
 mod wire;
 
+pub use arc4::{encode_arc4_bytes, encode_u64_array, encode_weights, MAX_ARC4_ITEMS};
 pub use box_key::BoxKey;
 pub(crate) use boxes::check_key;
 pub use boxes::{
@@ -24,9 +26,9 @@ pub use proposal::{
     ProposalPayload, Targets,
 };
 pub use rules::{
-    decode_point_weights, decode_rules, decode_valid_rules, deploy_payload_len, encode_arc4_bytes,
-    encode_point_weights, encode_rules, encode_u64_array, MAX_HOSTS, MAX_REBALANCE, MAX_REPO,
-    MAX_URL, PROPOSAL_HEADER, REPORT_LEN,
+    decode_point_weights, decode_rules, decode_valid_rules, deploy_payload_len,
+    encode_point_weights, encode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_REPO, MAX_URL,
+    PROPOSAL_HEADER, REPORT_LEN,
 };
 pub(crate) use wire::{err, exact, Reader};
 pub use wire::{DecodeError, Problem};

@@ -1,4 +1,5 @@
-//! The 80-byte `Rules` struct, the ARC-4 encoders the calls need, and the app's size limits.
+//! The 80-byte `Rules` struct and the app's size limits (the dynamic ARC-4 encoders are in
+//! `arc4.rs`).
 
 use super::wire::{be, exact, Problem};
 use dao_core::contributors::PointWeights;
@@ -88,32 +89,6 @@ pub fn encode_rules(r: &Rules) -> Vec<u8> {
     .iter()
     .flat_map(|v| v.to_be_bytes())
     .collect()
-}
-
-/// ARC-4 `string` / `byte[]`: a uint16 length, then the bytes.
-pub fn encode_arc4_bytes(b: &[u8]) -> Result<Vec<u8>, Problem> {
-    let len = u16::try_from(b.len()).map_err(|_| Problem::TooLong {
-        field: "ARC-4 string",
-        max: usize::from(u16::MAX),
-        got: b.len(),
-    })?;
-    let mut out = len.to_be_bytes().to_vec();
-    out.extend_from_slice(b);
-    Ok(out)
-}
-
-/// ARC-4 `uint64[]`.
-pub fn encode_u64_array(v: &[u64]) -> Result<Vec<u8>, Problem> {
-    let len = u16::try_from(v.len()).map_err(|_| Problem::TooLong {
-        field: "ARC-4 array",
-        max: usize::from(u16::MAX),
-        got: v.len(),
-    })?;
-    let mut out = len.to_be_bytes().to_vec();
-    for x in v {
-        out.extend_from_slice(&x.to_be_bytes());
-    }
-    Ok(out)
 }
 
 /// The deploy payload the app stores for these arguments (its length decides the box cost).

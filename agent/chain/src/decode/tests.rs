@@ -560,3 +560,46 @@ fn arc4_strings() {
     assert!(decode_arc4_string("s", &[0, 1, b'h', b'i']).is_err());
     assert!(decode_arc4_string("s", &[0]).is_err());
 }
+
+/// The inputs on which algonaut_abi 0.9.0's decoder panics or accepts what it should refuse (the
+/// evidence at the top of wire.rs): ours refuses each and names the field.
+#[test]
+fn the_inputs_algonaut_abi_mishandles_are_refused_by_name() {
+    // Empty bytes where a tuple starts (algonaut panics on `(bool,…)` here).
+    for kind in [Kind::Validator, Kind::AttestationPolicy, Kind::Deploy] {
+        assert!(matches!(
+            decode_payload(kind, &[]),
+            Err(Problem::TooShort { got: 0, .. })
+        ));
+    }
+    // A bool byte with a stray bit (algonaut reads 0x01 as false).
+    let mut p = a(1).0.to_vec();
+    p.push(0x01);
+    p.extend(35u16.to_be_bytes());
+    p.extend(encode_arc4_bytes(b"").unwrap());
+    assert_eq!(
+        decode_payload(Kind::Validator, &p),
+        Err(Problem::Bool {
+            field: "enabled",
+            byte: 0x01
+        })
+    );
+    // A string offset pointing into the head, whose bytes then read as a valid string
+    // (algonaut decodes it as the canonical encoding's value).
+    let mut p = 1u64.to_be_bytes().to_vec();
+    p.extend(2u64.to_be_bytes());
+    p.extend(16u16.to_be_bytes());
+    p.extend(b"abcdefghijklmnop");
+    let e = decode_payload(Kind::AttestationPolicy, &p).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Problem::Offset {
+                expected: 18,
+                got: 16,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

@@ -1,5 +1,22 @@
 //! What every decoder shares: an error that names the thing read and what is wrong with it, and
 //! a reader that names the field it was reading when the bytes ran out.
+//!
+//! Why the decoding of ARC-4 stays ours and is not `algonaut_abi`'s (issue 20; encoding is
+//! algonaut's, see `arc4.rs`). Probed on algonaut_abi 0.9.0 `AbiType::decode`, 2026-12-07:
+//! - it panics on hostile bytes: `(bool,uint64)` and `(bool,string)` over the empty input panic
+//!   with "index out of bounds: the len is 0 but the index is 0" (decode_tuple indexes
+//!   `encoded[iter_index]` for a bool without a length check). Box bytes come from the chain, and
+//!   a panic there would stop the agent;
+//! - it accepts non-canonical encodings, so two byte strings decode to one value:
+//!   `(uint64,string)` over `00×8 00 08 "abcdefgh"` (the string's offset 8 points into the head)
+//!   decodes to (0, "abcdefgh") exactly like the canonical `00×8 00 0a 00 08 "abcdefgh"`; ours
+//!   answers "the ARC-4 offset is 8, expected 10";
+//! - it accepts a bool byte other than 0x00/0x80 inside a tuple: `(address,bool,string)` with the
+//!   bool byte 0x01 decodes to `false`; ours answers "must be 0x00 or 0x80, got 0x01";
+//! - its errors name an ABI type, never the field or the box: "ABI decode error: input bytes
+//!   exhausted before all elements decoded", and a `uint64[]` whose header says 65,535 items is
+//!   "invalid ABI type \"tuple with 65535 types\"". Ours name the box and the field
+//!   (`box p[7]: description_url: the ARC-4 length header says 9 but 3 bytes follow`).
 
 use dao_core::address::Address;
 
@@ -71,6 +88,8 @@ pub enum Problem {
     UnknownPrefix(u8),
     #[error("the key does not match the box it was read as: expected {expected}")]
     KeyMismatch { expected: String },
+    #[error("{field} could not be ARC-4 encoded: {reason}")]
+    Encode { field: &'static str, reason: String },
 }
 
 pub(crate) fn err(what: impl Into<String>, problem: Problem) -> DecodeError {

@@ -13,7 +13,6 @@ use crate::verify::{RulesKnowledge, Verified, VerifyError};
 use backon::Retryable;
 use dao_core::rules::Kind;
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -204,29 +203,17 @@ pub fn read_watermark(path: &Path, app_id: u64) -> Result<Option<u64>, FollowErr
     Ok(Some(round))
 }
 
-/// Writes a watermark file atomically: a temporary file in the same directory, fsync, rename,
-/// fsync of the directory.
+/// Writes a watermark file atomically ([`dao_core::fsio::replace`]: a temporary file in the same
+/// directory, fsync, rename, fsync of the directory). Mode 0666 less the umask, as before.
 pub fn write_watermark(path: &Path, app_id: u64, round: u64) -> Result<(), FollowError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "watermark".into());
-    let tmp = dir.join(format!(".{name}.tmp"));
     let text = format!("{{\"app_id\": {app_id}, \"round\": {round}}}\n");
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Best effort: some file systems refuse fsync on a directory.
-        let _ = d.sync_all();
+    match dao_core::fsio::replace(path, text.as_bytes(), 0o666) {
+        Ok(()) => Ok(()),
+        // Best effort: some file systems refuse fsync on a directory; the new watermark is in
+        // place, and at worst a crash replays one more round (delivery is at-least-once).
+        Err(e) if e.renamed => Ok(()),
+        Err(e) => Err(io_err(&e.path)(e.source)),
     }
-    Ok(())
 }
 
 /// The events of app `app_id` among the logs of round `round` (`(txid, app id, log lines)` in

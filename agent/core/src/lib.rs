@@ -12,4 +12,5 @@ pub mod address;
 pub mod config;
 pub mod contributors;
 pub mod diff_hash;
+pub mod fsio;
 pub mod rules;

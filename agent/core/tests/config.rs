@@ -77,10 +77,10 @@ fn defaults_fill_what_is_left_out() {
 
 #[test]
 fn a_bad_duration_is_named_by_its_key() {
-    let text = format!("{MINIMAL}[executor.health]\ntimeout = \"90 seconds\"\n");
+    let text = format!("{MINIMAL}[executor.health]\ntimeout = \"90 sekunden\"\n");
     assert_eq!(
         problems(&text),
-        ["executor.health.timeout: expected a duration like \"90s\", got \"90 seconds\""]
+        ["executor.health.timeout: expected a duration like \"90s\", got \"90 sekunden\""]
     );
     let text = format!("{MINIMAL}[executor.health]\ntimeout = 90\n");
     assert_eq!(
@@ -115,7 +115,7 @@ allowed_remotes = ["git@github.com:org/repo.git", "https://user:secret@git.examp
 switch_mode = "teleport"
 operator_group = "Wheel"
 build_timeout = "0s"
-fetch_timeout = "1w"
+fetch_timeout = "2w"
 
 [executor.health]
 required_units = ["sshd", "nginx.service"]

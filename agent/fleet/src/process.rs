@@ -9,6 +9,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 /// How long a process gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(15);
@@ -106,19 +107,25 @@ impl Proc {
             }
         }
         let _ = kill(pid, Signal::SIGTERM);
-        let start = Instant::now();
-        loop {
-            let gone = match &mut self.child {
-                Some(c) => c.try_wait()?.is_some(),
-                None => !alive(self.pid),
-            };
-            if gone {
-                return Ok(());
+        let gone = match &mut self.child {
+            // Our child: wait-timeout sleeps until it exits (SIGCHLD) or the grace runs out.
+            Some(c) => c.wait_timeout(grace)?.is_some(),
+            // A daemon that detached is not our child, so nothing can wait for it: watch /proc.
+            None => {
+                let start = Instant::now();
+                loop {
+                    if !alive(self.pid) {
+                        break true;
+                    }
+                    if start.elapsed() > grace {
+                        break false;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
-            if start.elapsed() > grace {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        };
+        if gone {
+            return Ok(());
         }
         let _ = kill(pid, Signal::SIGKILL);
         if let Some(c) = &mut self.child {
@@ -166,4 +173,49 @@ pub fn memory_kib(pid: u32) -> Result<(u64, u64)> {
             .with_context(|| format!("/proc/{pid}/status has no {name}"))
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_ends_on_sigterm_is_stopped_without_waiting_out_the_grace() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let mut p = Proc::spawn("a sleeper", cmd).unwrap();
+        assert_eq!(p.exited(), None);
+        let start = Instant::now();
+        p.stop(Duration::from_secs(10)).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(!alive(p.pid()), "pid {} still runs", p.pid());
+    }
+
+    #[test]
+    fn a_child_that_ignores_sigterm_is_killed_after_the_grace_and_named() {
+        let mut cmd = Command::new("/bin/sh");
+        // `exec`: one process, which ignores SIGTERM (an ignored signal stays ignored across exec).
+        cmd.args(["-c", "trap '' TERM; exec sleep 30"]);
+        let mut p = Proc::spawn("a stubborn sleeper", cmd).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let start = Instant::now();
+        let e = p.stop(Duration::from_secs(1)).unwrap_err().to_string();
+        let took = start.elapsed();
+        assert!(took >= Duration::from_secs(1), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert_eq!(
+            e,
+            format!(
+                "a stubborn sleeper (pid {}) did not stop within 1 s of SIGTERM and was killed",
+                p.pid()
+            )
+        );
+        assert!(!alive(p.pid()), "pid {} still runs", p.pid());
+        // Stopping again is a no-op.
+        p.stop(Duration::from_secs(1)).unwrap();
+    }
 }

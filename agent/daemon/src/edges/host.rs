@@ -30,29 +30,11 @@ impl Clock for SystemClock {
     }
 }
 
-/// Replaces `path` with `bytes` atomically and durably: a temporary file beside it (mode
-/// 0600), fsync, rename, fsync of the directory. A crash leaves the old file or the new one,
-/// never a mix. The error names the file the failing step was on.
+/// Replaces `path` with `bytes` atomically and durably ([`dao_core::fsio::replace`]: a temporary
+/// file beside it, mode 0600, fsync, rename, fsync of the directory). A crash leaves the old file
+/// or the new one, never a mix. The error names the file the failing step was on.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, io::Error)> {
-    let tmp = path.with_extension("json.tmp");
-    let at = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| (p, e)
-    };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(at(&tmp))?;
-    f.write_all(bytes).map_err(at(&tmp))?;
-    f.sync_all().map_err(at(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(at(path))?;
-    // The rename is durable only once the directory is.
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
+    dao_core::fsio::replace(path, bytes, 0o600).map_err(|e| (e.path, e.source))
 }
 
 /// The state directory on disk.

@@ -5,8 +5,9 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use thiserror::Error;
+use wait_timeout::ChildExt;
 
 /// Keep this much of each stream in an error: enough for the last lines of a build log.
 const TAIL: usize = 4000;
@@ -94,20 +95,19 @@ pub fn run_noting(
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(pgid);
-                let _ = child.wait();
-                return Err(CommandError::TimedOut { command, timeout });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(source) => {
-                kill_group(pgid);
-                return Err(CommandError::Spawn { command, source });
-            }
+    // wait-timeout blocks until the child exits (woken by SIGCHLD, through a handler it installs
+    // once per process and chains to any earlier one) or the deadline passes: no polling.
+    let status = match child.wait_timeout(timeout) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            kill_group(pgid);
+            let _ = child.wait();
+            return Err(CommandError::TimedOut { command, timeout });
+        }
+        Err(source) => {
+            kill_group(pgid);
+            let _ = child.wait();
+            return Err(CommandError::Spawn { command, source });
         }
     };
     let stdout = out.join().unwrap_or_default();
@@ -136,6 +136,7 @@ fn kill_group(pgid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn sh(script: &str) -> Command {
         let mut c = Command::new("/bin/sh");
@@ -169,6 +170,15 @@ mod tests {
         assert!(
             !marker.exists(),
             "a child of the timed-out program survived"
+        );
+    }
+
+    #[test]
+    fn a_deadline_error_names_the_command_and_the_deadline() {
+        let e = run(sh("sleep 30"), Duration::from_millis(250)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`/bin/sh -c sleep 30` did not finish within 0.25 s and was stopped"
         );
     }
 

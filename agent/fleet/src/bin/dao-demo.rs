@@ -6,30 +6,28 @@
 //! Exit status: 0 when every outcome was the expected one, 1 when one was not, 2 when the demo
 //! could not run (a missing program, an interrupted run).
 
+use clap::Parser;
 use dao_fleet::{interrupt, Scenario, Story};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: dao-demo [--keep]\n\n\
-  Runs a DAO-governed fleet of two NixOS hosts on this machine (a local devnet, a git daemon,\n\
-  two sandboxed dao-agents, two reproducible-build validators) through the timeline of issues 7\n\
-  and 14 and checks every outcome.\n\n\
-  --keep   keep the fleet's directory (logs, journals, repositories, configurations)\n";
+/// Runs a DAO-governed fleet of two NixOS hosts on this machine (a local devnet, a git daemon,
+/// two sandboxed dao-agents, two reproducible-build validators) through the timeline of issues 7
+/// and 14 and checks every outcome.
+///
+/// Exit status: 0 when every outcome was the expected one, 1 when one was not, 2 when the demo
+/// could not run (a missing program, an interrupted run, a bad argument).
+#[derive(Parser)]
+// `--keep --keep` was accepted before clap: a repeated flag is not an error.
+#[command(name = "dao-demo", version, args_override_self = true)]
+struct Args {
+    /// Keep the fleet's directory (logs, journals, repositories, configurations).
+    #[arg(long)]
+    keep: bool,
+}
 
 fn main() -> ExitCode {
-    let mut keep = false;
-    for a in std::env::args().skip(1) {
-        match a.as_str() {
-            "--keep" => keep = true,
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprint!("dao-demo: unknown argument {other:?}\n\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    // A bad argument exits 2 with the usage, --help and --version exit 0 (clap's own codes).
+    let Args { keep } = Args::parse();
     // Signals only set a flag; every wait checks it, so the fleet is always cleaned up.
     let _signals = match interrupt::install() {
         Ok(rt) => rt,

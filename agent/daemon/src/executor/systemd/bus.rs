@@ -1,13 +1,26 @@
 //! systemd's manager over D-Bus, as much of it as the switch and the unit checks need: calls,
 //! properties, the signals of one unit or its jobs, and how a unit's program ended. It knows
 //! nothing of the pipeline.
+//!
+//! The proxies are zbus's generated ones (`#[zbus::proxy]`), declared here for the few members
+//! used. Not the `zbus_systemd` crate: its release for zbus 5 (0.25900.0) turns on zbus's
+//! default features, which bring a second async runtime into a tokio program (async-io,
+//! async-executor, async-process, blocking, async-lock, async-task: measured with it added,
+//! `cargo tree -e normal --workspace` grew from 700 to 776 lines and 254 to 270 packages); its
+//! newer release (0.26201.0) needs zbus 6 (a second zbus in the tree) and Rust 1.89, above the
+//! workspace's 1.86. It would also compile 9,700 generated lines of systemd1 for the 8 members
+//! used here.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use zbus::export::futures_core::Stream;
-use zbus::zvariant::{DynamicDeserialize, DynamicType, OwnedValue, Value};
-use zbus::{Connection, MatchRule, Message, MessageStream};
+use zbus::fdo::{PropertiesChangedStream, PropertiesProxy};
+use zbus::proxy::CacheProperties;
+use zbus::zvariant::{
+    DynamicDeserialize, DynamicType, ObjectPath, OwnedObjectPath, OwnedValue, Value,
+};
+use zbus::{names::InterfaceName, Connection};
 
 pub(crate) const SYSTEMD: &str = "org.freedesktop.systemd1";
 
@@ -17,12 +30,130 @@ pub(crate) const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
 pub(crate) const UNIT: &str = "org.freedesktop.systemd1.Unit";
 
-pub(super) const SERVICE: &str = "org.freedesktop.systemd1.Service";
+/// One row of `ListUnitsByPatterns`: name, description, load, active, sub state, followed unit,
+/// object path, job id, job type, job path.
+pub(super) type UnitRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    OwnedObjectPath,
+    u32,
+    String,
+    OwnedObjectPath,
+);
 
-pub(super) const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+/// The part of systemd's manager the switch uses (org.freedesktop.systemd1(5)).
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Manager",
+    default_service = "org.freedesktop.systemd1",
+    default_path = "/org/freedesktop/systemd1",
+    gen_blocking = false
+)]
+pub(super) trait Manager {
+    fn subscribe(&self) -> zbus::Result<()>;
 
-/// Signals a stream may hold; the rules are narrow (one unit), so this is plenty.
-pub(super) const QUEUE: usize = 1024;
+    fn start_transient_unit(
+        &self,
+        name: &str,
+        mode: &str,
+        properties: &[(&str, Value<'_>)],
+        aux: &[(&str, &[(&str, Value<'_>)])],
+    ) -> zbus::Result<OwnedObjectPath>;
+
+    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn list_units_by_patterns(
+        &self,
+        states: &[&str],
+        patterns: &[&str],
+    ) -> zbus::Result<Vec<UnitRow>>;
+
+    #[zbus(signal)]
+    fn job_removed(
+        &self,
+        id: u32,
+        job: ObjectPath<'_>,
+        unit: &str,
+        result: &str,
+    ) -> zbus::Result<()>;
+}
+
+/// A unit: the reference the agent holds on it, and its state.
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Unit",
+    default_service = "org.freedesktop.systemd1",
+    gen_blocking = false
+)]
+pub(super) trait Unit {
+    /// `Ref`: keeps the unit loaded while this connection lives (or until `Unref`).
+    #[zbus(name = "Ref")]
+    fn hold(&self) -> zbus::Result<()>;
+
+    #[zbus(name = "Unref")]
+    fn release(&self) -> zbus::Result<()>;
+
+    #[zbus(property)]
+    fn load_state(&self) -> zbus::Result<String>;
+
+    #[zbus(property)]
+    fn active_state(&self) -> zbus::Result<String>;
+}
+
+/// A service unit's outcome.
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Service",
+    default_service = "org.freedesktop.systemd1",
+    gen_blocking = false
+)]
+pub(super) trait Service {
+    #[zbus(property)]
+    fn result(&self) -> zbus::Result<String>;
+
+    #[zbus(property)]
+    fn exec_main_code(&self) -> zbus::Result<i32>;
+
+    #[zbus(property)]
+    fn exec_main_status(&self) -> zbus::Result<i32>;
+}
+
+/// The manager on `conn`. Properties are never cached: every read asks systemd, as a unit's
+/// state is what the switch waits on.
+pub(super) async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
+    ManagerProxy::builder(conn)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
+
+pub(super) async fn unit(conn: &Connection, path: &str) -> zbus::Result<UnitProxy<'static>> {
+    UnitProxy::builder(conn)
+        .path(path.to_owned())?
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
+
+async fn service(conn: &Connection, path: &str) -> zbus::Result<ServiceProxy<'static>> {
+    ServiceProxy::builder(conn)
+        .path(path.to_owned())?
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
+
+async fn properties_of(conn: &Connection, path: &str) -> zbus::Result<PropertiesProxy<'static>> {
+    PropertiesProxy::builder(conn)
+        .destination(SYSTEMD)?
+        .path(path.to_owned())?
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
 
 /// waitid(2) codes in `ExecMainCode`.
 pub(super) const CLD_EXITED: i32 = 1;
@@ -76,7 +207,8 @@ pub(crate) async fn connect(address: Option<&str>) -> zbus::Result<Connection> {
     builder.build().await
 }
 
-/// Calls `method` of systemd's object at `path`.
+/// Calls `method` of systemd's object at `path`: for the unit checks (executor/units.rs), which
+/// call `LoadUnit` and have not moved onto [`ManagerProxy`] yet.
 pub(crate) async fn call<B, R>(
     conn: &Connection,
     path: &str,
@@ -94,13 +226,14 @@ where
     reply.body().deserialize::<R>()
 }
 
-/// All properties of `interface` on systemd's object at `path`.
+/// All properties of `interface` on systemd's object at `path`, in one `GetAll` (one snapshot).
 pub(crate) async fn properties(
     conn: &Connection,
     path: &str,
     interface: &str,
 ) -> zbus::Result<HashMap<String, OwnedValue>> {
-    call(conn, path, PROPERTIES, "GetAll", &(interface,)).await
+    let interface = InterfaceName::try_from(interface)?;
+    Ok(properties_of(conn, path).await?.get_all(interface).await?)
 }
 
 pub(crate) fn string_of(props: &HashMap<String, OwnedValue>, name: &str) -> String {
@@ -109,13 +242,6 @@ pub(crate) fn string_of(props: &HashMap<String, OwnedValue>, name: &str) -> Stri
         .and_then(|v| <&str>::try_from(v).ok())
         .unwrap_or_default()
         .to_owned()
-}
-
-pub(super) fn i32_of(props: &HashMap<String, OwnedValue>, name: &str) -> i32 {
-    props
-        .get(name)
-        .and_then(|v| i32::try_from(v).ok())
-        .unwrap_or_default()
 }
 
 /// The id of the unit's pending job (its `Job` property, `(uo)`); 0 for none.
@@ -134,32 +260,28 @@ pub(super) fn is_no_such_unit(e: &zbus::Error) -> bool {
     matches!(e, zbus::Error::MethodError(name, _, _) if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit")
 }
 
-pub(super) async fn next(stream: &mut MessageStream) -> Option<zbus::Result<Message>> {
+/// The next item of a signal stream; `None` once the bus connection closed.
+pub(super) async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
-/// `JobRemoved` signals of `unit`'s jobs.
-pub(super) async fn job_signals(conn: &Connection, unit: &str) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
-        .msg_type(zbus::message::Type::Signal)
-        .path(MANAGER_PATH)?
-        .interface(MANAGER)?
-        .member("JobRemoved")?
-        .arg(2, unit)?
-        .build();
-    MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await
+/// `JobRemoved` signals of `unit`'s jobs (matched on the unit's name, argument 2).
+pub(super) async fn job_signals(
+    manager: &ManagerProxy<'_>,
+    unit: &str,
+) -> zbus::Result<JobRemovedStream> {
+    manager.receive_job_removed_with_args(&[(2, unit)]).await
 }
 
 /// `PropertiesChanged` signals of the Unit interface of the object at `path`.
-pub(crate) async fn unit_signals(conn: &Connection, path: &str) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
-        .msg_type(zbus::message::Type::Signal)
-        .path(path)?
-        .interface(PROPERTIES)?
-        .member("PropertiesChanged")?
-        .arg(0, UNIT)?
-        .build();
-    MessageStream::for_match_rule(rule, conn, Some(QUEUE)).await
+pub(super) async fn unit_signals(
+    conn: &Connection,
+    path: &str,
+) -> zbus::Result<PropertiesChangedStream> {
+    properties_of(conn, path)
+        .await?
+        .receive_properties_changed_with_args(&[(0, UNIT)])
+        .await
 }
 
 /// How a unit's main process ended, in words.
@@ -205,13 +327,13 @@ pub(super) struct Finished {
 }
 
 pub(super) async fn finished(conn: &Connection, path: &str) -> zbus::Result<Finished> {
-    let unit = properties(conn, path, UNIT).await?;
-    let service = properties(conn, path, SERVICE).await?;
+    let unit = unit(conn, path).await?;
+    let service = service(conn, path).await?;
     Ok(Finished {
-        load: string_of(&unit, "LoadState"),
-        active: string_of(&unit, "ActiveState"),
-        result: string_of(&service, "Result"),
-        code: i32_of(&service, "ExecMainCode"),
-        status: i32_of(&service, "ExecMainStatus"),
+        load: unit.load_state().await?,
+        active: unit.active_state().await?,
+        result: service.result().await?,
+        code: service.exec_main_code().await?,
+        status: service.exec_main_status().await?,
     })
 }

@@ -56,8 +56,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
-use zbus::zvariant::{OwnedObjectPath, Value};
-use zbus::Connection;
+use zbus::zvariant::Value;
 
 pub(crate) mod bus;
 mod error;
@@ -67,8 +66,8 @@ pub use error::SwitchError;
 
 pub use bus::unit_object_path;
 use bus::{
-    block_on, call, connect, describe_exit, finished, is_no_such_unit, job_signals, next, Finished,
-    CLD_EXITED, MANAGER, MANAGER_PATH, UNIT,
+    block_on, connect, describe_exit, finished, is_no_such_unit, job_signals, manager, next, unit,
+    Finished, ManagerProxy, UnitRow, CLD_EXITED,
 };
 use wait::{wait_until_done, Waited};
 
@@ -159,20 +158,6 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// One row of `ListUnitsByPatterns`.
-type UnitRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    OwnedObjectPath,
-    u32,
-    String,
-    OwnedObjectPath,
-);
-
 impl SystemdSwitch {
     /// Talks to systemd on the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket).
     pub fn system() -> SystemdSwitch {
@@ -205,14 +190,19 @@ impl SystemdSwitch {
         block_on(|| self.run_async(toplevel, timeout)).map_err(SwitchError::Runtime)?
     }
 
-    async fn connect(&self) -> Result<Connection, SwitchError> {
+    /// The manager on a new connection, subscribed to its signals.
+    async fn connect(&self) -> Result<ManagerProxy<'static>, SwitchError> {
         let conn = connect(self.address.as_deref())
             .await
             .map_err(SwitchError::bus("connecting to the system bus"))?;
-        let _: () = call(&conn, MANAGER_PATH, MANAGER, "Subscribe", &())
+        let manager = manager(&conn)
+            .await
+            .map_err(SwitchError::bus("connecting to systemd's manager"))?;
+        manager
+            .subscribe()
             .await
             .map_err(SwitchError::bus("subscribing to systemd's signals"))?;
-        Ok(conn)
+        Ok(manager)
     }
 
     async fn run_async(&self, toplevel: &Path, timeout: Duration) -> Result<Switched, SwitchError> {
@@ -221,9 +211,10 @@ impl SystemdSwitch {
             .to_str()
             .ok_or_else(|| SwitchError::NotUtf8(program.display().to_string()))?
             .to_owned();
-        let conn = self.connect().await?;
+        let manager = self.connect().await?;
+        let conn = manager.inner().connection().clone();
         let waited_for = self
-            .wait_for_earlier(&conn, timeout, after(timeout))
+            .wait_for_earlier(&manager, timeout, after(timeout))
             .await?;
 
         let unit = unit_name(toplevel, now_ms());
@@ -262,45 +253,36 @@ impl SystemdSwitch {
         if !env.is_empty() {
             props.push(("Environment", Value::from(env)));
         }
-        let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
-
         // Subscribed before the start: the job's end cannot slip by.
-        let mut jobs = job_signals(&conn, &unit)
+        let mut jobs = job_signals(&manager, &unit)
             .await
             .map_err(SwitchError::bus(format!("following unit {unit}")))?;
-        let job: OwnedObjectPath = call(
-            &conn,
-            MANAGER_PATH,
-            MANAGER,
-            "StartTransientUnit",
-            &(unit.as_str(), "fail", props, aux),
-        )
-        .await
-        .map_err(SwitchError::bus(format!("starting unit {unit}")))?;
+        let job = manager
+            .start_transient_unit(&unit, "fail", &props, &[])
+            .await
+            .map_err(SwitchError::bus(format!("starting unit {unit}")))?;
         let deadline = after(timeout);
 
         let job_result = loop {
             tokio::select! {
                 biased;
                 msg = next(&mut jobs) => {
-                    let Some(Ok(msg)) = msg else {
+                    let Some(msg) = msg else {
                         drop(jobs);
                         return self.follow_again(&unit, &path, timeout, deadline).await.map(|()| {
                             Switched { unit: unit.clone(), waited_for: waited_for.clone() }
                         });
                     };
-                    let body = msg.body();
-                    let Ok((_, removed, _, result)) =
-                        body.deserialize::<(u32, OwnedObjectPath, String, String)>()
-                    else {
-                        continue;
+                    let ended = match msg.args() {
+                        Ok(removed) if removed.job() == &*job => Some(removed.result().to_string()),
+                        _ => None,
                     };
-                    if removed == job {
+                    if let Some(result) = ended {
                         break result;
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    return Err(self.stop(&conn, &unit, &path, timeout).await);
+                    return Err(self.stop(&manager, &unit, &path, timeout).await);
                 }
             }
         };
@@ -316,21 +298,17 @@ impl SystemdSwitch {
     /// Waits until no switch unit from before runs; returns those it waited for.
     async fn wait_for_earlier(
         &self,
-        conn: &Connection,
+        manager: &ManagerProxy<'_>,
         timeout: Duration,
         deadline: Instant,
     ) -> Result<Vec<String>, SwitchError> {
+        let conn = manager.inner().connection();
         let mut waited: Vec<String> = Vec::new();
         loop {
-            let rows: Vec<UnitRow> = call(
-                conn,
-                MANAGER_PATH,
-                MANAGER,
-                "ListUnitsByPatterns",
-                &(Vec::<&str>::new(), vec![UNIT_PATTERN]),
-            )
-            .await
-            .map_err(SwitchError::bus("listing switch units"))?;
+            let rows: Vec<UnitRow> = manager
+                .list_units_by_patterns(&[], &[UNIT_PATTERN])
+                .await
+                .map_err(SwitchError::bus("listing switch units"))?;
             let running = rows.into_iter().find(|r| {
                 r.0.starts_with(UNIT_PREFIX)
                     && (r.7 != 0 || !matches!(r.3.as_str(), "inactive" | "failed"))
@@ -369,9 +347,9 @@ impl SystemdSwitch {
         timeout: Duration,
         deadline: Instant,
     ) -> Result<(), SwitchError> {
-        let conn = loop {
+        let manager = loop {
             match self.connect().await {
-                Ok(c) => break c,
+                Ok(m) => break m,
                 Err(e) if after(self.reconnect_interval) >= deadline => {
                     return Err(SwitchError::Lost {
                         unit: unit.to_owned(),
@@ -387,14 +365,17 @@ impl SystemdSwitch {
                   collected when the agent reconnected: its result is unknown"
                 .into(),
         };
-        match call::<_, OwnedObjectPath>(&conn, MANAGER_PATH, MANAGER, "GetUnit", &(unit,)).await {
+        let conn = manager.inner().connection().clone();
+        match manager.get_unit(unit).await {
             Ok(_) => {}
             Err(e) if is_no_such_unit(&e) => return Err(gone()),
             Err(e) => return Err(SwitchError::bus(format!("finding unit {unit} again"))(e)),
         }
-        let _: () = call(&conn, path, UNIT, "Ref", &())
-            .await
-            .map_err(SwitchError::bus(format!("holding unit {unit}")))?;
+        let held = match bus::unit(&conn, path).await {
+            Ok(u) => u.hold().await,
+            Err(e) => Err(e),
+        };
+        held.map_err(SwitchError::bus(format!("holding unit {unit}")))?;
         let outcome = match wait_until_done(&conn, unit, path, deadline).await {
             Ok(Waited::Done) => match finished(&conn, path).await {
                 Ok(state) if state.load != "loaded" => Err(gone()),
@@ -405,7 +386,7 @@ impl SystemdSwitch {
                     "reading the result of unit {unit}"
                 ))(e)),
             },
-            Ok(Waited::Deadline) => return Err(self.stop(&conn, unit, path, timeout).await),
+            Ok(Waited::Deadline) => return Err(self.stop(&manager, unit, path, timeout).await),
             Ok(Waited::Disconnected) => Err(SwitchError::Lost {
                 unit: unit.to_owned(),
                 why: "the bus connection closed twice while it ran".into(),
@@ -419,37 +400,24 @@ impl SystemdSwitch {
     /// Stops `unit` at its timeout, waits up to the stop timeout for that, releases it.
     async fn stop(
         &self,
-        conn: &Connection,
+        manager: &ManagerProxy<'_>,
         unit: &str,
         path: &str,
         timeout: Duration,
     ) -> SwitchError {
         let mut stopped = false;
-        if let Ok(mut jobs) = job_signals(conn, unit).await {
-            match call::<_, OwnedObjectPath>(
-                conn,
-                MANAGER_PATH,
-                MANAGER,
-                "StopUnit",
-                &(unit, "replace"),
-            )
-            .await
-            {
+        if let Ok(mut jobs) = job_signals(manager, unit).await {
+            match manager.stop_unit(unit, "replace").await {
                 Ok(job) => {
                     let until = after(self.stop_timeout.saturating_add(Duration::from_secs(5)));
                     loop {
                         tokio::select! {
                             biased;
                             msg = next(&mut jobs) => {
-                                let Some(Ok(msg)) = msg else { break };
-                                let body = msg.body();
-                                if let Ok((_, removed, _, _)) =
-                                    body.deserialize::<(u32, OwnedObjectPath, String, String)>()
-                                {
-                                    if removed == job {
-                                        stopped = true;
-                                        break;
-                                    }
+                                let Some(msg) = msg else { break };
+                                if msg.args().is_ok_and(|removed| removed.job() == &*job) {
+                                    stopped = true;
+                                    break;
                                 }
                             }
                             () = tokio::time::sleep_until(until) => break,
@@ -461,7 +429,7 @@ impl SystemdSwitch {
                 Err(_) => {}
             }
         }
-        unref(conn, path).await;
+        unref(manager.inner().connection(), path).await;
         SwitchError::TimedOut {
             unit: unit.to_owned(),
             timeout,
@@ -472,8 +440,10 @@ impl SystemdSwitch {
 
 /// Lets systemd collect the unit (it was held by `AddRef`/`Ref`). Closing the connection does
 /// the same, so a failure here changes nothing.
-async fn unref(conn: &Connection, path: &str) {
-    let _ = call::<_, ()>(conn, path, UNIT, "Unref", &()).await;
+async fn unref(conn: &zbus::Connection, path: &str) {
+    if let Ok(u) = unit(conn, path).await {
+        let _ = u.release().await;
+    }
 }
 
 /// Success is a start job that is done, `Result=success` and exit status 0.

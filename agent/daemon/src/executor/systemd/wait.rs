@@ -46,13 +46,13 @@ pub(super) async fn wait_until_done(
         tokio::select! {
             biased;
             msg = next(&mut signals) => {
-                let Some(Ok(msg)) = msg else { return Ok(Waited::Disconnected) };
-                let body = msg.body();
-                let Ok((_, changed, _)) =
-                    body.deserialize::<(String, HashMap<String, OwnedValue>, Vec<String>)>()
-                else {
-                    continue;
-                };
+                let Some(msg) = msg else { return Ok(Waited::Disconnected) };
+                let Ok(args) = msg.args() else { continue };
+                let changed: HashMap<String, OwnedValue> = args
+                    .changed_properties()
+                    .iter()
+                    .filter_map(|(k, v)| Some(((*k).to_owned(), v.try_to_owned().ok()?)))
+                    .collect();
                 if changed.contains_key("ActiveState") {
                     active = string_of(&changed, "ActiveState");
                 }

@@ -35,3 +35,5 @@ pub use wire::{DecodeError, Problem};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_contributors;

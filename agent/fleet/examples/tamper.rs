@@ -72,6 +72,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let (id, c) = rt.block_on(app.propose_deploy(&signer, &p))?;
-    println!("proposal {id} (round {}): {}..{} claiming {}", c.round, a.base, a.head, a.diff_hash);
+    println!(
+        "proposal {id} (round {}): {}..{} claiming {}",
+        c.round, a.base, a.head, a.diff_hash
+    );
     Ok(())
 }

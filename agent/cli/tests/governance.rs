@@ -154,6 +154,49 @@ fn form_propose_vote_finalize_and_inspect_with_the_cli_alone() {
         Some(2),
     );
     assert!(e.contains("changes nothing"), "{e}");
+    // So are a host that is not registered, a description that is not a link, and a base off
+    // the approved lineage (here: the head, which no proposal has reached yet).
+    let side = {
+        std::fs::write(work.join("db.nix"), "{ }\n").unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", "db"]);
+        let side = git(&work, &["rev-parse", "HEAD"]);
+        git(&work, &["reset", "-q", "--hard", "HEAD~1"]);
+        side
+    };
+    let submit = |base: &str, target: &str, description: &str| {
+        m.fails(
+            &[
+                "submit",
+                "--repo",
+                repo,
+                "--base",
+                base,
+                "--head",
+                &side,
+                "--target",
+                target,
+                "--description",
+                description,
+            ],
+            Some(2),
+        )
+    };
+    let url = "https://git.example.org/fleet/pulls/9";
+    for (b, t, d, expect) in [
+        (base.as_str(), "9", url, "host 9 is not registered"),
+        (base.as_str(), "1", "see the wiki", "not an http(s) URL"),
+        (
+            head.as_str(),
+            "1",
+            url,
+            "neither the genesis commit nor the head",
+        ),
+    ] {
+        let e = submit(b, t, d);
+        assert!(e.contains(expect), "{e}");
+    }
+    assert_eq!(m.ok(&["proposals"], None).as_array().unwrap().len(), 0);
 
     let sub = m.ok(
         &[
@@ -178,8 +221,8 @@ fn form_propose_vote_finalize_and_inspect_with_the_cli_alone() {
     m.ok(&["vote", "1", "for"], Some(1));
     m.ok(&["vote", "1", "against"], Some(3));
     let e = m.fails(&["vote", "1", "for"], Some(1));
-    assert!(e.contains("already_voted"), "{e}");
-    // 50 for, 20 against, 30 still to vote: the outcome can still change.
+    assert!(e.contains("already voted"), "{e}"); // said before anything is sent
+                                                 // 50 for, 20 against, 30 still to vote: the outcome can still change.
     let e = m.fails(&["finalize", "1"], Some(3));
     assert!(e.contains("outcome_undecided"), "{e}");
     m.ok(&["vote", "1", "abstain"], Some(2));

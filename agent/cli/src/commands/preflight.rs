@@ -5,9 +5,11 @@
 
 use anyhow::bail;
 use dao_chain::decode::PROPOSAL_HEADER;
+use dao_chain::decode::{ProposalPayload, Targets};
 use dao_chain::txn::box_cost;
 use dao_chain::{App, Signer};
 use dao_core::address::Address;
+use dao_core::rules::Stored;
 
 /// The fee one transaction costs when the network is not congested, µAlgo.
 pub const MIN_FEE: u64 = 1_000;
@@ -27,6 +29,16 @@ pub async fn can_spend(app: &App, who: &Address, needed: u64, what: &str) -> any
 /// A proposer holds at least max(1, min_proposer_weight) and can pay the proposal box (with a
 /// `payload_len`-byte payload) and the two transactions' fees.
 pub async fn proposer(app: &App, signer: &Signer, payload_len: usize) -> anyhow::Result<()> {
+    proposer_paying(app, signer, payload_len, 0).await
+}
+
+/// [`proposer`] for a call that creates `extra` µAlgo of boxes besides the proposal box.
+pub async fn proposer_paying(
+    app: &App,
+    signer: &Signer,
+    payload_len: usize,
+    extra: u64,
+) -> anyhow::Result<()> {
     let me = signer.address();
     let g = app.global().await?;
     let required = g.rules.min_proposer_weight.max(1);
@@ -36,7 +48,7 @@ pub async fn proposer(app: &App, signer: &Signer, payload_len: usize) -> anyhow:
             "{me} holds weight {weight}; proposing needs at least {required} (min_proposer_weight): propose with a member's key"
         );
     }
-    let cost = box_cost(9, PROPOSAL_HEADER + payload_len) + 2 * MIN_FEE;
+    let cost = box_cost(9, PROPOSAL_HEADER + payload_len) + extra + 2 * MIN_FEE;
     can_spend(app, &me, cost, "the proposal box and fees").await
 }
 
@@ -49,9 +61,14 @@ pub fn address(flag: &str, text: &str) -> anyhow::Result<Address> {
 
 /// A description URL: absolute http(s), at most 256 bytes (the app's limit).
 pub fn description_url(text: &str) -> anyhow::Result<()> {
+    description("--url", text)
+}
+
+/// [`description_url`] for a flag of another name.
+pub fn description(flag: &str, text: &str) -> anyhow::Result<()> {
     if text.len() > dao_chain::decode::MAX_URL {
         bail!(
-            "--url is {} bytes, the app stores at most {}: use a shorter link",
+            "{flag} is {} bytes, the app stores at most {}: use a shorter link",
             text.len(),
             dao_chain::decode::MAX_URL
         );
@@ -59,9 +76,47 @@ pub fn description_url(text: &str) -> anyhow::Result<()> {
     match url::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(()),
         _ => bail!(
-            "--url `{text}` is not an http(s) URL: members must be able to read the description"
+            "{flag} `{text}` is not an http(s) URL: members must be able to read the description"
         ),
     }
+}
+
+/// A deploy proposal's targets and base, as the hosts will judge them: every listed host is
+/// registered with an agent (with `all` at least one is), and the base is the genesis commit
+/// or the head of a deploy proposal that is not canceled or defeated — any other base is off
+/// the approved lineage, and every host would refuse it.
+pub async fn deploy(app: &App, hosts: Option<&[u64]>, base: [u8; 20]) -> anyhow::Result<()> {
+    let zero = Address([0; 32]);
+    match hosts {
+        Some(ids) => {
+            for id in ids {
+                if app.host(*id).await?.is_none_or(|a| a == zero) {
+                    bail!("host {id} is not registered (dao-agentctl hosts lists them): no agent would apply the change");
+                }
+            }
+        }
+        None => {
+            if app.target_ids(&Targets::All).await?.is_empty() {
+                bail!("the DAO has no registered host: --all-hosts would reach nobody");
+            }
+        }
+    }
+    let g = app.global().await?;
+    if g.genesis == base {
+        return Ok(());
+    }
+    for id in (1..=g.proposal_count).rev() {
+        let p = app.proposal(id).await?;
+        if let ProposalPayload::Deploy { head, .. } = &p.payload {
+            if *head == base && !matches!(p.header.stored, Stored::Canceled | Stored::Defeated) {
+                return Ok(());
+            }
+        }
+    }
+    bail!(
+        "base {} is neither the genesis commit nor the head of a deploy proposal: hosts move only along approved changes, so every host would refuse it; start from the genesis or from an approved head",
+        hex::encode(base)
+    )
 }
 
 /// `1.5algo`, `2 ALGO`, `2500000` (µAlgo), `2500000ualgo` or `µalgo`/`microalgo` suffixes.

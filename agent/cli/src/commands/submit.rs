@@ -2,16 +2,19 @@
 //! objects, never taken from anyone.
 
 use super::chain::{app, block_on, now, signer};
+use super::preflight;
 use super::print_json;
 use crate::cli::SubmitArgs;
 use crate::out::outln;
 use anyhow::Context;
-use dao_chain::decode::Targets;
+use dao_chain::decode::{deploy_payload_len, Targets};
+use dao_chain::txn::box_cost;
 use dao_chain::txn::DeployProposal;
 use dao_core::diff_hash::{diff_hash, resolve_commit};
 use std::process::ExitCode;
 
 pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
+    preflight::description("--description", &a.description)?;
     let repo = git2::Repository::open(&a.repo).with_context(|| {
         format!(
             "{} is not a git repository (give it with --repo)",
@@ -52,6 +55,14 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
     let signer = signer(&a.key)?;
     let app = app(&a.chain)?;
     let (id, confirmed, p, chain_now) = block_on(async {
+        let hosts = match &proposal.targets {
+            Targets::All => None,
+            Targets::Hosts(h) => Some(h.as_slice()),
+        };
+        preflight::deploy(&app, hosts, proposal.base).await?;
+        let len = deploy_payload_len(hosts.map_or(0, <[u64]>::len), a.description.len());
+        // the deploy proposal also pays its 16-byte attestation policy snapshot box
+        preflight::proposer_paying(&app, &signer, len, box_cost(9, 16)).await?;
         let (id, confirmed) = app.propose_deploy(&signer, &proposal).await?;
         let p = app.proposal(id).await?;
         let chain_now = now(&app.node).await?;

@@ -2,8 +2,9 @@
 
 use super::chain::{app, block_on, now};
 use super::print_json;
+use super::show_text::{outcome, render, rfc3339, shown_state, when};
 use crate::cli::{ChainArgs, ShowRebalanceArgs};
-use crate::out::outln;
+use crate::out::{out, outln};
 use dao_chain::decode::{BoxKey, ProposalPayload, Report, Targets};
 use dao_chain::verify::Verified;
 use dao_chain::App;
@@ -106,10 +107,26 @@ fn report_json(r: &Report) -> Value {
         "generation": r.generation,
         "logs_sha256": hex(&r.logs_sha256),
         "reported_at": r.reported_at,
+        "reported_at_time": rfc3339(r.reported_at),
     })
 }
 
+/// The reports of every host a deploy proposal targets, as `show --json` lists them; empty for
+/// other kinds.
+async fn reports_of(app: &App, p: &ProposalPayload, id: u64) -> anyhow::Result<Vec<Value>> {
+    let ProposalPayload::Deploy { targets, .. } = p else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for h in app.target_ids(targets).await? {
+        let (r, amended) = app.reports(id, h).await?;
+        out.push(json!({ "host": h, "report": r.as_ref().map(report_json), "amended": amended.as_ref().map(report_json) }));
+    }
+    Ok(out)
+}
+
 /// A proposal as verified: stored fields, and the tally and state re-computed by the engine.
+/// Times are epoch seconds, with their RFC 3339 form beside them.
 fn verified_json(v: &Verified) -> Value {
     let h = &v.proposal.header;
     let t = v.engine.tally;
@@ -119,6 +136,8 @@ fn verified_json(v: &Verified) -> Value {
         "state": v.state.as_str(),
         "proposer": h.proposer.to_string(),
         "start": h.start, "end": h.end, "eta": (h.eta > 0).then_some(h.eta),
+        "start_time": rfc3339(h.start), "end_time": rfc3339(h.end),
+        "eta_time": (h.eta > 0).then(|| rfc3339(h.eta)),
         "tally": { "for": t.for_, "against": t.against, "abstain": t.abstain },
         "voted_weight": v.engine.voted_weight,
         "total": h.total, "quorum_votes": h.quorum_votes, "support_ppm": h.support_ppm,
@@ -144,52 +163,66 @@ async fn verified_all(app: &App) -> anyhow::Result<Vec<Result<Verified, String>>
 
 pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
     let app = app(chain)?;
-    let all = block_on(verified_all(&app))??;
+    let (all, now) = block_on(async {
+        let mut out = Vec::new();
+        for (i, v) in verified_all(&app).await?.into_iter().enumerate() {
+            out.push(match v {
+                Ok(v) => {
+                    let mut j = verified_json(&v);
+                    let reports = reports_of(&app, &v.proposal.payload, v.proposal.id).await?;
+                    j["outcome"] = json!(outcome(&reports));
+                    Ok(j)
+                }
+                Err(e) => Err(json!({ "id": i + 1, "verified": false, "error": e })),
+            });
+        }
+        anyhow::Ok((out, now(&app.node).await?))
+    })??;
     if json_out {
-        let list: Vec<Value> = all
+        let list: Vec<&Value> = all
             .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Ok(v) => verified_json(v),
-                Err(e) => json!({ "id": i + 1, "verified": false, "error": e }),
-            })
+            .map(|v| v.as_ref().unwrap_or_else(|e| e))
             .collect();
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{:>4}  {:<10} {:<10} {:>22}  {:>12}  targets",
+        "{:>4}  {:<12} {:<26} {:>20}  {:<40}  targets",
         "id",
         "kind",
         "state",
         "for/against/abstain",
-        "ends"
+        "voting ends"
     );
-    for (i, v) in all.iter().enumerate() {
+    for v in &all {
         match v {
             Ok(v) => {
-                let t = v.engine.tally;
-                let targets = match &v.proposal.payload {
-                    ProposalPayload::Deploy {
-                        targets: Targets::All,
-                        ..
-                    } => "all".to_owned(),
-                    ProposalPayload::Deploy {
-                        targets: Targets::Hosts(h),
-                        ..
-                    } => h.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
-                    _ => "-".to_owned(),
+                let t = &v["tally"];
+                let targets = match &v["payload"]["targets"] {
+                    Value::Null => "-".to_owned(),
+                    Value::String(s) => s.clone(),
+                    other => other
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
                 };
                 outln!(
-                    "{:>4}  {:<10} {:<10} {:>22}  {:>12}  {targets}",
-                    v.proposal.id,
-                    v.engine.kind.as_str(),
-                    v.state.as_str(),
-                    format!("{}/{}/{}", t.for_, t.against, t.abstain),
-                    v.proposal.header.end,
+                    "{:>4}  {:<12} {:<26} {:>20}  {:<40}  {targets}",
+                    v["id"],
+                    v["kind"].as_str().unwrap_or("?"),
+                    shown_state(v),
+                    format!("{}/{}/{}", t["for"], t["against"], t["abstain"]),
+                    when(v["end"].as_u64().unwrap_or(0), now),
                 );
             }
-            Err(e) => outln!("{:>4}  NOT VERIFIED: {e}", i + 1),
+            Err(e) => outln!(
+                "{:>4}  NOT VERIFIED: {}",
+                e["id"],
+                e["error"].as_str().unwrap_or("?")
+            ),
         }
     }
     // Any proposal that does not verify is a reason to look, and to exit non-zero.
@@ -242,10 +275,12 @@ pub fn show(
         .iter()
         .map(|(a, r)| json!({ "voter": a.to_string(), "choice": format!("{:?}", r.choice).to_lowercase(), "weight": r.weight, "effective_weight": r.effective_weight }))
         .collect();
-    out["reports"] = reports
+    let reports: Vec<Value> = reports
         .iter()
         .map(|(h, r, amended)| json!({ "host": h, "report": r.as_ref().map(report_json), "amended": amended.as_ref().map(report_json) }))
         .collect();
+    out["outcome"] = json!(outcome(&reports));
+    out["reports"] = Value::Array(reports);
     // A rebalance whose table does not recompute is reported and fails the command, so a
     // script that checks before voting stops there.
     let mismatch = check
@@ -257,7 +292,7 @@ pub fn show(
     if json_out {
         print_json(&out)?;
     } else {
-        outln!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", render(&out, v.now));
         if let Some(c) = &check {
             outln!("{}", super::rebalance_chain::verdict(c));
         }

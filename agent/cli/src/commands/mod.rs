@@ -11,6 +11,7 @@ pub mod points;
 pub mod preflight;
 mod propose;
 mod rebalance_chain;
+mod show_text;
 mod submit;
 mod validate_config;
 pub mod validators;

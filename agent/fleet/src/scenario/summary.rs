@@ -28,18 +28,21 @@ impl Scenario {
             for r in &reports {
                 self.fleet.story.output(&format!("    {r}"));
             }
+            // The governance state, and what the hosts made of it (`outcome`, what `show` and
+            // `proposals` print as the state of a queued deploy).
             self.check(
-                &format!("show {id}: state, reports"),
+                &format!("show {id}: state, outcome, reports"),
                 match id {
-                    1 => "queued; web applied gen 2; db applied gen 2 → rolled_back gen 1",
-                    2 => "queued; web rolled_back gen 2",
-                    3 => "queued; web refused gen 2; db refused gen 2",
+                    1 => "queued, mixed; web applied gen 2; db applied gen 2 → rolled_back gen 1",
+                    2 => "queued, rolled_back; web rolled_back gen 2",
+                    3 => "queued, refused; web refused gen 2; db refused gen 2",
                     // db runs generation 1 since the operator's rollback.
-                    _ => "queued; web not_reproducible gen 2; db not_reproducible gen 1",
+                    _ => "queued, not_reproducible; web not_reproducible gen 2; db not_reproducible gen 1",
                 },
                 &format!(
-                    "{}; {}",
+                    "{}, {}; {}",
                     v["state"].as_str().unwrap_or("?"),
+                    v["outcome"].as_str().unwrap_or("?"),
                     reports.join("; ")
                 ),
             );

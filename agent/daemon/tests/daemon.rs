@@ -267,6 +267,14 @@ async fn a_pause_survives_a_restart_and_resume_applies() {
     call(&f, "Resume", &()).await.unwrap();
     let rec = f.wait_reported(p);
     assert_eq!(rec["outcome"]["status"], "applied");
+    assert_eq!(agent.terminate().code(), Some(0));
+
+    // After a restart, status still says how the last deployment ended (from the journal).
+    let agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    let s = status(&f).await;
+    assert_eq!(s["last"]["proposal"], p, "{s}");
+    assert_eq!(s["last"]["outcome"]["status"], "applied", "{s}");
     drop(agent);
 }
 

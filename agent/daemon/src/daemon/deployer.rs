@@ -64,6 +64,18 @@ pub struct Last {
     pub outcome: Outcome,
 }
 
+/// The outcome of the record decided last (by its last step's time, then proposal id).
+pub fn last_outcome(records: &[Record]) -> Option<Last> {
+    records
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().map(|o| (r, o)))
+        .max_by_key(|(r, _)| (r.steps.last().map_or(0, |s| s.at_ms), r.proposal))
+        .map(|(r, o)| Last {
+            proposal: r.proposal,
+            outcome: o.clone(),
+        })
+}
+
 pub fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -180,10 +192,14 @@ impl Deployer {
         let rb: Option<OperatorRollback> =
             files::read_json(&*edges.files, &rollback::rollback_file(&setup))
                 .map_err(StartError::Other)?;
+        // The last outcome is the journal's, not this process's: status after a restart must
+        // still say how the last deployment ended (issue 17).
+        let last = last_outcome(&journal.all().map_err(|e| StartError::Other(e.to_string()))?);
         {
             let mut s = lock(&shared);
             s.paused = paused;
             s.rollback = rb;
+            s.last = last;
         }
         let d = Deployer {
             setup,

@@ -231,7 +231,10 @@ fn form_propose_vote_finalize_and_inspect_with_the_cli_alone() {
 
     let list = m.ok(&["proposals"], None);
     assert_eq!(list[0]["state"], "queued");
-    assert!(list[0]["end_time"].as_str().unwrap().ends_with('Z'), "{list}");
+    assert!(
+        list[0]["end_time"].as_str().unwrap().ends_with('Z'),
+        "{list}"
+    );
     assert!(list[0]["outcome"].is_null(), "no host reported yet: {list}");
     // Text is for people: dates and distances, not JSON and not epoch seconds.
     let text = m.run(&["show", "1"], None);

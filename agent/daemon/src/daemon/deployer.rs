@@ -194,7 +194,11 @@ impl Deployer {
                 .map_err(StartError::Other)?;
         // The last outcome is the journal's, not this process's: status after a restart must
         // still say how the last deployment ended (issue 17).
-        let last = last_outcome(&journal.all().map_err(|e| StartError::Other(e.to_string()))?);
+        let last = last_outcome(
+            &journal
+                .all()
+                .map_err(|e| StartError::Other(e.to_string()))?,
+        );
         {
             let mut s = lock(&shared);
             s.paused = paused;

@@ -4,20 +4,20 @@
 //! exists on disk but is not loaded right now, then its `ActiveState` is read from the Unit
 //! interface. The first unit that is not active is named, with its state.
 
-use super::systemd::bus::{
-    block_on, call, connect, properties, string_of, MANAGER, MANAGER_PATH, UNIT,
-};
+use super::systemd::bus::{block_on, connect, manager, properties, string_of, UNIT};
 use std::time::Duration;
-use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
 /// Ok when every unit of `units` is active; else names the first one that is not and its state.
 pub async fn units_active(conn: &Connection, units: &[String]) -> Result<(), String> {
+    let systemd = manager(conn)
+        .await
+        .map_err(|e| format!("cannot reach systemd's manager: {e}"))?;
     for unit in units {
-        let path: OwnedObjectPath =
-            call(conn, MANAGER_PATH, MANAGER, "LoadUnit", &(unit.as_str(),))
-                .await
-                .map_err(|e| format!("unit {unit}: systemd cannot load it: {e}"))?;
+        let path = systemd
+            .load_unit(unit)
+            .await
+            .map_err(|e| format!("unit {unit}: systemd cannot load it: {e}"))?;
         let props = properties(conn, path.as_str(), UNIT)
             .await
             .map_err(|e| format!("unit {unit}: cannot read its state: {e}"))?;

@@ -17,16 +17,10 @@ use std::future::Future;
 use zbus::export::futures_core::Stream;
 use zbus::fdo::{PropertiesChangedStream, PropertiesProxy};
 use zbus::proxy::CacheProperties;
-use zbus::zvariant::{
-    DynamicDeserialize, DynamicType, ObjectPath, OwnedObjectPath, OwnedValue, Value,
-};
+use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
 use zbus::{names::InterfaceName, Connection};
 
 pub(crate) const SYSTEMD: &str = "org.freedesktop.systemd1";
-
-pub(crate) const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
-
-pub(crate) const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
 pub(crate) const UNIT: &str = "org.freedesktop.systemd1.Unit";
 
@@ -52,7 +46,7 @@ pub(super) type UnitRow = (
     default_path = "/org/freedesktop/systemd1",
     gen_blocking = false
 )]
-pub(super) trait Manager {
+pub(crate) trait Manager {
     fn subscribe(&self) -> zbus::Result<()>;
 
     fn start_transient_unit(
@@ -66,6 +60,9 @@ pub(super) trait Manager {
     fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
 
     fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+
+    /// Like `GetUnit`, but also answers for a unit that exists on disk and is not loaded now.
+    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
 
     fn list_units_by_patterns(
         &self,
@@ -123,7 +120,7 @@ pub(super) trait Service {
 
 /// The manager on `conn`. Properties are never cached: every read asks systemd, as a unit's
 /// state is what the switch waits on.
-pub(super) async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
+pub(crate) async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
     ManagerProxy::builder(conn)
         .cache_properties(CacheProperties::No)
         .build()
@@ -205,25 +202,6 @@ pub(crate) async fn connect(address: Option<&str>) -> zbus::Result<Connection> {
         None => zbus::connection::Builder::system()?,
     };
     builder.build().await
-}
-
-/// Calls `method` of systemd's object at `path`: for the unit checks (executor/units.rs), which
-/// call `LoadUnit` and have not moved onto [`ManagerProxy`] yet.
-pub(crate) async fn call<B, R>(
-    conn: &Connection,
-    path: &str,
-    interface: &str,
-    method: &str,
-    body: &B,
-) -> zbus::Result<R>
-where
-    B: serde::Serialize + DynamicType,
-    R: for<'d> DynamicDeserialize<'d>,
-{
-    let reply = conn
-        .call_method(Some(SYSTEMD), path, Some(interface), method, body)
-        .await?;
-    reply.body().deserialize::<R>()
 }
 
 /// All properties of `interface` on systemd's object at `path`, in one `GetAll` (one snapshot).

@@ -1,5 +1,6 @@
 //! The command line, as clap definitions: shared by the program, its completions and man pages.
 
+pub use crate::args::{ChainArgs, KeyArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -30,10 +31,10 @@ pub enum Command {
     },
     /// Points per contributor from the repository's history, and the addresses each bound in
     /// daoContributors.txt (docs/contributors.md).
-    Contributors(crate::commands::contributors::ContributorsArgs),
+    Contributors(crate::args::ContributorsArgs),
     /// Compute the weight to mint so members' shares move to their contributors' points; prints
     /// the table and its hash and sends nothing (docs/contributors.md).
-    Rebalance(crate::commands::contributors::RebalanceArgs),
+    Rebalance(crate::args::RebalanceArgs),
     /// List the reproducible-build validators, the attestation quorum and the reward.
     Validators(ListArgs),
     /// Show who attested what for each host of a deploy proposal, and whether they agree.
@@ -200,32 +201,6 @@ pub struct LocalArgs {
     /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Where the app is. Each flag overrides the repo-spec file.
-#[derive(Debug, clap::Args)]
-pub struct ChainArgs {
-    /// The repo-spec file written by `form`.
-    #[arg(long, value_name = "FILE", default_value = "dao-spec.toml")]
-    pub spec: PathBuf,
-    /// algod's REST endpoint, e.g. http://127.0.0.1:4001.
-    #[arg(long, value_name = "URL")]
-    pub algod: Option<String>,
-    /// A file holding algod's API token.
-    #[arg(long, value_name = "FILE")]
-    pub algod_token_file: Option<PathBuf>,
-    /// The governance app's id.
-    #[arg(long, value_name = "ID")]
-    pub app_id: Option<u64>,
-}
-
-/// The account that signs: a key file (mode 0600: a 25-word mnemonic or a 64-hex seed). Keys
-/// are never taken from arguments or the environment.
-#[derive(Debug, clap::Args)]
-pub struct KeyArgs {
-    /// The signing key file (mode 0600: a 25-word mnemonic or a 64-hex seed).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
 }
 
 /// A signed call about one proposal (finalize, execute, cancel).
@@ -413,7 +388,7 @@ pub struct ProposeRebalanceArgs {
     #[arg(long, default_value = "minimal", value_name = "minimal|UNITS")]
     pub mint: dao_core::contributors::rebalance::Mint,
     #[command(flatten)]
-    pub rules: crate::commands::contributors::RulesArgs,
+    pub rules: crate::args::RulesArgs,
     /// Where members read about it, at most 256 bytes.
     #[arg(long, value_name = "URL")]
     pub url: String,
@@ -506,7 +481,7 @@ pub struct ProposeTreasuryArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub to: String,
     /// How much: µAlgo (2500000) or Algo with a suffix (2.5algo).
-    #[arg(long, value_name = "AMOUNT", value_parser = crate::commands::preflight::parse_amount)]
+    #[arg(long, value_name = "AMOUNT", value_parser = crate::args::parse_amount)]
     pub amount: u64,
     /// Where members read about it: an http(s) link, at most 256 bytes.
     #[arg(long, value_name = "URL")]
@@ -523,7 +498,7 @@ pub struct ProposeTreasuryArgs {
 #[derive(Debug, clap::Args)]
 pub struct DepositArgs {
     /// How much: µAlgo (2500000) or Algo with a suffix (2.5algo).
-    #[arg(long, value_name = "AMOUNT", value_parser = crate::commands::preflight::parse_amount)]
+    #[arg(long, value_name = "AMOUNT", value_parser = crate::args::parse_amount)]
     pub amount: u64,
     #[command(flatten)]
     pub chain: ChainArgs,
@@ -537,13 +512,13 @@ pub struct DepositArgs {
 #[derive(Debug, clap::Args)]
 pub struct ProposePointWeightsArgs {
     /// Points per line of code (whole or half, at most 1000).
-    #[arg(long, value_name = "POINTS", value_parser = crate::commands::points::parse_points)]
+    #[arg(long, value_name = "POINTS", value_parser = crate::args::parse_points)]
     pub code: Option<u64>,
     /// Points per comment line.
-    #[arg(long, value_name = "POINTS", value_parser = crate::commands::points::parse_points)]
+    #[arg(long, value_name = "POINTS", value_parser = crate::args::parse_points)]
     pub comment: Option<u64>,
     /// Points per line of text (markdown, plain text, documentation formats).
-    #[arg(long, value_name = "POINTS", value_parser = crate::commands::points::parse_points)]
+    #[arg(long, value_name = "POINTS", value_parser = crate::args::parse_points)]
     pub text: Option<u64>,
     /// Where members read about it, at most 256 bytes.
     #[arg(long, value_name = "URL")]
@@ -564,7 +539,7 @@ pub struct ShowRebalanceArgs {
     #[arg(long, value_name = "PATH")]
     pub repo: Option<PathBuf>,
     #[command(flatten)]
-    pub rules: crate::commands::contributors::RulesArgs,
+    pub rules: crate::args::RulesArgs,
 }
 
 #[cfg(test)]

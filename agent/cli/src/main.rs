@@ -3,6 +3,7 @@
 // Standard output goes through `out` (a closed pipe ends quietly instead of panicking).
 #![deny(clippy::print_stdout)]
 
+mod args;
 mod cli;
 mod commands;
 mod out;

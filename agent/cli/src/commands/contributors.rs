@@ -3,89 +3,15 @@
 
 use super::points::choose;
 use super::print_json;
-use crate::cli::ChainArgs;
+use crate::args::{ContributorsArgs, RebalanceArgs};
 use crate::out::{out, outln};
 use anyhow::Context;
 use dao_core::address::Address;
-use dao_core::contributors::rebalance::{parse_members, rebalance, Mint, Table};
-use dao_core::contributors::{contributors, show_half, Options, PointWeights, Report, Signatures};
+use dao_core::contributors::rebalance::{parse_members, rebalance, Table};
+use dao_core::contributors::{contributors, show_half, Options, Report};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-
-/// The rules that decide points and bindings; whoever recomputes a table must use the same.
-#[derive(Debug, clap::Args)]
-pub struct RulesArgs {
-    /// Points per line of each class, e.g. code=1,comment=0.5,text=0.5 (the defaults); whole
-    /// numbers or halves.
-    #[arg(long, value_name = "CLASS=POINTS,...")]
-    pub point_weights: Option<PointWeights>,
-    /// Trust only daoContributors.txt entries from commits that `git verify-commit` accepts and
-    /// that are signed by their author (needs git, and gpg or ssh-keygen with
-    /// gpg.ssh.allowedSignersFile configured).
-    #[arg(long)]
-    pub require_signed: bool,
-}
-
-impl RulesArgs {
-    /// The options for counting with `weights` (see `points::choose` for which ones).
-    pub fn options(&self, weights: PointWeights) -> Options {
-        Options {
-            weights,
-            signatures: if self.require_signed {
-                Signatures::require()
-            } else {
-                Signatures::Ignore
-            },
-            ..Options::default()
-        }
-    }
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ContributorsArgs {
-    /// The git repository (a work tree or a bare repository).
-    #[arg(long, default_value = ".", value_name = "PATH")]
-    pub repo: PathBuf,
-    /// The commit to count at: every commit reachable from it counts.
-    #[arg(long, default_value = "HEAD", value_name = "COMMIT")]
-    pub at: String,
-    #[command(flatten)]
-    pub rules: RulesArgs,
-    /// The app whose point weights count (without --point-weights): the repo-spec file if
-    /// present, or --app-id and --algod; with neither, the defaults.
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    /// Print JSON: every author's lines, points, share and bindings, and the ignored entries.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct RebalanceArgs {
-    /// The git repository (a work tree or a bare repository).
-    #[arg(long, default_value = ".", value_name = "PATH")]
-    pub repo: PathBuf,
-    /// The commit whose history sets the targets; recorded in the table.
-    #[arg(long, value_name = "COMMIT")]
-    pub at: String,
-    /// Members' current weights: ADDRESS=WEIGHT,ADDRESS=WEIGHT inline, or a JSON file (what
-    /// `dao-agentctl members --json` prints, or {"ADDRESS": WEIGHT}).
-    #[arg(long, visible_alias = "weights", value_name = "FILE_OR_INLINE")]
-    pub members: String,
-    /// How much to mint: `minimal` (the smallest total that reaches the targets with nobody
-    /// losing weight) or an exact number of weight units, refused if someone would lose.
-    #[arg(long, default_value = "minimal", value_name = "minimal|UNITS")]
-    pub mint: Mint,
-    #[command(flatten)]
-    pub rules: RulesArgs,
-    /// The app whose point weights count (as for `contributors`).
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    /// Print JSON: the table, its totals and its hash.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// Parts per million as a percentage with two decimals, rounded down.
 fn percent(ppm: u64) -> String {
@@ -280,6 +206,8 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser;
+    use dao_core::contributors::rebalance::Mint;
+    use dao_core::contributors::{PointWeights, Signatures};
 
     const A: &str = "AEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEA5RCDXMI";
 

@@ -4,12 +4,12 @@
 //! or `--app-id`), else the gitdao document's defaults — and says which it used.
 
 use super::chain::{app, block_on, signer};
-use super::contributors::RulesArgs;
 use super::print_json;
+use crate::args::RulesArgs;
 use crate::cli::{ChainArgs, ProposePointWeightsArgs};
 use crate::out::outln;
 use anyhow::{bail, Context};
-use dao_core::contributors::{parse_half, show_half, PointWeights};
+use dao_core::contributors::{show_half, PointWeights};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -53,12 +53,6 @@ pub fn choose(rules: &RulesArgs, chain: &ChainArgs) -> anyhow::Result<Chosen> {
         weights,
         source: format!("app {}", app.app_id),
     })
-}
-
-/// `--code 1`, `--comment 0.5`: points per line as half points.
-pub fn parse_points(s: &str) -> Result<u64, String> {
-    parse_half(s.trim())
-        .ok_or_else(|| format!("`{s}`: points per line are a whole number or a half (1, 0.5, 2.5)"))
 }
 
 pub fn propose(a: &ProposePointWeightsArgs) -> anyhow::Result<ExitCode> {
@@ -129,13 +123,5 @@ mod tests {
         let c = choose(&none, &chain("/nonexistent/dao-spec.toml")).unwrap();
         assert_eq!(c.weights, PointWeights::default());
         assert!(c.source.contains("defaults"), "{}", c.source);
-    }
-
-    #[test]
-    fn points_parse_as_halves() {
-        assert_eq!(parse_points("2.5"), Ok(5));
-        assert_eq!(parse_points("0"), Ok(0));
-        assert!(parse_points("0.25").unwrap_err().contains("a half"));
-        assert!(parse_points("-1").is_err());
     }
 }

@@ -119,33 +119,6 @@ pub async fn deploy(app: &App, hosts: Option<&[u64]>, base: [u8; 20]) -> anyhow:
     )
 }
 
-/// `1.5algo`, `2 ALGO`, `2500000` (µAlgo), `2500000ualgo` or `µalgo`/`microalgo` suffixes.
-pub fn parse_amount(text: &str) -> Result<u64, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let bad = || {
-        format!(
-            "`{text}`: give µAlgo (2500000) or Algo with a suffix (2.5algo), at most 6 decimals"
-        )
-    };
-    let micro = ["µalgo", "ualgo", "microalgo", "microalgos"];
-    if let Some(n) = micro.iter().find_map(|s| t.strip_suffix(s)) {
-        return n.trim().parse::<u64>().map_err(|_| bad());
-    }
-    let Some(algo) = ["algos", "algo"].iter().find_map(|s| t.strip_suffix(s)) else {
-        return t.parse::<u64>().map_err(|_| bad());
-    };
-    let (whole, frac) = algo.trim().split_once('.').unwrap_or((algo.trim(), ""));
-    if whole.is_empty() || frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let whole = whole.parse::<u64>().map_err(|_| bad())?;
-    let frac = format!("{frac:0<6}").parse::<u64>().map_err(|_| bad())?;
-    whole
-        .checked_mul(1_000_000)
-        .and_then(|w| w.checked_add(frac))
-        .ok_or_else(bad)
-}
-
 /// µAlgo as Algo with six decimals, for people.
 pub fn algo(micro: u64) -> String {
     format!("{}.{:06} Algo", micro / 1_000_000, micro % 1_000_000)
@@ -157,26 +130,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_in_algo_and_microalgo() {
-        assert_eq!(parse_amount("2500000"), Ok(2_500_000));
-        assert_eq!(parse_amount("2.5algo"), Ok(2_500_000));
-        assert_eq!(parse_amount("2.5 ALGO"), Ok(2_500_000));
-        assert_eq!(parse_amount("0.000001algo"), Ok(1));
-        assert_eq!(parse_amount("7µalgo"), Ok(7));
-        assert_eq!(parse_amount("7 microAlgos"), Ok(7));
-        for bad in [
-            "",
-            "algo",
-            "1.0000001algo",
-            "-1",
-            "1e6",
-            "2.5",
-            ".5algo",
-            "99999999999999algo",
-        ] {
-            assert!(parse_amount(bad).is_err(), "{bad}");
-        }
+    fn algo_reads_with_six_decimals() {
         assert_eq!(algo(2_500_001), "2.500001 Algo");
+        assert_eq!(algo(7), "0.000007 Algo");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! gets the proposer's numbers exactly or learns that they differ ("derive, don't trust").
 
 use super::chain::{app, block_on, signer};
-use super::contributors::RulesArgs;
 use super::print_json;
+use crate::args::RulesArgs;
 use crate::cli::ProposeRebalanceArgs;
 use crate::out::outln;
 use anyhow::{bail, Context};

@@ -32,6 +32,21 @@ pub struct KeyArgs {
     pub key: PathBuf,
 }
 
+/// What every proposal command takes besides its own arguments.
+#[derive(Debug, clap::Args)]
+pub struct ProposalOpts {
+    /// Where members read about it: an http(s) link, at most 256 bytes.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The rules that decide points and bindings; whoever recomputes a table must use the same.
 #[derive(Debug, clap::Args)]
 pub struct RulesArgs {

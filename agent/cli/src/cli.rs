@@ -1,6 +1,6 @@
 //! The command line, as clap definitions: shared by the program, its completions and man pages.
 
-pub use crate::args::{ChainArgs, KeyArgs};
+pub use crate::args::{ChainArgs, KeyArgs, ProposalOpts};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -342,16 +342,8 @@ pub struct ProposeValidatorArgs {
     /// Remove this address from the validator set when the proposal is executed.
     #[arg(long, value_name = "ADDRESS")]
     pub remove: Option<String>,
-    /// Where members read about it, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -362,16 +354,8 @@ pub struct ProposePolicyArgs {
     /// µAlgo paid from the treasury per attestation that matched the agreement.
     #[arg(long, value_name = "MICROALGOS")]
     pub reward: u64,
-    /// Where members read about it, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 /// propose-rebalance, and what `show` needs to recompute a rebalance proposal's table.
@@ -389,16 +373,8 @@ pub struct ProposeRebalanceArgs {
     pub mint: dao_core::contributors::rebalance::Mint,
     #[command(flatten)]
     pub rules: crate::args::RulesArgs,
-    /// Where members read about it, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -417,16 +393,8 @@ pub struct ProposeMembershipArgs {
     /// Remove the member (weight 0).
     #[arg(long)]
     pub remove: bool,
-    /// Where members read about it: an http(s) link, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -445,16 +413,8 @@ pub struct ProposeHostArgs {
     /// Retire the host (its agent becomes the zero address and can no longer report).
     #[arg(long)]
     pub retire: bool,
-    /// Where members read about it: an http(s) link, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -463,16 +423,8 @@ pub struct ProposeParametersArgs {
     /// in parts per million). Rules not named keep their value.
     #[arg(long, value_name = "RULE=VALUE")]
     pub set: Vec<String>,
-    /// Where members read about it: an http(s) link, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -483,16 +435,8 @@ pub struct ProposeTreasuryArgs {
     /// How much: µAlgo (2500000) or Algo with a suffix (2.5algo).
     #[arg(long, value_name = "AMOUNT", value_parser = crate::args::parse_amount)]
     pub amount: u64,
-    /// Where members read about it: an http(s) link, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -520,16 +464,8 @@ pub struct ProposePointWeightsArgs {
     /// Points per line of text (markdown, plain text, documentation formats).
     #[arg(long, value_name = "POINTS", value_parser = crate::args::parse_points)]
     pub text: Option<u64>,
-    /// Where members read about it, at most 256 bytes.
-    #[arg(long, value_name = "URL")]
-    pub url: String,
     #[command(flatten)]
-    pub chain: ChainArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Print JSON (for scripts) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub common: ProposalOpts,
 }
 
 #[derive(Debug, clap::Args)]

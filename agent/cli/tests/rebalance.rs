@@ -9,6 +9,9 @@ use dao_testkit::{git, Devnet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The description link every proposal here carries.
+const U: &str = "https://git.example.org/fleet/issues/16";
+
 const RULES: &str =
     "voting_delay = 0\nvoting_period = 100\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
 emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 10\ngrace_period = 1000\n\
@@ -118,7 +121,7 @@ fn propose_rebalance_show_recomputes_and_execute_sets_the_weights() {
             "--mint",
             "1",
             "--url",
-            "u",
+            U,
         ],
         Some(1),
     );
@@ -260,7 +263,7 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
             "--at",
             "HEAD",
             "--url",
-            "u",
+            U,
         ],
         Some(1),
     )["id"]
@@ -269,25 +272,25 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
 
     // Nothing to change, and a bad value, are refused before anything is sent.
     let out = ctl.run(
-        &["propose-point-weights", "--code", "1", "--url", "u"],
+        &["propose-point-weights", "--code", "1", "--url", U],
         Some(1),
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing would change"));
     let out = ctl.run(
-        &["propose-point-weights", "--code", "0.3", "--url", "u"],
+        &["propose-point-weights", "--code", "0.3", "--url", U],
         Some(1),
     );
     assert_eq!(out.status.code(), Some(2), "clap refuses the value");
     let out = ctl.run(
-        &["propose-point-weights", "--code", "1001", "--url", "u"],
+        &["propose-point-weights", "--code", "1001", "--url", U],
         Some(1),
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("above the most the app accepts"));
 
     let p = ctl.ok(
-        &["propose-point-weights", "--code", "3", "--url", "u"],
+        &["propose-point-weights", "--code", "3", "--url", U],
         Some(1),
     );
     assert_eq!(p["half_points"]["code"], 6);
@@ -313,7 +316,7 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
             "--at",
             "HEAD",
             "--url",
-            "u",
+            U,
             "--point-weights",
             "code=1",
         ],

@@ -56,13 +56,14 @@ pub fn choose(rules: &RulesArgs, chain: &ChainArgs) -> anyhow::Result<Chosen> {
 }
 
 pub fn propose(a: &ProposePointWeightsArgs) -> anyhow::Result<ExitCode> {
+    super::preflight::description_url(&a.common.url)?;
     if a.code.is_none() && a.comment.is_none() && a.text.is_none() {
         bail!(
             "nothing to propose: give at least one of --code, --comment, --text (points per line)"
         );
     }
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, txid, before, after) = block_on(async {
         let before = app.point_weights().await?;
         // A class left out keeps the value in force, not the default: the proposal changes
@@ -75,10 +76,12 @@ pub fn propose(a: &ProposePointWeightsArgs) -> anyhow::Result<ExitCode> {
         if after == before {
             bail!("the point weights in force are already {before}: nothing would change");
         }
-        let (id, c) = app.propose_point_weights(&signer, after, &a.url).await?;
+        let (id, c) = app
+            .propose_point_weights(&signer, after, &a.common.url)
+            .await?;
         anyhow::Ok((id, c.txid, before, after))
     })??;
-    if a.json {
+    if a.common.json {
         let halves =
             |w: &PointWeights| json!({"code": w.code, "comment": w.comment, "text": w.text});
         let points = |w: &PointWeights| json!({"code": show_half(w.code), "comment": show_half(w.comment), "text": show_half(w.text)});

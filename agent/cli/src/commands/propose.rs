@@ -39,7 +39,7 @@ fn created(
 }
 
 pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
-    preflight::description_url(&a.url)?;
+    preflight::description_url(&a.common.url)?;
     let member = preflight::address("--member", &a.member)?;
     let weight = if a.remove { 0 } else { a.weight.unwrap_or(0) };
     if !a.remove && weight == 0 {
@@ -48,8 +48,8 @@ pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
     if weight > MAX_TOTAL_WEIGHT {
         bail!("--weight {weight} is above the most any weight may be, {MAX_TOTAL_WEIGHT}");
     }
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, c, now) = block_on(async {
         let g = app.global().await?;
         let now = app.member(&member).await?.map_or(0, |m| m.weight);
@@ -68,9 +68,9 @@ pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
                 "removing {member} would leave the DAO without members: nobody could propose again"
             );
         }
-        preflight::proposer(&app, &signer, 44 + a.url.len()).await?;
+        preflight::proposer(&app, &signer, 44 + a.common.url.len()).await?;
         let (id, c) = app
-            .propose_membership(&signer, &member, weight, &a.url)
+            .propose_membership(&signer, &member, weight, &a.common.url)
             .await?;
         anyhow::Ok((id, c, now))
     })??;
@@ -82,12 +82,12 @@ pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
         format!("change {member}'s weight {now} -> {weight}")
     };
     let details = json!({"member": member.to_string(), "weight": weight, "current_weight": now});
-    created(id, &c, "membership", &what, details, a.json)?;
+    created(id, &c, "membership", &what, details, a.common.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn host(a: &ProposeHostArgs) -> anyhow::Result<ExitCode> {
-    preflight::description_url(&a.url)?;
+    preflight::description_url(&a.common.url)?;
     if a.id == 0 {
         bail!("host ids start at 1: --id 0 names no host");
     }
@@ -104,8 +104,8 @@ pub fn host(a: &ProposeHostArgs) -> anyhow::Result<ExitCode> {
         }
         None => Address([0; 32]),
     };
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, c, before) = block_on(async {
         let before = app.host(a.id).await?.filter(|x| *x != Address([0; 32]));
         match (before, a.agent.is_some()) {
@@ -121,8 +121,10 @@ pub fn host(a: &ProposeHostArgs) -> anyhow::Result<ExitCode> {
             }
             _ => {}
         }
-        preflight::proposer(&app, &signer, 44 + a.url.len()).await?;
-        let (id, c) = app.propose_hosts(&signer, a.id, &agent, &a.url).await?;
+        preflight::proposer(&app, &signer, 44 + a.common.url.len()).await?;
+        let (id, c) = app
+            .propose_hosts(&signer, a.id, &agent, &a.common.url)
+            .await?;
         anyhow::Ok((id, c, before))
     })??;
     let what = match (before, a.agent.is_some()) {
@@ -134,7 +136,7 @@ pub fn host(a: &ProposeHostArgs) -> anyhow::Result<ExitCode> {
         "host_id": a.id, "agent": a.agent.as_ref().map(|_| agent.to_string()),
         "current_agent": before.map(|b| b.to_string()),
     });
-    created(id, &c, "hosts", &what, details, a.json)?;
+    created(id, &c, "hosts", &what, details, a.common.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -165,12 +167,12 @@ pub fn apply_settings(rules: &Rules, settings: &[String]) -> anyhow::Result<Rule
 }
 
 pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
-    preflight::description_url(&a.url)?;
+    preflight::description_url(&a.common.url)?;
     if a.set.is_empty() {
         bail!("say what to change: --set RULE=VALUE (repeatable), e.g. --set timelock=86400");
     }
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, c, before, after) = block_on(async {
         let before = app.global().await?.rules;
         let after = apply_settings(&before, &a.set)?;
@@ -182,8 +184,10 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             bail!("the new rules would be invalid: {}", text.join("; "));
         }
-        preflight::proposer(&app, &signer, 84 + a.url.len()).await?;
-        let (id, c) = app.propose_parameters(&signer, &after, &a.url).await?;
+        preflight::proposer(&app, &signer, 84 + a.common.url.len()).await?;
+        let (id, c) = app
+            .propose_parameters(&signer, &after, &a.common.url)
+            .await?;
         anyhow::Ok((id, c, before, after))
     })??;
     let (old, new) = (serde_json::to_value(before)?, serde_json::to_value(after)?);
@@ -194,7 +198,7 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
         .filter(|(k, v)| new.get(k.as_str()) != Some(v))
         .map(|(k, v)| (k.clone(), v.clone(), new[k.as_str()].clone()))
         .collect();
-    if a.json {
+    if a.common.json {
         let details = json!({
             "changes": changed.iter().map(|(k, o, n)| json!({"rule": k, "current": o, "new": n})).collect::<Vec<_>>(),
             "rules": new,
@@ -215,13 +219,13 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn treasury(a: &ProposeTreasuryArgs) -> anyhow::Result<ExitCode> {
-    preflight::description_url(&a.url)?;
+    preflight::description_url(&a.common.url)?;
     let to = preflight::address("--to", &a.to)?;
     if a.amount == 0 {
         bail!("--amount 0 pays nothing");
     }
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, c) = block_on(async {
         let (held, min) = app.node.balance(&app.address()).await?;
         let spare = held.saturating_sub(min);
@@ -232,12 +236,15 @@ pub fn treasury(a: &ProposeTreasuryArgs) -> anyhow::Result<ExitCode> {
                 algo(a.amount)
             );
         }
-        preflight::proposer(&app, &signer, 44 + a.url.len()).await?;
-        anyhow::Ok(app.propose_treasury(&signer, &to, a.amount, &a.url).await?)
+        preflight::proposer(&app, &signer, 44 + a.common.url.len()).await?;
+        anyhow::Ok(
+            app.propose_treasury(&signer, &to, a.amount, &a.common.url)
+                .await?,
+        )
     })??;
     let what = format!("pay {} to {to} from the treasury", algo(a.amount));
     let details = json!({"receiver": to.to_string(), "amount": a.amount});
-    created(id, &c, "treasury", &what, details, a.json)?;
+    created(id, &c, "treasury", &what, details, a.common.json)?;
     Ok(ExitCode::SUCCESS)
 }
 

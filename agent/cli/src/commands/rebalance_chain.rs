@@ -52,8 +52,9 @@ pub fn onchain_weights(
 }
 
 pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    super::preflight::description_url(&a.common.url)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     // The app records the point weights in force with the proposal and voters recompute with
     // those: a table counted with any others would not match.
     let points = block_on(app.point_weights())?.context("cannot read the app's point weights")?;
@@ -98,12 +99,12 @@ pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
         let commit = unhex::<20>("commit", &table.commit)?;
         let hash = unhex::<32>("table hash", &table.hash)?;
         let (id, c) = app
-            .propose_rebalance(&signer, commit, hash, &weights, &a.url)
+            .propose_rebalance(&signer, commit, hash, &weights, &a.common.url)
             .await
             .context("propose_rebalance")?;
         anyhow::Ok((id, c.txid, table, weights))
     })??;
-    if a.json {
+    if a.common.json {
         print_json(&json!({
             "id": id, "kind": "rebalance", "commit": table.commit, "table_hash": table.hash,
             "mint": table.mint, "total_mint": table.total_mint,

@@ -180,13 +180,14 @@ pub fn claim_reward(
 }
 
 pub fn propose_validator(a: &ProposeValidatorArgs) -> anyhow::Result<ExitCode> {
+    super::preflight::description_url(&a.common.url)?;
     let (who, enabled) = match (&a.add, &a.remove) {
         (Some(v), None) => (address("--add", v)?, true),
         (None, Some(v)) => (address("--remove", v)?, false),
         _ => bail!("give exactly one of --add ADDRESS or --remove ADDRESS"),
     };
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, txid) = block_on(async {
         let present = app.is_validator(&who).await?;
         if present == enabled {
@@ -196,12 +197,12 @@ pub fn propose_validator(a: &ProposeValidatorArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let (id, c) = app
-            .propose_validator(&signer, &who, enabled, &a.url)
+            .propose_validator(&signer, &who, enabled, &a.common.url)
             .await?;
         anyhow::Ok((id, c.txid))
     })??;
     let what = if enabled { "add" } else { "remove" };
-    if a.json {
+    if a.common.json {
         print_json(
             &json!({"id": id, "kind": "validator", "action": what, "validator": who.to_string(), "txid": txid}),
         )?;
@@ -212,19 +213,20 @@ pub fn propose_validator(a: &ProposeValidatorArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn propose_policy(a: &ProposePolicyArgs) -> anyhow::Result<ExitCode> {
-    let signer = signer(&a.key)?;
-    let app = app(&a.chain)?;
+    super::preflight::description_url(&a.common.url)?;
+    let signer = signer(&a.common.key)?;
+    let app = app(&a.common.chain)?;
     let (id, txid, before) = block_on(async {
         let g = app.global().await?;
         if a.quorum > g.validators {
             bail!("--quorum {} is more than the {} validator(s) the app has: hosts could never switch; add validators first", a.quorum, g.validators);
         }
         let (id, c) = app
-            .propose_attestation_policy(&signer, a.quorum, a.reward, &a.url)
+            .propose_attestation_policy(&signer, a.quorum, a.reward, &a.common.url)
             .await?;
         anyhow::Ok((id, c.txid, (g.attest_quorum, g.attest_reward)))
     })??;
-    if a.json {
+    if a.common.json {
         print_json(
             &json!({"id": id, "kind": "attestation_policy", "quorum": a.quorum, "reward": a.reward,
             "current": {"quorum": before.0, "reward": before.1}, "txid": txid}),

@@ -109,6 +109,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build each targeted host's system at a deploy proposal's base and head and show what
+    /// changes: packages, systemd units, whether a reboot is needed (needs Nix).
+    Preview(PreviewArgs),
     /// Show one proposal: everything stored, the tally re-computed locally, each host's report.
     Show {
         /// The proposal id.
@@ -300,6 +303,17 @@ pub struct SubmitArgs {
     /// Where members read about the change (a pull request, say), at most 256 bytes.
     #[arg(long, value_name = "URL")]
     pub description: String,
+    /// Build each named host's system at base and head first and show what changes (needs
+    /// Nix; name the hosts with --host).
+    #[arg(long, requires = "hosts")]
+    pub preview: bool,
+    /// A targeted host and its configuration, for --preview: ID=NAME (nixosConfigurations.NAME)
+    /// or ID=ATTRIBUTE (repeat).
+    #[arg(long = "host", value_name = "ID=NAME")]
+    pub hosts: Vec<String>,
+    /// Check everything and print what would be proposed; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]
@@ -476,6 +490,24 @@ pub struct ShowRebalanceArgs {
     pub repo: Option<PathBuf>,
     #[command(flatten)]
     pub rules: crate::args::RulesArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    /// The deploy proposal.
+    pub id: u64,
+    /// A clone of the governed repository holding the proposal's commits.
+    #[arg(long, default_value = ".", value_name = "PATH")]
+    pub repo: PathBuf,
+    /// A targeted host and its configuration: ID=NAME (nixosConfigurations.NAME), or
+    /// ID=ATTRIBUTE for another flake output (repeat for each host to preview).
+    #[arg(long = "host", value_name = "ID=NAME")]
+    pub hosts: Vec<String>,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Print JSON (for scripts) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

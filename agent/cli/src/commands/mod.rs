@@ -9,6 +9,7 @@ mod inspect;
 mod local;
 pub mod points;
 pub mod preflight;
+mod preview;
 mod propose;
 mod rebalance_chain;
 mod show_text;
@@ -41,6 +42,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ProposeParameters(a) => propose::parameters(&a),
         Command::ProposeTreasury(a) => propose::treasury(&a),
         Command::Deposit(a) => propose::deposit(&a),
+        Command::Preview(a) => preview::run(&a),
         Command::Contributors(a) => contributors::run_contributors(&a),
         Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),

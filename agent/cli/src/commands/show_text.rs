@@ -104,6 +104,11 @@ pub fn render(v: &Value, now: u64) -> String {
         let _ = writeln!(s, "  change    {base}..{head}");
         let _ = writeln!(s, "  diff hash {}", p["diff_hash"].as_str().unwrap_or("?"));
         let _ = writeln!(s, "  targets   {targets}");
+        let _ = writeln!(
+            s,
+            "  preview   dao-agentctl preview {} --repo CLONE --host ID=NAME … (what changes per host)",
+            v["id"]
+        );
     } else if let Some(fields) = p.as_object() {
         for (k, x) in fields.iter().filter(|(k, _)| *k != "description_url") {
             let text = x.as_str().map_or_else(|| x.to_string(), str::to_owned);

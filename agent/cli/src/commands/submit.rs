@@ -3,6 +3,7 @@
 
 use super::chain::{app, block_on, now, signer};
 use super::preflight;
+use super::preview;
 use super::print_json;
 use crate::cli::SubmitArgs;
 use crate::out::outln;
@@ -52,9 +53,10 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
         targets,
         description_url: a.description.clone(),
     };
+    let names = preview::host_map(&a.hosts)?;
     let signer = signer(&a.key)?;
     let app = app(&a.chain)?;
-    let (id, confirmed, p, chain_now) = block_on(async {
+    let target_ids = block_on(async {
         let hosts = match &proposal.targets {
             Targets::All => None,
             Targets::Hosts(h) => Some(h.as_slice()),
@@ -63,6 +65,39 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
         let len = deploy_payload_len(hosts.map_or(0, <[u64]>::len), a.description.len());
         // the deploy proposal also pays its 16-byte attestation policy snapshot box
         preflight::proposer_paying(&app, &signer, len, box_cost(9, 16)).await?;
+        anyhow::Ok(app.target_ids(&proposal.targets).await?)
+    })??;
+    // What the change does to each host, before anyone is asked to vote on it.
+    let previews = if a.preview {
+        preview::preview_change(&repo, base, head, &target_ids, &names)?
+    } else {
+        Vec::new()
+    };
+    if a.dry_run {
+        let would = serde_json::json!({
+            "dry_run": true, "kind": if a.emergency { "emergency" } else { "deploy" },
+            "base": summary.base, "head": summary.head, "diff_hash": summary.diff_hash,
+            "targets": target_ids, "description_url": a.description, "preview": previews,
+        });
+        if a.json {
+            print_json(&would)?;
+        } else {
+            preview::print(&previews);
+            outln!(
+                "would propose {}..{} ({}, {} changed paths) for hosts {:?}; nothing was sent (--dry-run)",
+                summary.base,
+                summary.head,
+                summary.diff_hash,
+                summary.changed_paths,
+                target_ids
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.json {
+        preview::print(&previews);
+    }
+    let (id, confirmed, p, chain_now) = block_on(async {
         let (id, confirmed) = app.propose_deploy(&signer, &proposal).await?;
         let p = app.proposal(id).await?;
         let chain_now = now(&app.node).await?;
@@ -80,6 +115,7 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
             "start": p.header.start,
             "end": p.header.end,
             "now": chain_now,
+            "preview": previews,
         }))?;
     } else {
         outln!(

@@ -38,6 +38,9 @@ pub enum ChainError {
     NotConfirmed { txid: String, after: Duration },
     #[error("cannot build the transaction: {0}")]
     Build(String),
+    /// A dry run stopped before sending: what would have been sent.
+    #[error("dry run: would send {0}; nothing was sent")]
+    DryRun(String),
     #[error("cannot read the algod token file {path}: {source}")]
     Token {
         path: std::path::PathBuf,

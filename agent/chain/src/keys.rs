@@ -41,6 +41,9 @@ pub enum KeyError {
 /// An account that can sign transactions. `Debug` and `Display` show only the address.
 pub struct Signer {
     account: Account,
+    /// Sign nothing for real: a transaction group is built and checked but never sent
+    /// (`ChainError::DryRun` says what it would have been).
+    dry_run: bool,
 }
 
 impl fmt::Debug for Signer {
@@ -60,6 +63,16 @@ impl Signer {
 
     pub(crate) fn account(&self) -> &Account {
         &self.account
+    }
+
+    /// This signer in dry-run mode: every call stops before sending (`ChainError::DryRun`).
+    pub fn dry_run(mut self, on: bool) -> Signer {
+        self.dry_run = on;
+        self
+    }
+
+    pub(crate) fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Loads a key file (format and permissions in the module documentation).
@@ -115,7 +128,10 @@ impl Signer {
             25 => {
                 let joined = words.join(" ");
                 Account::from_mnemonic(&joined)
-                    .map(|account| Signer { account })
+                    .map(|account| Signer {
+                        account,
+                        dry_run: false,
+                    })
                     .map_err(|_| "the mnemonic's words or checksum are wrong".to_owned())
             }
             1 if words[0].len() == 64 => {
@@ -125,6 +141,7 @@ impl Signer {
                 seed.copy_from_slice(&bytes);
                 Ok(Signer {
                     account: Account::from_seed(seed),
+                    dry_run: false,
                 })
             }
             0 => Err("the file is empty".to_owned()),

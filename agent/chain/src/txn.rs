@@ -87,6 +87,9 @@ impl Node {
             .last()
             .map(|s| s.transaction_id().0.clone())
             .ok_or_else(|| build_err("empty group"))?;
+        if signer.is_dry_run() {
+            return Err(ChainError::DryRun(describe(&signed)));
+        }
         let sent = self
             .call(
                 "POST /v2/transactions",
@@ -218,6 +221,23 @@ impl Node {
             .await?;
         Ok(app)
     }
+}
+
+/// What a group would do, for people: `2 transactions: pay 109700 µAlgo to ADDRESS, call app 7`.
+fn describe(group: &[SignedTransaction]) -> String {
+    use algonaut::transaction::transaction::TransactionType as T;
+    let each: Vec<String> = group
+        .iter()
+        .map(|s| match &s.transaction().txn_type {
+            T::Payment(p) => format!("pay {} µAlgo to {}", p.amount.0, Address::from(p.receiver)),
+            T::ApplicationCallTransaction(c) => match c.app_id {
+                Some(id) => format!("call app {}", id.0),
+                None => "create an app".to_owned(),
+            },
+            other => format!("{other:?}"),
+        })
+        .collect();
+    format!("{} transaction(s): {}", group.len(), each.join(", "))
 }
 
 impl App {

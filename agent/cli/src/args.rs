@@ -30,6 +30,9 @@ pub struct KeyArgs {
     /// The signing key file (mode 0600: a 25-word mnemonic or a 64-hex seed).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    /// Check everything and say what would be sent; sign nothing for real, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// What every proposal command takes besides its own arguments.

@@ -311,9 +311,6 @@ pub struct SubmitArgs {
     /// or ID=ATTRIBUTE (repeat).
     #[arg(long = "host", value_name = "ID=NAME")]
     pub hosts: Vec<String>,
-    /// Check everything and print what would be proposed; send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
     #[command(flatten)]

@@ -101,6 +101,31 @@ fn membership_and_hosts_are_proposed_checked_and_executed() {
             ),
         ],
     );
+    // --dry-run checks everything and says what it would send, and sends nothing.
+    let out = ctl.run(
+        &[
+            m,
+            "--member",
+            &a5,
+            "--weight",
+            "10",
+            "--url",
+            URL,
+            "--dry-run",
+        ],
+        Some(1),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with("dry run: would send 2 transaction(s): pay ") && said.contains("call app"),
+        "{said}"
+    );
+    assert_eq!(proposals(&ctl), 0);
     let p = ctl.ok(
         &[m, "--member", &a5, "--weight", "10", "--url", URL],
         Some(1),

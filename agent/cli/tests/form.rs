@@ -131,6 +131,31 @@ fn bad_input_to_form_sends_nothing() {
         ],
     );
     assert!(String::from_utf8_lossy(&scp.stderr).contains("scp-style"));
+    // --dry-run gets as far as the first transaction, says what it is, and sends nothing.
+    let dry = form_with(
+        &dn,
+        dir.path(),
+        &work,
+        &[
+            "--repository",
+            repo,
+            "--out",
+            out,
+            "--member",
+            &m(&a1, "5"),
+            "--dry-run",
+        ],
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        said.contains("create an app") && said.contains("nothing was sent"),
+        "{said}"
+    );
     assert_eq!(balance(&dn, 1), before, "a refused form sent a transaction");
     assert!(!Path::new(out).exists());
 

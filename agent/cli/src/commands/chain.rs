@@ -45,7 +45,7 @@ pub fn app(args: &ChainArgs) -> anyhow::Result<App> {
 }
 
 pub fn signer(k: &KeyArgs) -> anyhow::Result<Signer> {
-    Ok(Signer::from_file(&k.key)?)
+    Ok(Signer::from_file(&k.key)?.dry_run(k.dry_run))
 }
 
 /// The latest block's timestamp: "now" for proposal states.

@@ -73,7 +73,7 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
     } else {
         Vec::new()
     };
-    if a.dry_run {
+    if a.key.dry_run {
         let would = serde_json::json!({
             "dry_run": true, "kind": if a.emergency { "emergency" } else { "deploy" },
             "base": summary.base, "head": summary.head, "diff_hash": summary.diff_hash,

@@ -193,12 +193,9 @@ impl Deployer {
             files::read_json(&*edges.files, &rollback::rollback_file(&setup))
                 .map_err(StartError::Other)?;
         // The last outcome is the journal's, not this process's: status after a restart must
-        // still say how the last deployment ended (issue 17).
-        let last = last_outcome(
-            &journal
-                .all()
-                .map_err(|e| StartError::Other(e.to_string()))?,
-        );
+        // still say how the last deployment ended (issue 17). A journal that does not read is
+        // not a reason to stop here: the deployer halts on it and status names the record.
+        let last = journal.all().ok().and_then(|r| last_outcome(&r));
         {
             let mut s = lock(&shared);
             s.paused = paused;

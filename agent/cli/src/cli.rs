@@ -112,6 +112,12 @@ pub enum Command {
     /// Build each targeted host's system at a deploy proposal's base and head and show what
     /// changes: packages, systemd units, whether a reboot is needed (needs Nix).
     Preview(PreviewArgs),
+    /// Every host as the chain tells it: its last report, deploys waiting for it, its success
+    /// over its last deploys.
+    Fleet(FleetArgs),
+    /// The lineage each host ran from the genesis commit, with every inconsistency named
+    /// (exits 1 when there is one).
+    Audit(FleetArgs),
     /// Show one proposal: everything stored, the tally re-computed locally, each host's report.
     Show {
         /// The proposal id.
@@ -500,6 +506,18 @@ pub struct PreviewArgs {
     /// ID=ATTRIBUTE for another flake output (repeat for each host to preview).
     #[arg(long = "host", value_name = "ID=NAME")]
     pub hosts: Vec<String>,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Print JSON (for scripts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    /// How many of each host's last reported deploys the success rate counts.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub last: usize,
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Print JSON (for scripts) instead of text.

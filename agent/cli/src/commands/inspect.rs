@@ -146,7 +146,7 @@ fn verified_json(v: &Verified) -> Value {
     })
 }
 
-async fn verified_all(app: &App) -> anyhow::Result<Vec<Result<Verified, String>>> {
+pub(super) async fn verified_all(app: &App) -> anyhow::Result<Vec<Result<Verified, String>>> {
     let g = app.global().await?;
     let knowledge = app.rules_knowledge().await?;
     let now = now(&app.node).await?;

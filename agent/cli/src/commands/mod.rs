@@ -2,6 +2,7 @@ mod act;
 mod chain;
 pub mod contributors;
 mod docs;
+mod fleet_view;
 mod form;
 mod form_input;
 mod hash;
@@ -43,6 +44,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ProposeTreasury(a) => propose::treasury(&a),
         Command::Deposit(a) => propose::deposit(&a),
         Command::Preview(a) => preview::run(&a),
+        Command::Fleet(a) => fleet_view::fleet(&a),
+        Command::Audit(a) => fleet_view::run_audit(&a),
         Command::Contributors(a) => contributors::run_contributors(&a),
         Command::Rebalance(a) => contributors::run_rebalance(&a),
         Command::Form(a) => form::run(&a),

@@ -1,0 +1,135 @@
+//! `fleet` and `audit` on the devnet: hosts' last reports, what waits for them and their success
+//! rate, read from the chain alone; and the audit's lineage, which names a host that reported
+//! applying a change whose base it never ran.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod support;
+
+use dao_chain::decode::{ReportStatus, Targets};
+use dao_chain::txn::DeployProposal;
+use dao_chain::{App, Node, Signer};
+use dao_testkit::{git, Devnet};
+use serde_json::json;
+use support::{fleet, form, Ctl};
+
+fn app(ctl: &Ctl) -> App {
+    let spec = std::fs::read_to_string(&ctl.spec).unwrap();
+    let id: u64 = spec
+        .lines()
+        .find_map(|l| l.strip_prefix("app_id = "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let node = Node::with_token_file(&ctl.dn.url, Some(ctl.dn.token_file.as_path())).unwrap();
+    App::new(node, id)
+}
+
+fn oid(hex_text: &str) -> [u8; 20] {
+    hex::decode(hex_text.trim()).unwrap().try_into().unwrap()
+}
+
+#[test]
+fn fleet_shows_each_host_and_audit_names_a_change_off_the_lineage() {
+    let dn = Devnet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = fleet(dir.path());
+    let genesis = git(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    let h2 = format!("2={}", dn.address(5));
+    let ctl = Ctl {
+        dn: &dn,
+        spec: form(&dn, dir.path(), &work, &["--host", &h2]),
+    };
+    std::fs::write(work.join("web.nix"), "{ services.nginx.enable = true; }\n").unwrap();
+    git(&work, &["commit", "-q", "-am", "nginx"]);
+    let v1 = git(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    let repo = work.to_str().unwrap();
+    let p1 = ctl.ok(
+        &[
+            "submit",
+            "--repo",
+            repo,
+            "--base",
+            &genesis,
+            "--head",
+            &v1,
+            "--all-hosts",
+            "--description",
+            "https://git.example.org/fleet/pulls/1",
+        ],
+        Some(1),
+    )["id"]
+        .as_u64()
+        .unwrap();
+    let id = p1.to_string();
+    ctl.ok(&["vote", &id, "for"], Some(1));
+    ctl.ok(&["vote", &id, "for"], Some(2));
+    ctl.ok(&["finalize", &id], Some(3));
+    dn.advance(31);
+    // host 1's agent (dev4) reports it applied; host 2 has not acted yet.
+    let app = app(&ctl);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let agent1 = Signer::from_file(&dn.key_file(4)).unwrap();
+    rt.block_on(app.report(&agent1, p1, 1, ReportStatus::Applied, [1; 32], 2, [0; 32]))
+        .unwrap();
+
+    let rows = ctl.ok(&["fleet"], None);
+    let row = |h: u64| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["host_id"] == h)
+            .unwrap()
+            .clone()
+    };
+    let web = row(1);
+    assert_eq!(web["last"]["proposal"], p1, "{rows}");
+    assert_eq!(web["last"]["status"], "applied");
+    assert_eq!(web["success"], json!({"applied": 1, "of": 1}));
+    assert_eq!(web["pending"], json!([]));
+    let db = row(2);
+    assert!(db["last"].is_null(), "{rows}");
+    assert_eq!(db["pending"], json!([p1]), "{rows}");
+    let text = String::from_utf8_lossy(&ctl.run(&["fleet"], None).stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("1  1 applied")),
+        "{text}"
+    );
+
+    let a = ctl.ok(&["audit"], None);
+    assert_eq!(a["findings"], json!([]), "{a}");
+    assert_eq!(a["lineage"]["hosts"]["1"][0]["head"], v1.as_str());
+
+    // A deploy whose base no host ever ran (sent with the library: submit refuses it), approved
+    // and reported applied by host 1: the audit names it and exits 1.
+    let member = Signer::from_file(&dn.key_file(1)).unwrap();
+    let off = DeployProposal {
+        emergency: false,
+        base: [0x77; 20],
+        head: oid(&v1),
+        diff_hash: [0x42; 32],
+        targets: Targets::Hosts(vec![1]),
+        description_url: "https://git.example.org/fleet/pulls/2".into(),
+    };
+    let (p2, _) = rt.block_on(app.propose_deploy(&member, &off)).unwrap();
+    let id = p2.to_string();
+    ctl.ok(&["vote", &id, "for"], Some(1));
+    ctl.ok(&["vote", &id, "for"], Some(2));
+    ctl.ok(&["finalize", &id], Some(3));
+    dn.advance(31);
+    rt.block_on(app.report(&agent1, p2, 1, ReportStatus::Applied, [2; 32], 3, [0; 32]))
+        .unwrap();
+    let out = ctl.run(&["audit", "--json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = a["findings"].to_string();
+    assert!(
+        findings.contains(&format!("proposal {p2} applied, but its base 7777")),
+        "{findings}"
+    );
+}

@@ -379,6 +379,24 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         shown[3]["reports"][0]["report"]["status"],
         "not_reproducible"
     );
+    // ... and each deploy's outcome is what its hosts did.
+    let outcomes: Vec<&str> = shown
+        .iter()
+        .map(|v| v["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["mixed", "rolled_back", "refused", "not_reproducible"]
+    );
+
+    // `fleet` and `audit` read the same from the chain alone: both hosts last reported
+    // proposal 4, nothing waits for them, and their lineage is consistent.
+    let (rows, audit) = s.fleet_and_audit().unwrap();
+    for r in rows.as_array().unwrap() {
+        assert_eq!(r["last"]["proposal"], 4, "{rows}");
+        assert_eq!(r["pending"], serde_json::json!([]), "{rows}");
+    }
+    assert_eq!(audit["findings"], serde_json::json!([]), "{audit}");
 
     // Exactly one report per (proposal, host) on chain, plus db's one amendment.
     let counts = s.count_reports().unwrap();

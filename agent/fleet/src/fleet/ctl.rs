@@ -110,7 +110,7 @@ impl Fleet {
 
     /// `args` with the signing key (a path from the checkout: `../keys/NAME.key`) and the
     /// devnet's token file.
-    pub(super) fn chain_args(&self, mut args: Vec<String>, key: Option<&str>) -> Vec<String> {
+    pub(crate) fn chain_args(&self, mut args: Vec<String>, key: Option<&str>) -> Vec<String> {
         if let Some(k) = key {
             args.push("--key".into());
             args.push(k.to_owned());

@@ -321,6 +321,7 @@ impl Scenario {
         self.operator_rollback(p1.decided.id)?;
         self.not_reproducible()?;
         self.show_all(&[1, 2, 3, 4])?;
+        self.fleet_and_audit()?;
         self.count_reports()?;
         self.validator_tally()?;
         Ok(())

@@ -51,6 +51,73 @@ impl Scenario {
         Ok(out)
     }
 
+    /// `dao-agentctl fleet` and `audit`: every host's last report from the chain alone, and the
+    /// lineage each host ran, with nothing inconsistent in it. Returns both JSON documents.
+    pub fn fleet_and_audit(&mut self) -> Result<(serde_json::Value, serde_json::Value)> {
+        self.fleet
+            .story
+            .section("The fleet as the chain tells it: dao-agentctl fleet and audit");
+        let table = self
+            .fleet
+            .ctl_ok(&self.fleet.chain_args(vec!["fleet".into()], None))?;
+        for line in table.stdout.lines() {
+            self.fleet.story.output(line);
+        }
+        let rows = self
+            .fleet
+            .ctl_ok(
+                &self
+                    .fleet
+                    .chain_args(vec!["fleet".into(), "--json".into()], None),
+            )?
+            .json()?;
+        let names: BTreeMap<u64, String> = self
+            .fleet
+            .hosts
+            .iter()
+            .map(|h| (h.id, h.name.clone()))
+            .collect();
+        let last: Vec<String> = rows
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let id = r["host_id"].as_u64().unwrap_or(0);
+                format!(
+                    "{} {} {}",
+                    names.get(&id).map_or("?", String::as_str),
+                    r["last"]["proposal"],
+                    r["last"]["status"].as_str().unwrap_or("-")
+                )
+            })
+            .collect();
+        // Proposal 4 is the last both hosts reported: neither could reproduce it.
+        self.check(
+            "fleet: each host's last report",
+            "web 4 not_reproducible; db 4 not_reproducible",
+            &last.join("; "),
+        );
+        // audit exits 1 when it finds something, so it runs without ctl_ok's success check.
+        let audit = self.fleet.ctl(
+            &self
+                .fleet
+                .chain_args(vec!["audit".into(), "--json".into()], None),
+        )?;
+        let report = audit.json()?;
+        for f in report["findings"].as_array().into_iter().flatten() {
+            self.fleet.story.output(f.as_str().unwrap_or("?"));
+        }
+        self.check(
+            "audit: inconsistencies in the hosts' lineage",
+            "none",
+            &match report["findings"].as_array().map(Vec::len) {
+                Some(0) => "none".to_owned(),
+                n => format!("{n:?}"),
+            },
+        );
+        Ok((rows, report))
+    }
+
     /// The report events on chain: exactly one per (proposal, host), plus db's amendment.
     pub fn count_reports(&mut self) -> Result<BTreeMap<(u64, u64, String), usize>> {
         let mut counts = BTreeMap::new();

@@ -119,6 +119,72 @@ pub async fn deploy(app: &App, hosts: Option<&[u64]>, base: [u8; 20]) -> anyhow:
     )
 }
 
+/// What the pinned remote says about a commit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OnRemote {
+    /// A branch or tag of the remote is the commit or descends from it.
+    Present,
+    /// The remote could not be asked (unreachable, refused, too slow): why.
+    Unknown(String),
+}
+
+/// Whether `head` is reachable from a ref of `url`, the repository the hosts fetch from. The
+/// remote's tips are listed (no objects are fetched) and compared with the clone at
+/// `clone_path`; a tip the clone does not have is fetched by nobody here, so it counts as
+/// unknown. Gives up after `within`. Err when the remote answered and `head` is on none of its
+/// refs: the hosts could not fetch it.
+pub fn head_on_remote(
+    clone_path: &std::path::Path,
+    url: &str,
+    head: git2::Oid,
+    within: std::time::Duration,
+) -> anyhow::Result<OnRemote> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (path, url_owned) = (clone_path.to_owned(), url.to_owned());
+    std::thread::spawn(move || {
+        let tips = (|| -> Result<Vec<git2::Oid>, git2::Error> {
+            let mut remote = git2::Remote::create_detached(url_owned.as_str())?;
+            remote.connect(git2::Direction::Fetch)?;
+            let tips = remote.list()?.iter().map(git2::RemoteHead::oid).collect();
+            remote.disconnect()?;
+            Ok(tips)
+        })();
+        let verdict = tips.map_err(|e| e.message().to_owned()).map(|tips| {
+            let clone = git2::Repository::open(&path).ok();
+            let mut unknown = 0;
+            for t in &tips {
+                if *t == head {
+                    return OnRemote::Present;
+                }
+                match clone.as_ref().map(|c| c.graph_descendant_of(*t, head)) {
+                    Some(Ok(true)) => return OnRemote::Present,
+                    Some(Ok(false)) => {}
+                    _ => unknown += 1,
+                }
+            }
+            if unknown > 0 {
+                OnRemote::Unknown(format!(
+                    "{unknown} of its refs point at commits this clone lacks: fetch to check"
+                ))
+            } else {
+                OnRemote::Unknown(String::new())
+            }
+        });
+        let _ = tx.send(verdict);
+    });
+    match rx.recv_timeout(within) {
+        Ok(Ok(OnRemote::Unknown(why))) if why.is_empty() => bail!(
+            "{head} is on no branch or tag of {url}, the repository the hosts fetch from: push it there first, or no host can apply the change"
+        ),
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Ok(OnRemote::Unknown(e)),
+        Err(_) => Ok(OnRemote::Unknown(format!(
+            "no answer within {} s",
+            within.as_secs()
+        ))),
+    }
+}
+
 /// µAlgo as Algo with six decimals, for people.
 pub fn algo(micro: u64) -> String {
     format!("{}.{:06} Algo", micro / 1_000_000, micro % 1_000_000)
@@ -146,5 +212,60 @@ mod tests {
         ] {
             assert!(description_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_head_must_be_on_the_pinned_remote() {
+        use dao_testkit::git;
+        use std::time::Duration;
+        let d = tempfile::tempdir().unwrap();
+        let (work, bare) = (d.path().join("work"), d.path().join("served.git"));
+        std::fs::create_dir(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        std::fs::write(work.join("a"), "1").unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", "one"]);
+        let c1 = git2::Oid::from_str(git(&work, &["rev-parse", "HEAD"]).trim()).unwrap();
+        std::fs::write(work.join("a"), "2").unwrap();
+        git(&work, &["commit", "-q", "-am", "two"]);
+        let c2 = git2::Oid::from_str(git(&work, &["rev-parse", "HEAD"]).trim()).unwrap();
+        git(d.path(), &["init", "-q", "--bare", "served.git"]);
+        git(
+            &work,
+            &[
+                "push",
+                "-q",
+                bare.to_str().unwrap(),
+                &format!("{c1}:refs/heads/main"),
+            ],
+        );
+        let url = format!("file://{}", bare.display());
+        let t = Duration::from_secs(10);
+        assert_eq!(
+            head_on_remote(&work, &url, c1, t).unwrap(),
+            OnRemote::Present
+        );
+        let e = head_on_remote(&work, &url, c2, t).unwrap_err().to_string();
+        assert!(
+            e.contains("on no branch or tag") && e.contains("push it"),
+            "{e}"
+        );
+        git(
+            &work,
+            &["push", "-q", bare.to_str().unwrap(), "main:refs/heads/main"],
+        );
+        assert_eq!(
+            head_on_remote(&work, &url, c1, t).unwrap(),
+            OnRemote::Present
+        );
+        assert_eq!(
+            head_on_remote(&work, &url, c2, t).unwrap(),
+            OnRemote::Present
+        );
+        let gone = format!("file://{}/nothing.git", d.path().display());
+        assert!(matches!(
+            head_on_remote(&work, &gone, c2, t).unwrap(),
+            OnRemote::Unknown(_)
+        ));
     }
 }

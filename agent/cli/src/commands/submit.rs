@@ -65,8 +65,20 @@ pub fn run(a: &SubmitArgs) -> anyhow::Result<ExitCode> {
         let len = deploy_payload_len(hosts.map_or(0, <[u64]>::len), a.description.len());
         // the deploy proposal also pays its 16-byte attestation policy snapshot box
         preflight::proposer_paying(&app, &signer, len, box_cost(9, 16)).await?;
-        anyhow::Ok(app.target_ids(&proposal.targets).await?)
+        anyhow::Ok((
+            app.target_ids(&proposal.targets).await?,
+            app.global().await?.repo,
+        ))
     })??;
+    let (target_ids, pinned) = target_ids;
+    // The hosts fetch the head from the repository pinned in the app: it must be there.
+    if let preflight::OnRemote::Unknown(why) =
+        preflight::head_on_remote(&a.repo, &pinned, head, std::time::Duration::from_secs(15))?
+    {
+        eprintln!(
+            "dao-agentctl: warning: cannot check that {head} is on {pinned} ({why}); hosts fetch it from there"
+        );
+    }
     // What the change does to each host, before anyone is asked to vote on it.
     let previews = if a.preview {
         preview::preview_change(&repo, base, head, &target_ids, &names)?

@@ -252,6 +252,15 @@ async fn a_pause_survives_a_restart_and_resume_applies() {
     let f = Fixture::new(0).await;
     let agent = f.spawn_agent(&[]);
     ready(&f).await;
+    // Resume on an agent that is not paused says so (false): `dao-agentctl resume` then
+    // answers "the agent was not paused" instead of claiming to have resumed it.
+    let was: bool = call(&f, "Resume", &())
+        .await
+        .unwrap()
+        .body()
+        .deserialize()
+        .unwrap();
+    assert!(!was);
     call(&f, "Pause", &("maintenance window",)).await.unwrap();
     assert_eq!(agent.terminate().code(), Some(0));
 
@@ -264,7 +273,13 @@ async fn a_pause_survives_a_restart_and_resume_applies() {
     let s = status(&f).await;
     assert_eq!(s["paused"]["reason"], "maintenance window", "{s}");
 
-    call(&f, "Resume", &()).await.unwrap();
+    let was: bool = call(&f, "Resume", &())
+        .await
+        .unwrap()
+        .body()
+        .deserialize()
+        .unwrap();
+    assert!(was, "the pause survived the restart, so resume ended it");
     let rec = f.wait_reported(p);
     assert_eq!(rec["outcome"]["status"], "applied");
     assert_eq!(agent.terminate().code(), Some(0));

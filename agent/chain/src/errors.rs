@@ -66,7 +66,11 @@ impl ChainError {
             ChainError::Timeout { .. } => true,
             ChainError::Algod { source, .. } => match source.as_ref() {
                 algonaut::Error::Request(r) => match &r.details {
-                    algonaut::error::RequestErrorDetails::Http { status, .. } => *status >= 500,
+                    // 429 (algod over its connection limit, a provider's rate limit) and 403 (how
+                    // some public providers refuse a burst) pass with time, like a 5xx.
+                    algonaut::error::RequestErrorDetails::Http { status, .. } => {
+                        *status >= 500 || *status == 429 || *status == 403
+                    }
                     _ => true,
                 },
                 _ => false,
@@ -135,6 +139,32 @@ pub fn classify_rejection(raw: String) -> ChainError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn http(status: u16) -> ChainError {
+        ChainError::Algod {
+            url: "http://algod".into(),
+            what: "GET /v2/status".into(),
+            source: Box::new(algonaut::Error::Request(
+                algonaut::error::RequestError::new(
+                    None,
+                    algonaut::error::RequestErrorDetails::Http {
+                        status,
+                        message: String::new(),
+                    },
+                ),
+            )),
+        }
+    }
+
+    #[test]
+    fn rate_limits_and_server_errors_pass_with_time_client_errors_do_not() {
+        for s in [429, 403, 500, 503] {
+            assert!(http(s).is_transient(), "{s}");
+        }
+        for s in [400, 401, 404] {
+            assert!(!http(s).is_transient(), "{s}");
+        }
+    }
 
     #[test]
     fn the_error_map_has_the_documented_codes() {

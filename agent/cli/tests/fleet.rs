@@ -8,23 +8,10 @@ mod support;
 
 use dao_chain::decode::{ReportStatus, Targets};
 use dao_chain::txn::DeployProposal;
-use dao_chain::{App, Node, Signer};
+use dao_chain::Signer;
 use dao_testkit::{git, Devnet};
 use serde_json::json;
 use support::{fleet, form, Ctl};
-
-fn app(ctl: &Ctl) -> App {
-    let spec = std::fs::read_to_string(&ctl.spec).unwrap();
-    let id: u64 = spec
-        .lines()
-        .find_map(|l| l.strip_prefix("app_id = "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let node = Node::with_token_file(&ctl.dn.url, Some(ctl.dn.token_file.as_path())).unwrap();
-    App::new(node, id)
-}
 
 fn oid(hex_text: &str) -> [u8; 20] {
     hex::decode(hex_text.trim()).unwrap().try_into().unwrap()
@@ -68,11 +55,8 @@ fn fleet_shows_each_host_and_audit_names_a_change_off_the_lineage() {
     ctl.ok(&["finalize", &id], Some(3));
     dn.advance(31);
     // host 1's agent (dev4) reports it applied; host 2 has not acted yet.
-    let app = app(&ctl);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let app = ctl.app();
+    let rt = support::runtime();
     let agent1 = Signer::from_file(&dn.key_file(4)).unwrap();
     rt.block_on(app.report(&agent1, p1, 1, ReportStatus::Applied, [1; 32], 2, [0; 32]))
         .unwrap();

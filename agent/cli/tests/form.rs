@@ -32,10 +32,7 @@ fn form_with(dn: &Devnet, dir: &Path, work: &Path, args: &[&str]) -> Output {
 
 fn balance(dn: &Devnet, n: u32) -> u64 {
     let node = dao_chain::Node::with_token_file(&dn.url, Some(dn.token_file.as_path())).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     rt.block_on(node.balance(&dn.address(n).parse().unwrap()))
         .unwrap()
         .0

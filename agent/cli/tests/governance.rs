@@ -3,49 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+mod support;
+
 use dao_testkit::{git, Devnet};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-struct Member<'a> {
-    dn: &'a Devnet,
-    spec: PathBuf,
-}
-
-impl Member<'_> {
-    /// Runs dao-agentctl with the spec file and the devnet's token; `key` is dev account n.
-    fn run(&self, args: &[&str], key: Option<u32>) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"));
-        c.args(args)
-            .arg("--spec")
-            .arg(&self.spec)
-            .arg("--algod-token-file")
-            .arg(&self.dn.token_file);
-        if let Some(n) = key {
-            c.arg("--key").arg(self.dn.key_file(n));
-        }
-        c.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], key: Option<u32>) -> serde_json::Value {
-        let mut all: Vec<&str> = args.to_vec();
-        all.push("--json");
-        let out = self.run(&all, key);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str], key: Option<u32>) -> String {
-        let out = self.run(args, key);
-        assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
+use std::path::Path;
+use std::process::Command;
+use support::{Ctl, RULES};
 
 fn fleet(dir: &Path) -> (String, String) {
     let work = dir.join("fleet");
@@ -61,11 +25,6 @@ fn fleet(dir: &Path) -> (String, String) {
     (base, head)
 }
 
-const RULES: &str =
-    "voting_delay = 0\nvoting_period = 100\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
-emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 10\ngrace_period = 1000\n\
-min_proposer_weight = 1\nvote_cap_ppm = 0\n";
-
 #[test]
 fn form_propose_vote_finalize_and_inspect_with_the_cli_alone() {
     let dn = Devnet::start();
@@ -75,7 +34,7 @@ fn form_propose_vote_finalize_and_inspect_with_the_cli_alone() {
     let rules = dir.path().join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
     let spec = dir.path().join("dao-spec.toml");
-    let m = Member {
+    let m = Ctl {
         dn: &dn,
         spec: spec.clone(),
     };

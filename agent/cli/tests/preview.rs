@@ -220,16 +220,7 @@ fn preview_builds_both_sides_and_names_what_changes_per_host() {
 
     // A proposal whose claimed hash is not its change's is refused before anything is built.
     let signer = dao_chain::Signer::from_file(&dn.key_file(2)).unwrap();
-    let node = dao_chain::Node::with_token_file(&dn.url, Some(dn.token_file.as_path())).unwrap();
-    let spec = std::fs::read_to_string(&ctl.spec).unwrap();
-    let app_id: u64 = spec
-        .lines()
-        .find_map(|l| l.strip_prefix("app_id = "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let app = dao_chain::App::new(node, app_id);
+    let app = ctl.app();
     let commit = |s: &str| -> [u8; 20] { hex::decode(s).unwrap().try_into().unwrap() };
     let forged = dao_chain::txn::DeployProposal {
         emergency: false,
@@ -239,10 +230,7 @@ fn preview_builds_both_sides_and_names_what_changes_per_host() {
         targets: dao_chain::decode::Targets::All,
         description_url: "https://git.example.org/fleet/pulls/2".into(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let (forged_id, _) = rt.block_on(app.propose_deploy(&signer, &forged)).unwrap();
     let out = preview(&ctl, &work, &[&forged_id.to_string(), "--host", "1=web"]);
     assert_eq!(out.status.code(), Some(1));

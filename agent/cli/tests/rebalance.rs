@@ -5,49 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+mod support;
+
 use dao_testkit::{git, Devnet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use support::Ctl;
 
 /// The description link every proposal here carries.
 const U: &str = "https://git.example.org/fleet/issues/16";
-
-const RULES: &str =
-    "voting_delay = 0\nvoting_period = 100\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
-emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 10\ngrace_period = 1000\n\
-min_proposer_weight = 1\nvote_cap_ppm = 0\n";
-
-struct Ctl<'a> {
-    dn: &'a Devnet,
-    spec: PathBuf,
-}
-
-impl Ctl<'_> {
-    fn run(&self, args: &[&str], key: Option<u32>) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"));
-        c.args(args)
-            .arg("--spec")
-            .arg(&self.spec)
-            .arg("--algod-token-file")
-            .arg(&self.dn.token_file);
-        if let Some(n) = key {
-            c.arg("--key").arg(self.dn.key_file(n));
-        }
-        c.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], key: Option<u32>) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.run(&all, key);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
 
 /// Lines of Nix by three authors, each binding its dev account's address in its own commit:
 /// dev1's author writes 60 lines, dev2's 30, dev3's 10.
@@ -70,43 +36,12 @@ fn contributors_repo(dir: &Path, dn: &Devnet) -> PathBuf {
     work
 }
 
-fn form(dn: &Devnet, dir: &Path, work: &Path) -> PathBuf {
-    let rules = dir.join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
-    let spec = dir.join("dao-spec.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
-        .args(["form", "--repository", "https://git.example.org/fleet.git"])
-        .args(["--genesis", "HEAD", "--repo"])
-        .arg(work)
-        .args(["--member", &format!("{}=50", dn.address(1))])
-        .args(["--member", &format!("{}=30", dn.address(2))])
-        .args(["--member", &format!("{}=20", dn.address(3))])
-        .args(["--host", &format!("1={}", dn.address(4))])
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--network", "devnet", "--algod", &dn.url])
-        .arg("--algod-token-file")
-        .arg(&dn.token_file)
-        .arg("--key")
-        .arg(dn.key_file(1))
-        .arg("--out")
-        .arg(&spec)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    spec
-}
-
 #[test]
 fn propose_rebalance_show_recomputes_and_execute_sets_the_weights() {
     let dn = Devnet::start();
     let dir = tempfile::tempdir().unwrap();
     let work = contributors_repo(dir.path(), &dn);
-    let spec = form(&dn, dir.path(), &work);
+    let spec = support::form(&dn, dir.path(), &work, &[]);
     let ctl = Ctl { dn: &dn, spec };
     let repo = work.to_str().unwrap();
 
@@ -245,7 +180,7 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
     let dn = Devnet::start();
     let dir = tempfile::tempdir().unwrap();
     let work = contributors_repo(dir.path(), &dn);
-    let spec = form(&dn, dir.path(), &work);
+    let spec = support::form(&dn, dir.path(), &work, &[]);
     let ctl = Ctl { dn: &dn, spec };
     let repo = work.to_str().unwrap();
 
@@ -334,24 +269,12 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
     );
 
     // A proposal whose table hash was made up: show recomputes, says so, and exits 1.
-    let node = dao_chain::Node::with_token_file(&dn.url, Some(dn.token_file.as_path())).unwrap();
-    let spec_text = std::fs::read_to_string(&ctl.spec).unwrap();
-    let app_id: u64 = spec_text
-        .lines()
-        .find_map(|l| l.strip_prefix("app_id = "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let app = dao_chain::App::new(node, app_id);
+    let app = ctl.app();
     let signer = dao_chain::Signer::from_file(&dn.key_file(1)).unwrap();
     let head = git(&work, &["rev-parse", "HEAD"]);
     let commit: [u8; 20] = hex::decode(head.trim()).unwrap().try_into().unwrap();
     let weights = vec![(dn.address(2).parse().unwrap(), 31u64)];
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let (bogus, _) = rt
         .block_on(app.propose_rebalance(&signer, commit, [0xab; 32], &weights, "u"))
         .unwrap();

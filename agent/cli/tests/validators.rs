@@ -4,31 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+mod support;
+
 use dao_testkit::{git, Devnet};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn ctl(dn: &Devnet, spec: &Path, args: &[&str], key: Option<u32>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"));
-    c.args(args)
-        .arg("--spec")
-        .arg(spec)
-        .arg("--algod-token-file")
-        .arg(&dn.token_file);
-    if let Some(n) = key {
-        c.arg("--key").arg(dn.key_file(n));
-    }
-    c.output().unwrap()
-}
-
-fn ok(dn: &Devnet, spec: &Path, args: &[&str], key: Option<u32>) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = ctl(dn, spec, &all, key);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?}: {err}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use support::Ctl;
 
 fn form(dn: &Devnet, dir: &Path, spec: &Path, extra: &[String]) -> Output {
     let work = dir.join("fleet");
@@ -119,8 +100,12 @@ fn validators_are_formed_listed_and_governed_and_bad_input_sends_nothing() {
         ),
         (Some(2), Some(2))
     );
+    let c = Ctl {
+        dn: &dn,
+        spec: spec.clone(),
+    };
 
-    let listed = ok(&dn, &spec, &["validators"], None);
+    let listed = c.ok(&["validators"], None);
     assert_eq!(listed["attest_quorum"], 2);
     assert_eq!(listed["attest_reward"], 1000);
     let mut addrs: Vec<String> = listed["validators"]
@@ -136,9 +121,7 @@ fn validators_are_formed_listed_and_governed_and_bad_input_sends_nothing() {
 
     // Policies that could never be met, and no-op set changes, are refused before sending.
     let url = "https://git.example.org/fleet/pulls/9";
-    let e = ctl(
-        &dn,
-        &spec,
+    let e = c.run(
         &[
             "propose-attestation-policy",
             "--quorum",
@@ -151,41 +134,32 @@ fn validators_are_formed_listed_and_governed_and_bad_input_sends_nothing() {
         Some(1),
     );
     assert!(String::from_utf8_lossy(&e.stderr).contains("more than the 2 validator(s)"));
-    let e = ctl(
-        &dn,
-        &spec,
+    let e = c.run(
         &["propose-validator", "--add", &dn.address(6), "--url", url],
         Some(1),
     );
     assert!(String::from_utf8_lossy(&e.stderr).contains("is in the validator set already"));
-    assert_eq!(
-        ok(&dn, &spec, &["proposals"], None)
-            .as_array()
-            .map(Vec::len),
-        Some(0)
-    );
+    assert_eq!(c.ok(&["proposals"], None).as_array().map(Vec::len), Some(0));
 
     // Adding a third validator by proposal: propose, vote, finalize, execute.
-    let p = ok(
-        &dn,
-        &spec,
+    let p = c.ok(
         &["propose-validator", "--add", &dn.address(8), "--url", url],
         Some(2),
     );
     let id = p["id"].as_u64().unwrap().to_string();
-    ok(&dn, &spec, &["vote", &id, "for"], Some(1));
-    ok(&dn, &spec, &["vote", &id, "for"], Some(2));
-    ok(&dn, &spec, &["finalize", &id], Some(1));
-    ok(&dn, &spec, &["execute", &id], Some(1));
-    let listed = ok(&dn, &spec, &["validators"], None);
+    c.ok(&["vote", &id, "for"], Some(1));
+    c.ok(&["vote", &id, "for"], Some(2));
+    c.ok(&["finalize", &id], Some(1));
+    c.ok(&["execute", &id], Some(1));
+    let listed = c.ok(&["validators"], None);
     assert_eq!(listed["validators"].as_array().map(Vec::len), Some(3));
-    let shown = ok(&dn, &spec, &["show", &id], None);
+    let shown = c.ok(&["show", &id], None);
     assert_eq!(shown["kind"], "validator", "{shown}");
 
     // attestations is about deploys only, and says so.
-    let e = ctl(&dn, &spec, &["attestations", &id], None);
+    let e = c.run(&["attestations", &id], None);
     assert!(String::from_utf8_lossy(&e.stderr).contains("only deploys are attested"));
     // Nothing to claim where nothing was attested.
-    let e = ctl(&dn, &spec, &["claim-reward", &id], Some(6));
+    let e = c.run(&["claim-reward", &id], Some(6));
     assert_eq!(e.status.code(), Some(1));
 }

@@ -58,6 +58,23 @@ impl Ctl<'_> {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// The DAO's app through the chain library, for what the CLI will not send (a forged
+    /// proposal, a host's report).
+    pub fn app(&self) -> dao_chain::App {
+        let spec = std::fs::read_to_string(&self.spec).unwrap();
+        let id: u64 = spec
+            .lines()
+            .find_map(|l| l.strip_prefix("app_id = "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let node =
+            dao_chain::Node::with_token_file(&self.dn.url, Some(self.dn.token_file.as_path()))
+                .unwrap();
+        dao_chain::App::new(node, id)
+    }
+
     /// Votes for with dev1 and dev2 (80 of 100), finalizes, waits out the timelock (tests keep
     /// it at most 30 s), executes.
     pub fn pass_and_execute(&self, id: u64) -> serde_json::Value {
@@ -113,4 +130,12 @@ pub fn form(dn: &Devnet, dir: &Path, work: &Path, extra: &[&str]) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     spec
+}
+
+/// A runtime for the chain library's calls in a test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }

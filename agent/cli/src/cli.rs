@@ -117,7 +117,7 @@ pub enum Command {
     Fleet(FleetArgs),
     /// The lineage each host ran from the genesis commit, with every inconsistency named
     /// (exits 1 when there is one).
-    Audit(FleetArgs),
+    Audit(ListArgs),
     /// Show one proposal: everything stored, the tally re-computed locally, each host's report.
     Show {
         /// The proposal id.
@@ -518,6 +518,10 @@ pub struct FleetArgs {
     /// How many of each host's last reported deploys the success rate counts.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub last: usize,
+    /// Print again at every new block (with --json, one JSON document a line) until
+    /// interrupted.
+    #[arg(long)]
+    pub watch: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Print JSON (for scripts) instead of text.

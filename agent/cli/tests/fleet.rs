@@ -85,6 +85,27 @@ fn fleet_shows_each_host_and_audit_names_a_change_off_the_lineage() {
         "{text}"
     );
 
+    // --watch --json: one document a line, again at every new block.
+    let mut watch = std::process::Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
+        .args(["fleet", "--watch", "--json", "--spec"])
+        .arg(&ctl.spec)
+        .arg("--algod-token-file")
+        .arg(&dn.token_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["hosts"].as_array().unwrap().len(), 2, "{first}");
+    ctl.ok(&["deposit", "--amount", "1"], Some(2)); // a transaction, so a new block
+    let second: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(
+        second["round"].as_u64().unwrap() > first["round"].as_u64().unwrap(),
+        "{first} then {second}"
+    );
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+
     let a = ctl.ok(&["audit"], None);
     assert_eq!(a["findings"], json!([]), "{a}");
     assert_eq!(a["lineage"]["hosts"]["1"][0]["head"], v1.as_str());

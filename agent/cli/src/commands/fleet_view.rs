@@ -8,7 +8,7 @@ use super::chain::{app, block_on};
 use super::inspect::verified_all;
 use super::print_json;
 use super::show_text::when;
-use crate::cli::FleetArgs;
+use crate::cli::{FleetArgs, ListArgs};
 use crate::out::outln;
 use dao_chain::decode::{BoxKey, ProposalPayload, Report, ReportStatus};
 use dao_chain::App;
@@ -167,15 +167,36 @@ async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>)>
 
 pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.chain)?;
-    let (hosts, deploys, now) = block_on(async {
-        let (h, d) = gather(&app).await?;
-        anyhow::Ok((h, d, super::chain::now(&app.node).await?))
-    })??;
-    let rows = rows(&hosts, &deploys, a.last, now);
-    if a.json {
-        print_json(&rows)?;
-        return Ok(ExitCode::SUCCESS);
+    loop {
+        let (hosts, deploys, now, round) = block_on(async {
+            let round = app.node.last_round().await?;
+            let (h, d) = gather(&app).await?;
+            anyhow::Ok((h, d, super::chain::now(&app.node).await?, round))
+        })??;
+        let rows = rows(&hosts, &deploys, a.last, now);
+        match (a.watch, a.json) {
+            // One JSON document a line, a line a block: what a script tails.
+            (true, true) => outln!(
+                "{}",
+                serde_json::to_string(&json!({"round": round, "hosts": rows}))?
+            ),
+            (false, true) => print_json(&rows)?,
+            (true, false) => {
+                outln!("round {round} · {}", super::show_text::date(now));
+                print_table(&rows);
+                outln!();
+            }
+            (false, false) => print_table(&rows),
+        }
+        if !a.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // The next block, or algod's own wait limit: either way, look again.
+        block_on(app.node.wait_for_block_after(round))??;
     }
+}
+
+fn print_table(rows: &[Value]) {
     outln!(
         "{:>4}  {:<10} {:<48} {:<9} {:<10}  agent",
         "host",
@@ -184,7 +205,7 @@ pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
         "success",
         "waiting"
     );
-    for r in &rows {
+    for r in rows {
         let last = &r["last"];
         let (what, at) = if last.is_null() {
             ("-".to_owned(), "-".to_owned())
@@ -222,10 +243,9 @@ pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
             },
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_audit(a: &FleetArgs) -> anyhow::Result<ExitCode> {
+pub fn run_audit(a: &ListArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.chain)?;
     let (genesis, hosts, deploys) = block_on(async {
         let g = app.global().await?;

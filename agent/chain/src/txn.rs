@@ -26,6 +26,28 @@ pub fn box_cost(key_len: usize, value_len: usize) -> u64 {
     2_500 + 400 * (key_len as u64 + value_len as u64)
 }
 
+/// What the creator spends forming a DAO: the minimum balance a created app adds to its
+/// creator (100,000 per program page, 28,500 per uint64 and 50,000 per byte slice of global
+/// state), the app account's own minimum balance, each member's `m` and first `w` box, each
+/// host's `h` box, each validator's `V` box, and one minimum fee per transaction (create, fund,
+/// a payment and a call per member, host and validator, the optional policy and point weights
+/// calls, seal). With a minimum fee of 1,000 µAlgo this is exact (tests/form.rs measures it).
+pub fn formation_cost(
+    approval_len: usize,
+    members: usize,
+    hosts: usize,
+    validators: usize,
+    extra_calls: usize,
+) -> u64 {
+    let pages = approval_len.saturating_sub(1) / 2048;
+    let app = 100_000 * (1 + pages as u64) + 28_500 * 7 + 50_000 * 4;
+    let boxes = members as u64 * (box_cost(33, 16) + box_cost(41, 16))
+        + hosts as u64 * box_cost(9, 32)
+        + validators as u64 * box_cost(33, 8);
+    let txns = 2 + 2 * (members + hosts + validators) + extra_calls + 1;
+    app + ACCOUNT_MIN_BALANCE + boxes + 1_000 * txns as u64
+}
+
 /// Box references one transaction may carry (algod's MaxAppTotalTxnReferences).
 const MAX_REFS: usize = 8;
 /// A read-only method that changes nothing: the calls that carry extra box references call it.

@@ -12,30 +12,35 @@ use std::path::Path;
 use std::process::{Command, Output};
 use support::{fleet, form, RULES};
 
+/// `form` with the devnet and the rules; dev1 signs unless `args` name another `--key`.
 fn form_with(dn: &Devnet, dir: &Path, work: &Path, args: &[&str]) -> Output {
     let rules = dir.join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
-        .args(["form", "--genesis", "HEAD", "--repo"])
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"));
+    c.args(["form", "--genesis", "HEAD", "--repo"])
         .arg(work)
         .arg("--rules")
         .arg(&rules)
         .args(["--algod", &dn.url])
         .arg("--algod-token-file")
         .arg(&dn.token_file)
-        .arg("--key")
-        .arg(dn.key_file(1))
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    if !args.contains(&"--key") {
+        c.arg("--key").arg(dn.key_file(1));
+    }
+    c.output().unwrap()
 }
 
 fn balance(dn: &Devnet, n: u32) -> u64 {
+    balances(dn, &dn.address(n)).0
+}
+
+/// An account's balance and minimum balance.
+fn balances(dn: &Devnet, address: &str) -> (u64, u64) {
     let node = dao_chain::Node::with_token_file(&dn.url, Some(dn.token_file.as_path())).unwrap();
     let rt = support::runtime();
-    rt.block_on(node.balance(&dn.address(n).parse().unwrap()))
+    rt.block_on(node.balance(&address.parse().unwrap()))
         .unwrap()
-        .0
 }
 
 #[test]
@@ -155,6 +160,70 @@ fn bad_input_to_form_sends_nothing() {
     );
     assert_eq!(balance(&dn, 1), before, "a refused form sent a transaction");
     assert!(!Path::new(out).exists());
+
+    // An account that cannot pay for the whole formation is refused before the first
+    // transaction: a fresh key nobody funded.
+    let poor = dir.path().join("poor.key");
+    std::fs::write(&poor, "11".repeat(32)).unwrap();
+    std::fs::set_permissions(&poor, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let o = form_with(
+        &dn,
+        dir.path(),
+        &work,
+        &[
+            "--repository",
+            repo,
+            "--out",
+            out,
+            "--member",
+            &m(&a1, "5"),
+            "--key",
+            poor.to_str().unwrap(),
+        ],
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("can spend 0 µAlgo") && e.contains("forming the DAO"),
+        "{e}"
+    );
+
+    // What form says it costs is what it costs: the creator's spending plus the minimum
+    // balance the app adds to it (fees at the devnet's minimum).
+    let (spent0, min0) = balances(&dn, &a1);
+    let o = form_with(
+        &dn,
+        dir.path(),
+        &work,
+        &[
+            "--repository",
+            repo,
+            "--out",
+            out,
+            "--json",
+            "--member",
+            &m(&a1, "5"),
+            "--member",
+            &m(&a2, "3"),
+            "--host",
+            &m("1", &a4),
+            "--validator",
+            &dn.address(6),
+            "--attest-quorum",
+            "1",
+            "--point-weights",
+            "code=2",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (spent1, min1) = balances(&dn, &a1);
+    assert_eq!(
+        (spent0 - spent1) + (min1 - min0),
+        v["cost"].as_u64().unwrap(),
+        "{v}"
+    );
+    std::fs::remove_file(out).unwrap();
 
     // A formed DAO's spec file is never overwritten by a second form, which sends nothing.
     let spec = form(&dn, dir.path(), &work, &[]);

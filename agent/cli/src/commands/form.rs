@@ -62,8 +62,18 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
     let signer = signer(&a.key)?;
     let node = Node::with_token_file(&a.algod, a.algod_token_file.as_deref())?;
 
+    let extra_calls = usize::from(a.attest_quorum > 0 || a.attest_reward > 0)
+        + usize::from(a.point_weights.is_some());
+    let cost = dao_chain::txn::formation_cost(
+        released::APPROVAL.len(),
+        members.len(),
+        hosts.len(),
+        validators.len(),
+        extra_calls,
+    );
     let (app, program_hash, round) = block_on(async {
         form_input::check_node(&node, &a.network).await?;
+        super::preflight::can_spend_at(&node, &signer.address(), cost, "forming the DAO").await?;
         let app = node
             .create_app(
                 &signer,
@@ -112,6 +122,7 @@ pub fn run(a: &FormArgs) -> anyhow::Result<ExitCode> {
             "validators": validators.len(),
             "attest_quorum": a.attest_quorum,
             "point_weights": a.point_weights.unwrap_or_default().to_string(),
+            "cost": cost,
             "sealed_round": round,
             "spec_file": a.out,
         }))?;

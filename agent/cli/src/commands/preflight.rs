@@ -16,7 +16,17 @@ pub const MIN_FEE: u64 = 1_000;
 
 /// The signer can spend `needed` µAlgo above its minimum balance.
 pub async fn can_spend(app: &App, who: &Address, needed: u64, what: &str) -> anyhow::Result<()> {
-    let (amount, min_balance) = app.node.balance(who).await?;
+    can_spend_at(&app.node, who, needed, what).await
+}
+
+/// [`can_spend`] on a node, before there is an app.
+pub async fn can_spend_at(
+    node: &dao_chain::Node,
+    who: &Address,
+    needed: u64,
+    what: &str,
+) -> anyhow::Result<()> {
+    let (amount, min_balance) = node.balance(who).await?;
     let spendable = amount.saturating_sub(min_balance);
     if spendable < needed {
         bail!(

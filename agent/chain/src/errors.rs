@@ -66,10 +66,11 @@ impl ChainError {
             ChainError::Timeout { .. } => true,
             ChainError::Algod { source, .. } => match source.as_ref() {
                 algonaut::Error::Request(r) => match &r.details {
-                    // 429 (algod over its connection limit, a provider's rate limit) and 403 (how
-                    // some public providers refuse a burst) pass with time, like a 5xx.
+                    // 429 (algod over its connection limit, a provider's rate limit) passes with
+                    // time, like a 5xx. 403 does not: a wrong or expired token would be retried
+                    // for ever instead of being named.
                     algonaut::error::RequestErrorDetails::Http { status, .. } => {
-                        *status >= 500 || *status == 429 || *status == 403
+                        *status >= 500 || *status == 429
                     }
                     _ => true,
                 },
@@ -158,10 +159,10 @@ mod tests {
 
     #[test]
     fn rate_limits_and_server_errors_pass_with_time_client_errors_do_not() {
-        for s in [429, 403, 500, 503] {
+        for s in [429, 500, 503] {
             assert!(http(s).is_transient(), "{s}");
         }
-        for s in [400, 401, 404] {
+        for s in [400, 401, 403, 404] {
             assert!(!http(s).is_transient(), "{s}");
         }
     }

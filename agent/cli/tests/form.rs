@@ -133,6 +133,21 @@ fn bad_input_to_form_sends_nothing() {
         ],
     );
     assert!(String::from_utf8_lossy(&scp.stderr).contains("scp-style"));
+    let nowhere = form_with(
+        &dn,
+        dir.path(),
+        &work,
+        &[
+            "--repository",
+            repo,
+            "--out",
+            "/nonexistent/dir/dao-spec.toml",
+            "--member",
+            &m(&a1, "5"),
+        ],
+    );
+    assert_eq!(nowhere.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("cannot write in /nonexistent/dir"));
     // --dry-run gets as far as the first transaction, says what it is, and sends nothing.
     let dry = form_with(
         &dn,

@@ -213,6 +213,12 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing would change"));
     let out = ctl.run(
+        &["propose-point-weights", "--code", "3", "--url", U],
+        Some(5),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proposing needs at least 1"));
+    let out = ctl.run(
         &["propose-point-weights", "--code", "0.3", "--url", U],
         Some(1),
     );

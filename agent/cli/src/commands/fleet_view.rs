@@ -95,10 +95,17 @@ pub fn audit(genesis: &str, hosts: &[(u64, Address)], deploys: &[Deploy]) -> (Va
         let mut ran = vec![genesis.to_owned()];
         let mut steps = Vec::new();
         let mut last_gen = 0;
-        for d in deploys.iter().filter(|d| d.reports.contains_key(h)) {
-            let (Some(first), amended) = &d.reports[h] else {
-                continue;
-            };
+        // In the order the host acted, not by proposal id: an emergency proposal made later
+        // can be applied before an earlier deploy.
+        let mut acted: Vec<(&Deploy, &Report, &Option<Report>)> = deploys
+            .iter()
+            .filter_map(|d| match d.reports.get(h) {
+                Some((Some(first), amended)) => Some((d, first, amended)),
+                _ => None,
+            })
+            .collect();
+        acted.sort_by_key(|(d, r, _)| (r.reported_at, r.generation, d.id));
+        for (d, first, amended) in acted {
             if first.status != ReportStatus::Applied {
                 steps.push(json!({"proposal": d.id, "status": first.status.as_str()}));
                 continue;
@@ -128,8 +135,9 @@ pub fn audit(genesis: &str, hosts: &[(u64, Address)], deploys: &[Deploy]) -> (Va
     (json!({"genesis": genesis, "hosts": lineage}), findings)
 }
 
-/// Hosts and deploys with their reports, from the chain.
-async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>)> {
+/// Hosts and deploys with their reports, from the chain, and the proposals that did not verify
+/// (named, never silently left out).
+async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>, Vec<String>)> {
     let mut hosts = Vec::new();
     for k in app.box_keys().await? {
         if let BoxKey::Host(id) = k {
@@ -140,7 +148,18 @@ async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>)>
     }
     hosts.sort_by_key(|h| h.0);
     let mut deploys = Vec::new();
-    for v in verified_all(app).await?.into_iter().flatten() {
+    let mut unverified = Vec::new();
+    for (i, v) in verified_all(app).await?.into_iter().enumerate() {
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => {
+                unverified.push(format!(
+                    "proposal {} does not verify ({e}): what it did is not counted",
+                    i + 1
+                ));
+                continue;
+            }
+        };
         let ProposalPayload::Deploy {
             base,
             head,
@@ -162,7 +181,7 @@ async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>)>
             reports,
         });
     }
-    Ok((hosts, deploys))
+    Ok((hosts, deploys, unverified))
 }
 
 pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
@@ -170,7 +189,10 @@ pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
     loop {
         let (hosts, deploys, now, round) = block_on(async {
             let round = app.node.last_round().await?;
-            let (h, d) = gather(&app).await?;
+            let (h, d, unverified) = gather(&app).await?;
+            for u in &unverified {
+                eprintln!("dao-agentctl: warning: {u}");
+            }
             anyhow::Ok((h, d, super::chain::now(&app.node).await?, round))
         })??;
         let rows = rows(&hosts, &deploys, a.last, now);
@@ -247,12 +269,13 @@ fn print_table(rows: &[Value]) {
 
 pub fn run_audit(a: &ListArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.chain)?;
-    let (genesis, hosts, deploys) = block_on(async {
+    let (genesis, hosts, deploys, unverified) = block_on(async {
         let g = app.global().await?;
-        let (h, d) = gather(&app).await?;
-        anyhow::Ok((hex::encode(g.genesis), h, d))
+        let (h, d, unverified) = gather(&app).await?;
+        anyhow::Ok((hex::encode(g.genesis), h, d, unverified))
     })??;
-    let (lineage, findings) = audit(&genesis, &hosts, &deploys);
+    let (lineage, mut findings) = audit(&genesis, &hosts, &deploys);
+    findings.extend(unverified);
     if a.json {
         print_json(&json!({"lineage": lineage, "findings": findings}))?;
     } else {
@@ -338,6 +361,22 @@ mod tests {
         assert_eq!(lineage["hosts"]["1"].as_array().unwrap().len(), 4);
         let (_, clean) = audit("g", &hosts[2..], &deploys[..2]);
         assert!(clean.is_empty(), "{clean:?}");
+    }
+
+    #[test]
+    fn audit_follows_the_order_the_host_acted_in_not_proposal_ids() {
+        // An emergency proposal (id 2) made after deploy 1 but applied first, then deploy 1
+        // on top of it: consistent, whatever the ids say.
+        let hosts = [(1, Address([4; 32]))];
+        let mut first = report(ReportStatus::Applied, 2);
+        first.reported_at = 500;
+        let deploys = [
+            deploy(1, "e", "a", 1, Some(report(ReportStatus::Applied, 3))),
+            deploy(2, "g", "e", 1, Some(first)),
+        ];
+        let (lineage, findings) = audit("g", &hosts, &deploys);
+        assert!(findings.is_empty(), "{findings:?}");
+        assert_eq!(lineage["hosts"]["1"][0]["proposal"], 2);
     }
 
     #[test]

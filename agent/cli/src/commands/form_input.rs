@@ -150,6 +150,17 @@ pub fn check(a: &FormArgs) -> anyhow::Result<FormInput> {
             a.out.display()
         );
     }
+    // The spec is written after the seal: a directory that cannot take it must fail now.
+    let dir = match a.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    tempfile::NamedTempFile::new_in(&dir).with_context(|| {
+        format!(
+            "cannot write in {} (the directory of --out): form would create and seal the DAO and then fail to record it; nothing was sent",
+            dir.display()
+        )
+    })?;
     repository(&a.repository)?;
     let members = members(a)?;
     let hosts = hosts(a)?;

@@ -65,6 +65,7 @@ pub fn propose(a: &ProposePointWeightsArgs) -> anyhow::Result<ExitCode> {
     let signer = signer(&a.common.key)?;
     let app = app(&a.common.chain)?;
     let (id, txid, before, after) = block_on(async {
+        super::preflight::proposer(&app, &signer, 28 + a.common.url.len()).await?;
         let before = app.point_weights().await?;
         // A class left out keeps the value in force, not the default: the proposal changes
         // only what it names.

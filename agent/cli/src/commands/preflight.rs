@@ -106,8 +106,14 @@ pub async fn deploy(app: &App, hosts: Option<&[u64]>, base: [u8; 20]) -> anyhow:
             }
         }
         None => {
-            if app.target_ids(&Targets::All).await?.is_empty() {
-                bail!("the DAO has no registered host: --all-hosts would reach nobody");
+            let mut live = 0;
+            for id in app.target_ids(&Targets::All).await? {
+                if app.host(id).await?.is_some_and(|a| a != zero) {
+                    live += 1;
+                }
+            }
+            if live == 0 {
+                bail!("the DAO has no host with an agent (all retired, or none registered): --all-hosts would reach nobody");
             }
         }
     }

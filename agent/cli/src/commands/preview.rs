@@ -110,7 +110,8 @@ fn scratch(clone: &Repository, commits: &[Oid]) -> anyhow::Result<tempfile::Temp
     let dir = tempfile::tempdir().context("cannot create a scratch directory")?;
     let scratch =
         Repository::init_bare(dir.path()).context("cannot create a scratch repository")?;
-    let objects = clone.path().join("objects");
+    // commondir: a worktree's own .git directory holds no objects.
+    let objects = clone.commondir().join("objects");
     let alternates = dir.path().join("objects/info/alternates");
     std::fs::write(&alternates, format!("{}\n", objects.display()))
         .with_context(|| format!("cannot write {}", alternates.display()))?;
@@ -132,7 +133,16 @@ fn build(repo: &Path, commit: Oid, output: &str) -> anyhow::Result<PathBuf> {
         "git+file://{}?ref=preview-{commit}&rev={commit}#{output}",
         repo.display()
     );
-    let json = nix(&["build", "--no-link", "--json", &flake])?;
+    // The commit may be anyone's: its flake must not change this Nix's settings.
+    let json = nix(&[
+        "build",
+        "--no-link",
+        "--json",
+        "--option",
+        "accept-flake-config",
+        "false",
+        &flake,
+    ])?;
     let v: serde_json::Value = serde_json::from_str(&json)
         .with_context(|| format!("nix build printed what is not JSON: {json}"))?;
     v[0]["outputs"]["out"]

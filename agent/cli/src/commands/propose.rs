@@ -59,7 +59,7 @@ pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
             }
             bail!("{member} already holds weight {weight}: nothing would change");
         }
-        let total = g.total_weight - now + weight;
+        let total = g.total_weight.saturating_sub(now).saturating_add(weight);
         if total > MAX_TOTAL_WEIGHT {
             bail!("the total weight would be {total}, above {MAX_TOTAL_WEIGHT}: propose less");
         }
@@ -255,7 +255,8 @@ pub fn deposit(a: &DepositArgs) -> anyhow::Result<ExitCode> {
     let signer = signer(&a.key)?;
     let app = app(&a.chain)?;
     let (txid, treasury) = block_on(async {
-        preflight::can_spend(&app, &signer.address(), a.amount + MIN_FEE, "the deposit").await?;
+        let needed = a.amount.saturating_add(MIN_FEE);
+        preflight::can_spend(&app, &signer.address(), needed, "the deposit").await?;
         let txid = app.node.pay(&signer, &app.address(), a.amount).await?;
         let (held, _) = app.node.balance(&app.address()).await?;
         anyhow::Ok((txid, held))

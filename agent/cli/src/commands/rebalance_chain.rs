@@ -57,6 +57,13 @@ pub fn propose(a: &ProposeRebalanceArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.common.chain)?;
     // The app records the point weights in force with the proposal and voters recompute with
     // those: a table counted with any others would not match.
+    // Who may propose, and can pay for it, is known before the repository is counted; the
+    // table's size is not, so the box of the largest list (8 members) is what is checked.
+    block_on(super::preflight::proposer(
+        &app,
+        &signer,
+        dao_chain::rebalance::rebalance_payload_len(MAX_REBALANCE, a.common.url.len()),
+    ))??;
     let points = block_on(app.point_weights())?.context("cannot read the app's point weights")?;
     if let Some(asked) = a.rules.point_weights.filter(|w| *w != points) {
         bail!(

@@ -7,16 +7,20 @@ use serde_json::Value;
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z); a node that says later is
+/// shown as it said, in seconds.
+const LAST_DATE: u64 = 253_402_300_799;
+
 /// `2026-12-07 05:10:00 UTC`.
 pub fn date(ts: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(ts))
-        .to_string()
-        .replacen('T', " ", 1)
-        .replacen('Z', " UTC", 1)
+    rfc3339(ts).replacen('T', " ", 1).replacen('Z', " UTC", 1)
 }
 
 /// `2026-12-07T05:10:00Z`, for JSON beside the epoch seconds.
 pub fn rfc3339(ts: u64) -> String {
+    if ts > LAST_DATE {
+        return format!("{ts} s after 1970");
+    }
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(ts)).to_string()
 }
 
@@ -179,6 +183,8 @@ mod tests {
         assert_eq!(relative(1_000 + 2_700, 1_000), "in 45m");
         assert_eq!(relative(1_000, 1_000 + 10_930), "3h 2m ago");
         assert_eq!(relative(5, 5), "now");
+        assert_eq!(rfc3339(u64::MAX), format!("{} s after 1970", u64::MAX));
+        assert_eq!(date(LAST_DATE), "9999-12-31 23:59:59 UTC");
     }
 
     fn report(status: &str) -> Value {

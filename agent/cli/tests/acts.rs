@@ -293,6 +293,7 @@ fn parameters_treasury_and_deposits_are_proposed_checked_and_executed() {
     );
 
     let a6 = dn.address(6);
+    let fresh = dao_core::address::Address([7; 32]).to_string();
     let t = "propose-treasury";
     refused(
         &ctl,
@@ -316,6 +317,16 @@ fn parameters_treasury_and_deposits_are_proposed_checked_and_executed() {
     );
     let d = ctl.ok(&["deposit", "--amount", "3algo"], Some(2));
     assert_eq!(d["amount"], 3_000_000);
+    // With money in the treasury: an account nobody funded cannot be paid less than the
+    // minimum balance every account keeps (the ledger would refuse it at execute).
+    refused(
+        &ctl,
+        &[(
+            &[t, "--to", &fresh, "--amount", "0.05algo", "--url", URL],
+            Some(1),
+            "below the 0.100000 Algo every account must keep",
+        )],
+    );
     let pay = ctl.ok(
         &[t, "--to", &a6, "--amount", "1.5algo", "--url", URL],
         Some(1),

@@ -236,6 +236,19 @@ pub fn treasury(a: &ProposeTreasuryArgs) -> anyhow::Result<ExitCode> {
                 algo(a.amount)
             );
         }
+        // A payment that leaves its receiver below an account's minimum balance is refused by
+        // the ledger at execute, after the whole vote.
+        let (receiver_holds, _) = app.node.balance(&to).await?;
+        let floor = dao_chain::txn::ACCOUNT_MIN_BALANCE;
+        if receiver_holds.saturating_add(a.amount) < floor {
+            bail!(
+                "{to} holds {} and would hold {} after the payment, below the {} every account must keep: the payment would fail at execute; propose at least {}",
+                algo(receiver_holds),
+                algo(receiver_holds.saturating_add(a.amount)),
+                algo(floor),
+                algo(floor - receiver_holds)
+            );
+        }
         preflight::proposer(&app, &signer, 44 + a.common.url.len()).await?;
         anyhow::Ok(
             app.propose_treasury(&signer, &to, a.amount, &a.common.url)

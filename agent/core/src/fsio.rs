@@ -32,11 +32,11 @@ impl std::error::Error for ReplaceError {
     }
 }
 
-/// Replaces `path` with `bytes`: a temporary file `.NAME.XXXXXX.tmp` in the same directory,
-/// created with `mode` (less the umask, as `open(2)` does), written and fsynced, renamed over
-/// `path`, then the directory fsynced. A crash leaves the old file or the new one, never a mix;
-/// at worst a `*.tmp` leftover, which never counted. On an error before the rename the temporary
-/// file is removed.
+/// Replaces `path` with `bytes`: a temporary file `.NAME.<6 random characters>.tmp` in the same
+/// directory, created with `mode` (less the umask, as `open(2)` does), written and fsynced,
+/// renamed over `path`, then the directory fsynced. A crash leaves the old file or the new one,
+/// never a mix; at worst a `*.tmp` leftover, which never counted. On an error before the rename
+/// the temporary file is removed.
 pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ReplaceError> {
     let dir = path
         .parent()

@@ -14,9 +14,9 @@
 //! hosts/web/switch.log                       every switch-to-configuration run
 //! ```
 
+use crate::agent_proc::AgentProc;
 use crate::bins::NIX_CONFIG;
 use crate::devnet::tail;
-use crate::interrupt;
 use crate::process::Proc;
 use crate::repo::run;
 use anyhow::{bail, Context, Result};
@@ -26,23 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Environment variables a parent under systemd may have set and an agent must not inherit:
-/// it would notify, log to or take credentials from the parent's unit.
-pub(crate) const UNIT_ENV: &[&str] = &[
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "JOURNAL_STREAM",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-    "CREDENTIALS_DIRECTORY",
-    "INVOCATION_ID",
-];
-
 pub struct Host {
     // Declared first: dropped (stopped) before its bus.
-    agent: Option<Proc>,
+    agent: Option<AgentProc>,
     bus: Option<Proc>,
     pub id: u64,
     pub name: String,
@@ -328,59 +314,26 @@ account_key_file = "{key}"
 
     /// Starts `dao-agent` on the host's bus; `wait_ready` waits for it.
     pub fn start_agent(&mut self, agent: &Path) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())?;
         let mut cmd = Command::new(agent);
         cmd.arg("--config")
             .arg(self.config_path())
             .env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus_address)
             .env("NIX_CONFIG", NIX_CONFIG)
-            .env("DAO_FLEET_HOST_ROOT", &self.root)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        for v in UNIT_ENV {
-            cmd.env_remove(v);
-        }
-        self.agent = Some(Proc::spawn(&format!("the agent of {}", self.name), cmd)?);
+            .env("DAO_FLEET_HOST_ROOT", &self.root);
+        let label = format!("the agent of {}", self.name);
+        self.agent = Some(AgentProc::spawn(&label, cmd, &self.log_path())?);
         Ok(())
-    }
-
-    /// Whether the agent logged `ready`; an error when it exited.
-    pub fn agent_ready(&mut self) -> Result<bool> {
-        let name = self.name.clone();
-        let log = self.log_path();
-        let Some(agent) = &mut self.agent else {
-            bail!("the agent of {name} was not started");
-        };
-        if let Some(status) = agent.exited() {
-            bail!("the agent of {name} exited ({status}):\n{}", tail(&log));
-        }
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        Ok(text.lines().any(|l| l.ends_with("INFO ready")))
     }
 
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        while !self.agent_ready()? {
-            interrupt::check()?;
-            if start.elapsed() > timeout {
-                bail!(
-                    "the agent of {} was not ready after {} s:\n{}",
-                    self.name,
-                    timeout.as_secs(),
-                    tail(&self.log_path())
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
+        match &mut self.agent {
+            Some(a) => a.wait_ready(timeout),
+            None => bail!("the agent of {} was not started", self.name),
         }
-        Ok(())
     }
 
     pub fn agent_pid(&self) -> Option<u32> {
-        self.agent.as_ref().map(Proc::pid)
+        self.agent.as_ref().map(AgentProc::pid)
     }
 
     pub fn bus_pid(&self) -> Option<u32> {
@@ -389,23 +342,14 @@ account_key_file = "{key}"
 
     /// Whether the agent is still running (an error names how it ended).
     pub fn check_agent(&mut self) -> Result<()> {
-        if let Some(a) = &mut self.agent {
-            if let Some(status) = a.exited() {
-                bail!(
-                    "the agent of {} exited ({status}):\n{}",
-                    self.name,
-                    tail(&self.log_path())
-                );
-            }
-        }
-        Ok(())
+        self.agent.as_mut().map_or(Ok(()), AgentProc::check)
     }
 
     /// Stops the agent (SIGTERM: it finishes an activation in progress) and then its bus.
     pub fn stop(&mut self) -> Result<()> {
         let mut first = Ok(());
-        if let Some(mut a) = self.agent.take() {
-            first = a.stop(crate::process::GRACE);
+        if let Some(a) = self.agent.take() {
+            first = a.stop();
         }
         if let Some(mut b) = self.bus.take() {
             let r = b.stop(crate::process::GRACE);

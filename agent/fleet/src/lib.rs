@@ -15,6 +15,7 @@
 //! dbus-daemon, the repository's `.venv`, and the workspace's programs built
 //! (`cargo build --workspace --bins`); `scripts/demo` provides all of it.
 
+pub mod agent_proc;
 pub mod bins;
 pub mod devnet;
 pub mod fleet;

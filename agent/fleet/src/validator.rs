@@ -10,16 +10,13 @@
 //! keys/vera.key                     its account key (mode 0600), also for claim-reward
 //! ```
 
+use crate::agent_proc::AgentProc;
 use crate::bins::NIX_CONFIG;
-use crate::devnet::tail;
-use crate::host::UNIT_ENV;
-use crate::interrupt;
-use crate::process::Proc;
 use anyhow::{bail, Result};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The validators' names, in the order of their dev accounts after the hosts'.
 pub const VALIDATORS: [&str; 2] = ["vera", "victor"];
@@ -30,7 +27,7 @@ pub const VALIDATORS: [&str; 2] = ["vera", "victor"];
 pub const SANDBOX_PATHS: &str = "sandbox-paths = /bin /lib /lib64 /usr";
 
 pub struct Validator {
-    agent: Option<Proc>,
+    agent: Option<AgentProc>,
     pub name: String,
     pub root: PathBuf,
     /// Its account: signs attestations and reward claims.
@@ -133,56 +130,26 @@ store = "{store}"
 
     /// Starts `dao-agent --role validator`; `wait_ready` waits for it.
     pub fn start_agent(&mut self, agent: &Path) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())?;
         let mut cmd = Command::new(agent);
         cmd.args(["--role", "validator", "--config"])
             .arg(self.config_path())
             // The agent adds `store = <validator.store>` to the NIX_CONFIG it inherits.
-            .env("NIX_CONFIG", format!("{NIX_CONFIG}\n{SANDBOX_PATHS}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        for v in UNIT_ENV {
-            cmd.env_remove(v);
-        }
-        self.agent = Some(Proc::spawn(&format!("validator {}", self.name), cmd)?);
+            .env("NIX_CONFIG", format!("{NIX_CONFIG}\n{SANDBOX_PATHS}"));
+        let label = format!("validator {}", self.name);
+        self.agent = Some(AgentProc::spawn(&label, cmd, &self.log_path())?);
         Ok(())
     }
 
-    /// Whether the agent logged `ready`; an error when it exited.
-    pub fn check_agent(&mut self) -> Result<bool> {
-        let log = self.log_path();
-        let Some(agent) = &mut self.agent else {
-            return Ok(false);
-        };
-        if let Some(status) = agent.exited() {
-            bail!("validator {} exited ({status}):\n{}", self.name, tail(&log));
-        }
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        Ok(text.lines().any(|l| l.ends_with("INFO ready")))
+    /// An error naming how the agent ended, if it has.
+    pub fn check_agent(&mut self) -> Result<()> {
+        self.agent.as_mut().map_or(Ok(()), AgentProc::check)
     }
 
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        while !self.check_agent()? {
-            interrupt::check()?;
-            if self.agent.is_none() {
-                bail!("validator {} was not started", self.name);
-            }
-            if start.elapsed() > timeout {
-                bail!(
-                    "validator {} was not ready after {} s:\n{}",
-                    self.name,
-                    timeout.as_secs(),
-                    tail(&self.log_path())
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
+        match &mut self.agent {
+            Some(a) => a.wait_ready(timeout),
+            None => bail!("validator {} was not started", self.name),
         }
-        Ok(())
     }
 
     pub fn started(&self) -> bool {
@@ -190,14 +157,11 @@ store = "{store}"
     }
 
     pub fn agent_pid(&self) -> Option<u32> {
-        self.agent.as_ref().map(Proc::pid)
+        self.agent.as_ref().map(AgentProc::pid)
     }
 
     /// Stops the agent (SIGTERM; a build in progress is abandoned, nothing on a host changes).
     pub fn stop(&mut self) -> Result<()> {
-        match self.agent.take() {
-            Some(mut a) => a.stop(crate::process::GRACE),
-            None => Ok(()),
-        }
+        self.agent.take().map_or(Ok(()), AgentProc::stop)
     }
 }

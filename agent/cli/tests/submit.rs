@@ -7,8 +7,7 @@
 mod support;
 
 use dao_testkit::{git, Devnet};
-use std::process::Command;
-use support::{fleet, Ctl, RULES};
+use support::{fleet, form_at, Ctl};
 
 #[test]
 fn a_head_the_hosts_cannot_fetch_is_refused_until_it_is_pushed() {
@@ -19,31 +18,8 @@ fn a_head_the_hosts_cannot_fetch_is_refused_until_it_is_pushed() {
     git(dir.path(), &["init", "-q", "--bare", "served.git"]);
     git(&work, &["push", "-q", served.to_str().unwrap(), "main"]);
     let genesis = git(&work, &["rev-parse", "HEAD"]).trim().to_owned();
-    let rules = dir.path().join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
-    let spec = dir.path().join("dao-spec.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
-        .args(["form", "--genesis", "HEAD", "--repo"])
-        .arg(&work)
-        .args(["--repository", &format!("file://{}", served.display())])
-        .args(["--member", &format!("{}=50", dn.address(1))])
-        .args(["--host", &format!("1={}", dn.address(4))])
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--network", "devnet", "--algod", &dn.url])
-        .arg("--algod-token-file")
-        .arg(&dn.token_file)
-        .arg("--key")
-        .arg(dn.key_file(1))
-        .arg("--out")
-        .arg(&spec)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let pinned = format!("file://{}", served.display());
+    let spec = form_at(&dn, dir.path(), &work, &pinned, &[]);
     let ctl = Ctl { dn: &dn, spec };
 
     std::fs::write(work.join("web.nix"), "{ services.nginx.enable = true; }\n").unwrap();

@@ -101,11 +101,16 @@ pub fn fleet(dir: &Path) -> PathBuf {
 /// Forms a DAO of dev1 50, dev2 30, dev3 20 with host 1's agent dev4, genesis at `work`'s
 /// HEAD, plus `extra` flags; the spec file is `dir/dao-spec.toml`.
 pub fn form(dn: &Devnet, dir: &Path, work: &Path, extra: &[&str]) -> PathBuf {
+    form_at(dn, dir, work, "https://git.example.org/fleet.git", extra)
+}
+
+/// [`form`] with the governed repository pinned at `repository`.
+pub fn form_at(dn: &Devnet, dir: &Path, work: &Path, repository: &str, extra: &[&str]) -> PathBuf {
     let rules = dir.join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
     let spec = dir.join("dao-spec.toml");
     let out = Command::new(env!("CARGO_BIN_EXE_dao-agentctl"))
-        .args(["form", "--repository", "https://git.example.org/fleet.git"])
+        .args(["form", "--repository", repository])
         .args(["--genesis", "HEAD", "--repo"])
         .arg(work)
         .args(["--member", &format!("{}=50", dn.address(1))])

@@ -9,9 +9,8 @@
   stdenv,
   rustPlatform,
   pkg-config,
+  cmake,
   installShellFiles,
-  libgit2,
-  zlib,
   # The NixOS VM tests of checks/, by name (passthru.tests); the flake passes them.
   daoTests ? { },
 }:
@@ -57,16 +56,15 @@ rustPlatform.buildRustPackage {
 
   cargoLock.lockFile = ../Cargo.lock;
 
+  # libgit2 is built from libgit2-sys's bundled copy, on zlib-ng built with cmake (git2's
+  # `zlib-ng-compat`): inflating is most of a diff hash's time (docs/diff-hash.md, "Cost").
   nativeBuildInputs = [
     pkg-config
+    cmake
     installShellFiles
   ];
-  # libgit2-sys links the system libgit2 when its version fits, and builds its bundled copy
-  # otherwise.
-  buildInputs = [
-    libgit2
-    zlib
-  ];
+  # cmake is here for zlib-ng's build only: the Rust build drives it.
+  dontUseCmakeConfigure = true;
 
   cargoBuildFlags = [
     "--package"

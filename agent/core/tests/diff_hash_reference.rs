@@ -177,6 +177,35 @@ fn a_missing_blob_is_an_error_naming_its_path() {
     assert!(text.contains("`b.txt`") && text.contains(&blob), "{text}");
 }
 
+/// The hash covers content, not object ids, which is why libgit2's SHA-1 check of every object
+/// read can be off (digest.rs, `tune_libgit2`): a blob whose stored content is not what its id
+/// says hashes as the content it holds, so the change no longer matches what was approved.
+#[test]
+fn content_that_is_not_what_its_id_says_changes_the_hash() {
+    let (dir, one, two) = small_repo();
+    let approved = diff_hash_revisions(dir.path(), &one, &two).unwrap();
+    let loose = |repo: &Path, oid: &str| repo.join(".git/objects").join(&oid[..2]).join(&oid[2..]);
+    // The same path with other content, in a second repository.
+    let (other, _, _) = small_repo();
+    std::fs::write(other.path().join("b.txt"), "B\n").unwrap();
+    git(other.path(), &["commit", "-q", "-am", "other b"], None);
+    let genuine = diff_hash_revisions(other.path(), "HEAD~2", "HEAD").unwrap();
+    let other_blob = git(other.path(), &["rev-parse", "HEAD:b.txt"], None);
+
+    // Swap the stored bytes of two's b.txt for the other content, keeping two's object id.
+    let blob = git(dir.path(), &["rev-parse", &format!("{two}:b.txt")], None);
+    let target = loose(dir.path(), &blob);
+    let mut perms = std::fs::metadata(&target).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&target, perms).unwrap();
+    std::fs::copy(loose(other.path(), &other_blob), &target).unwrap();
+
+    let tampered = diff_hash_revisions(dir.path(), &one, &two).unwrap();
+    assert_ne!(tampered.diff_hash, approved.diff_hash);
+    assert_eq!(tampered.diff_hash, genuine.diff_hash);
+}
+
 /// Writes a raw tree object (git's own tools refuse to make these).
 fn raw_tree(dir: &Path, entries: &[(&str, &[u8], &str)]) -> String {
     let mut raw = Vec::new();

@@ -152,6 +152,7 @@ pub fn diff_hash_within(
     head: Oid,
     limits: &Limits,
 ) -> Result<DiffSummary, DiffHashError> {
+    digest::tune_libgit2();
     let tree_of = |oid: Oid| -> Result<Oid, DiffHashError> {
         let commit = repo
             .find_commit(oid)

@@ -115,7 +115,25 @@ pub fn facts(h: &Hooks, rec: &Record, outcome: &Outcome) -> Vec<(String, String)
     if let Ok(path) = std::env::var("PATH") {
         env.push(("PATH", path));
     }
-    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    env.into_iter()
+        .map(|(k, v)| (k.to_owned(), clean(&v)))
+        .collect()
+}
+
+/// A value an environment can carry: a reason may quote a build's output, whose NUL (refused
+/// by exec) or terminal escapes (refused by systemd's `Environment=`) would keep the hook from
+/// starting. Newlines and tabs stay.
+fn clean(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 impl Hooks {
@@ -171,5 +189,16 @@ impl Hooks {
         }
         crate::metrics::hook_run(ran.label());
         ran
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_in_a_fact_become_spaces_and_lines_stay() {
+        assert_eq!(
+            super::clean("built\u{1b}[31m red\0x\nnext\tline"),
+            "built [31m red x\nnext\tline"
+        );
     }
 }

@@ -452,6 +452,17 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         web_metrics.contains("dao_agent_outcomes_total{outcome=\"not_reproducible\"} 1"),
         "{web_metrics}"
     );
+    // db's operator rollback (step 5) is counted as one, and nothing rolled it back by itself.
+    let db_metrics = std::fs::read_to_string(dump.path().join("metrics-db.txt")).unwrap();
+    for line in [
+        "dao_agent_rollbacks_total{kind=\"operator\"} 1",
+        "dao_agent_rollbacks_total{kind=\"automatic\"} 0",
+    ] {
+        assert!(
+            db_metrics.lines().any(|l| l == line),
+            "{line}: {db_metrics}"
+        );
+    }
     let dumped: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dump.path().join("fleet.json")).unwrap())
             .unwrap();

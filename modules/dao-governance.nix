@@ -93,6 +93,7 @@ in
   imports = [
     ./dao-governance/executor.nix
     ./dao-governance/validator.nix
+    ./dao-governance/monitoring.nix
   ];
 
   options.services.dao-governance = {

@@ -36,6 +36,8 @@ pub struct Host {
     /// The agent's account (signs its reports).
     pub address: String,
     pub bus_address: String,
+    /// Where its agent serves /metrics on 127.0.0.1 (a free port).
+    pub metrics_port: u16,
 }
 
 /// What a host's agent is configured with besides its own paths.
@@ -105,6 +107,7 @@ impl Host {
                 "unix:path={}",
                 root.join("run/dbus/system_bus_socket").display()
             ),
+            metrics_port: dao_testkit::free_port(),
         })
     }
 
@@ -295,7 +298,13 @@ command = ["/bin/sh", "-c", "test -e {root}/run/current-system/healthy"]
 
 [keys]
 account_key_file = "{key}"
+
+[metrics]
+# /metrics on 127.0.0.1 (`dao-demo --dump DIR` saves its last scrape).
+enable = true
+port = {metrics}
 "#,
+            metrics = self.metrics_port,
             name = self.name,
             state = self.state_dir().display(),
             algod = s.algod_url,

@@ -18,6 +18,7 @@
 pub mod agent_proc;
 pub mod bins;
 pub mod devnet;
+pub mod dump;
 pub mod fleet;
 pub mod host;
 pub mod interrupt;

@@ -36,6 +36,8 @@ pub struct Validator {
     pub key_file: PathBuf,
     /// Its key file as the members' checkout sees it (`dao-agentctl claim-reward --key`).
     pub key: String,
+    /// Where its agent serves /metrics on 127.0.0.1 (a free port).
+    pub metrics_port: u16,
 }
 
 /// What a validator's agent is configured with besides its own paths.
@@ -62,6 +64,8 @@ impl Validator {
             address: address.to_owned(),
             key_file: key_file.to_path_buf(),
             key: format!("../keys/{name}.key"),
+            // A free port is far above 2: the configured base below stays valid.
+            metrics_port: dao_testkit::free_port(),
         })
     }
 
@@ -113,7 +117,14 @@ hosts = [
 # Attest only (the default): the validators are not members here.
 policy = "attest"
 store = "{store}"
+
+[metrics]
+# `--role validator` serves on port + 2 (one port per role unit): {metrics_port} here.
+enable = true
+port = {metrics_base}
 "#,
+            metrics_port = self.metrics_port,
+            metrics_base = self.metrics_port.saturating_sub(2),
             name = self.name,
             state = self.state_dir().display(),
             algod = s.algod_url,

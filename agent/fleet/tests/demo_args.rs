@@ -18,6 +18,7 @@ fn help_names_the_flag_and_exits_zero() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Usage: dao-demo [OPTIONS]"), "{flag}: {text}");
         assert!(text.contains("--keep"), "{flag}: {text}");
+        assert!(text.contains("--dump <DIR>"), "{flag}: {text}");
         assert!(text.contains("two NixOS hosts"), "{flag}: {text}");
     }
     let long = String::from_utf8_lossy(&demo(&["--help"]).stdout).into_owned();
@@ -39,4 +40,13 @@ fn an_unknown_argument_is_named_and_exits_two_without_a_fleet() {
     }
     let err = String::from_utf8_lossy(&demo(&["--kep"]).stderr).into_owned();
     assert!(err.contains("'--kep'"), "{err}");
+    // --dump needs its directory.
+    let out = demo(&["--dump"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("a value is required for '--dump <DIR>'"),
+        "{err}"
+    );
 }

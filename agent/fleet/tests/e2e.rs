@@ -39,6 +39,39 @@ fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// promtool, when installed; missing: a loud skip, or a failure under CI=true.
+fn promtool() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("promtool"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = "promtool is not installed (apt-get install prometheus): the dump's metrics are not checked";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+        eprintln!("\n!!!!!!!! SKIPPED: {msg} !!!!!!!!\n");
+    }
+    found
+}
+
+fn promtool_check(promtool: &Path, text: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
     let mut s = Scenario::start(false, Story::new(false)).expect("set up the fleet");
@@ -397,6 +430,54 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         assert_eq!(r["pending"], serde_json::json!([]), "{rows}");
     }
     assert_eq!(audit["findings"], serde_json::json!([]), "{audit}");
+
+    // `dao-demo --dump`: each agent's last scrape, and the chain's view of the fleet.
+    let dump = tempfile::tempdir().unwrap();
+    let files = s.dump(dump.path()).unwrap();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for agent in ["web", "db", "vera", "victor"] {
+        let text =
+            std::fs::read_to_string(dump.path().join(format!("metrics-{agent}.txt"))).unwrap();
+        assert!(
+            text.contains("dao_agent_build_info{version="),
+            "{agent}: {text}"
+        );
+        if let Some(promtool) = promtool() {
+            let out = promtool_check(&promtool, &text);
+            assert!(out.status.success(), "{agent}: {out:?}");
+        }
+    }
+    let web_metrics = std::fs::read_to_string(dump.path().join("metrics-web.txt")).unwrap();
+    assert!(
+        web_metrics.contains("dao_agent_outcomes_total{outcome=\"not_reproducible\"} 1"),
+        "{web_metrics}"
+    );
+    // db's operator rollback (step 5) is counted as one, and nothing rolled it back by itself.
+    let db_metrics = std::fs::read_to_string(dump.path().join("metrics-db.txt")).unwrap();
+    for line in [
+        "dao_agent_rollbacks_total{kind=\"operator\"} 1",
+        "dao_agent_rollbacks_total{kind=\"automatic\"} 0",
+    ] {
+        assert!(
+            db_metrics.lines().any(|l| l == line),
+            "{line}: {db_metrics}"
+        );
+    }
+    let dumped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.path().join("fleet.json")).unwrap())
+            .unwrap();
+    assert_eq!(dumped, rows);
+    let ids: BTreeSet<u64> = dumped
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, BTreeSet::from([web, db]));
+    let dumped_audit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.path().join("audit.json")).unwrap())
+            .unwrap();
+    assert_eq!(dumped_audit, audit);
 
     // Exactly one report per (proposal, host) on chain, plus db's one amendment.
     let counts = s.count_reports().unwrap();

@@ -6,10 +6,12 @@
 
 mod check;
 mod duration;
+mod monitoring;
 mod raw;
 mod validator;
 
 pub use duration::Span;
+pub use monitoring::{Hooks, Metrics, DEFAULT_METRICS_PORT};
 pub use validator::{Validator, VotePolicy};
 
 use crate::address::Address;
@@ -79,6 +81,8 @@ pub struct Config {
     /// Present when the validator role is on.
     pub validator: Option<Validator>,
     pub keys: Keys,
+    pub metrics: Metrics,
+    pub hooks: Hooks,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -516,7 +520,12 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
         }
     };
 
+    let metrics = monitoring::check_metrics(raw.metrics, p);
+    let hooks = monitoring::check_hooks(raw.hooks, p);
+
     Some(Config {
+        metrics,
+        hooks,
         roles,
         state_dir: state_dir?,
         chain: chain?,

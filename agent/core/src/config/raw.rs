@@ -16,6 +16,8 @@ pub struct Raw {
     pub executor: Option<RawExecutor>,
     pub validator: Option<super::validator::RawValidator>,
     pub keys: Option<RawKeys>,
+    pub metrics: Option<super::monitoring::RawMetrics>,
+    pub hooks: Option<super::monitoring::RawHooks>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -146,6 +146,7 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     );
 
     let mut tasks = tokio::task::JoinSet::new();
+    let metrics = serve_metrics(&cfg, only, &node, &mut tasks).await?;
     if roles.contains(&Role::Watcher) {
         let dir = role_dir(&cfg, "watcher")?;
         tasks.spawn(watcher::watch(ok.app.clone(), dir, start_after));
@@ -173,12 +174,15 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
         let observer = deployer::observer(Arc::clone(&shared), move |proposal, state| {
             let _ = changes_tx.send((proposal, state));
         });
+        let edges = setup.edges();
+        let hooks = hooks(&cfg, &setup, &edges);
+        let observer =
+            crate::observe::observer(observer, metrics.clone(), hooks, edges.clock.now_ms());
         let chain = Arc::new(chain::ChainEdge {
             app: ok.app.clone(),
             signer: signer(&cfg)?,
             runtime: tokio::runtime::Handle::current(),
         });
-        let edges = setup.edges();
         let start = {
             let setup = Arc::clone(&setup);
             let shared = Arc::clone(&shared);
@@ -192,6 +196,9 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
             StartError::Setup(why) => Fatal::Config(why),
             StartError::Other(why) => Fatal::Other(why),
         })?);
+        if let Some(m) = &metrics {
+            m.executor(Arc::clone(&d));
+        }
         let (req_tx, req_rx) = mpsc::channel(16);
         let bus = worker::serve_bus(&setup, req_tx)
             .await
@@ -220,6 +227,50 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     control_loop(executor).await;
     tasks.abort_all();
     Ok(())
+}
+
+/// Binds the metrics' port (before READY: a port in use stops the start) and serves it.
+async fn serve_metrics(
+    cfg: &Config,
+    only: Option<Role>,
+    node: &Node,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Result<Option<Arc<crate::metrics::Metrics>>, Fatal> {
+    if !cfg.metrics.enable {
+        return Ok(None);
+    }
+    let m = crate::metrics::install(Arc::new(crate::metrics::Metrics::new(
+        node.clone(),
+        env!("CARGO_PKG_VERSION"),
+    )));
+    let addr = std::net::SocketAddr::new(cfg.metrics.address, cfg.metrics.port_for(only));
+    let listener = crate::metrics::server::bind(addr)
+        .await
+        .map_err(Fatal::Config)?;
+    tasks.spawn(crate::metrics::server::serve(listener, Arc::clone(&m)));
+    Ok(Some(m))
+}
+
+/// The on_outcome hook, when one is configured: a transient unit where the switch uses systemd.
+fn hooks(
+    cfg: &Config,
+    setup: &setup::Setup,
+    edges: &crate::edges::Edges,
+) -> Option<Arc<crate::hooks::Hooks>> {
+    let argv = cfg.hooks.on_outcome.clone()?;
+    let runner = match cfg.executor.switch_mode {
+        config::SwitchMode::Systemd => crate::hooks::Runner::Systemd { bus: None },
+        config::SwitchMode::Direct => crate::hooks::Runner::Direct,
+    };
+    Some(Arc::new(crate::hooks::Hooks {
+        argv,
+        timeout: cfg.hooks.timeout.0,
+        runner,
+        host_id: setup.host,
+        host_name: setup.host_name.clone(),
+        app_id: setup.app_id,
+        system: Arc::clone(&edges.system),
+    }))
 }
 
 /// The validator's judge and signer: its own checkout and GC roots under

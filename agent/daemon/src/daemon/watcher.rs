@@ -14,6 +14,7 @@ pub async fn watch(app: App, dir: PathBuf, start_after: u64) {
     else {
         return;
     };
+    crate::metrics::follower("watcher", follower.status_handle());
     loop {
         match follower.next().await {
             Ok(ev) => {

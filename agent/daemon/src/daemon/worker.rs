@@ -92,6 +92,9 @@ pub fn handle(d: &Arc<Deployer>, wake: &Arc<Notify>, req: Request) {
                 let r = d
                     .rollback(generation, reason, caller.uid)
                     .map(|rb| serde_json::to_string(&rb).unwrap_or_default());
+                if r.is_ok() {
+                    crate::metrics::operator_rollback();
+                }
                 let _ = reply.send(r);
             });
         }
@@ -136,6 +139,7 @@ pub async fn follow(
     else {
         return;
     };
+    crate::metrics::follower("executor", follower.status_handle());
     loop {
         match follower.next().await {
             Ok(ev) => {

@@ -265,6 +265,7 @@ pub async fn follow(
     else {
         return;
     };
+    crate::metrics::follower("validator", follower.status_handle());
     loop {
         match follower.next().await {
             Ok(ev) => {

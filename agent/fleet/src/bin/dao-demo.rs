@@ -1,13 +1,14 @@
 //! `dao-demo`: the whole path of a change through a governed fleet, narrated (README command 1;
 //! `scripts/demo` installs what it needs and runs it).
 //!
-//!     dao-demo [--keep]
+//!     dao-demo [--keep] [--dump DIR]
 //!
 //! Exit status: 0 when every outcome was the expected one, 1 when one was not, 2 when the demo
 //! could not run (a missing program, an interrupted run).
 
 use clap::Parser;
 use dao_fleet::{interrupt, Scenario, Story};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Runs a DAO-governed fleet of two NixOS hosts on this machine (a local devnet, a git daemon,
@@ -23,11 +24,15 @@ struct Args {
     /// Keep the fleet's directory (logs, journals, repositories, configurations).
     #[arg(long)]
     keep: bool,
+    /// At the end, write each agent's last /metrics scrape (metrics-<agent>.txt) and
+    /// `dao-agentctl fleet --json` and `audit --json` (fleet.json, audit.json) into DIR.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     // A bad argument exits 2 with the usage, --help and --version exit 0 (clap's own codes).
-    let Args { keep } = Args::parse();
+    let Args { keep, dump } = Args::parse();
     // Signals only set a flag; every wait checks it, so the fleet is always cleaned up.
     let _signals = match interrupt::install() {
         Ok(rt) => rt,
@@ -53,7 +58,23 @@ fn main() -> ExitCode {
         }
         Ok(mut s) => {
             let ran = s.run_all();
-            let all_ok = s.summary(ran.is_ok());
+            let mut all_ok = s.summary(ran.is_ok());
+            if let Some(dir) = &dump {
+                match s.dump(dir) {
+                    Ok(files) => {
+                        s.fleet
+                            .story
+                            .section(&format!("Dumped into {}", dir.display()));
+                        for f in files {
+                            s.fleet.story.output(&f.display().to_string());
+                        }
+                    }
+                    Err(e) => {
+                        s.fleet.story.bad(&format!("the dump failed: {e:#}"));
+                        all_ok = false;
+                    }
+                }
+            }
             match ran {
                 Err(e) => {
                     s.fleet.story.bad(&format!("the demo stopped: {e:#}"));

@@ -127,6 +127,8 @@ pub struct Scenario {
     health_timeout: String,
     /// What the validators did, once counted (step 7), for the summary.
     pub tally: Option<Tally>,
+    /// `dao-agentctl fleet --json` and `audit --json`, once the summary ran them.
+    pub chain_view: Option<(serde_json::Value, serde_json::Value)>,
 }
 
 /// A proposal whose vote is still open.
@@ -188,6 +190,7 @@ impl Scenario {
             applied_flake,
             health_timeout,
             tally: None,
+            chain_view: None,
             fleet,
         })
     }

@@ -115,6 +115,7 @@ impl Scenario {
                 n => format!("{n:?}"),
             },
         );
+        self.chain_view = Some((rows.clone(), report.clone()));
         Ok((rows, report))
     }
 

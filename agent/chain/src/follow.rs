@@ -4,7 +4,9 @@
 //! written atomically to a file only when the caller comes back for the next event after the last
 //! event of a round, so a crash replays at most that round. Handling must be idempotent; each
 //! event carries `(round, txid, index)` as a unique key. algod down or slow: the follower retries
-//! with exponential backoff and jitter, reporting [`Status::Retrying`]; nothing is skipped.
+//! with exponential backoff and jitter, reporting [`Status::Retrying`] ([`Status::RateLimited`]
+//! when the node refused for the request rate; its `Retry-After` lengthens the delay); nothing is
+//! skipped.
 
 use crate::errors::ChainError;
 use crate::events::{decode_log, AppEvent, Log, LogError};
@@ -46,6 +48,39 @@ pub enum Status {
         last_error: String,
         retry_in: Duration,
     },
+    /// The node (or the provider in front of it) refused for our request rate (429, or a 403
+    /// with `Retry-After`) `attempt` times in a row; the next try is after `retry_in`, never
+    /// sooner than the node asked.
+    RateLimited {
+        attempt: u32,
+        last_error: String,
+        retry_in: Duration,
+    },
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Starting => write!(f, "starting"),
+            Status::Following { round } => write!(f, "following at round {round}"),
+            Status::Retrying {
+                attempt,
+                last_error,
+                retry_in,
+            } => write!(
+                f,
+                "algod failing (attempt {attempt}, next in {retry_in:?}): {last_error}"
+            ),
+            Status::RateLimited {
+                attempt,
+                last_error,
+                retry_in,
+            } => write!(
+                f,
+                "rate limited by algod (attempt {attempt}, next in {retry_in:?}): {last_error}"
+            ),
+        }
+    }
 }
 
 /// Retry timing.
@@ -102,6 +137,12 @@ impl Iterator for Schedule<'_> {
         self.attempt = self.attempt.saturating_add(1);
         Some(self.backoff.delay(self.attempt, next_entropy(self.entropy)))
     }
+}
+
+/// The schedule's delay, or longer when the node's `Retry-After` asks for more: a provider that
+/// rate-limits wants its pause kept whatever our own schedule says.
+fn honour_retry_after(e: &ChainError, delay: Option<Duration>) -> Option<Duration> {
+    delay.map(|d| d.max(e.retry_after().unwrap_or_default()))
 }
 
 /// xorshift64 over the follower's state (only the follower's own task touches it).
@@ -313,12 +354,21 @@ impl Follower {
     }
 
     /// Reports retry `attempt` (1-based) of a run, with the error and the delay backon sleeps.
-    fn retrying_status(&self, attempt: &mut u32, error: &dyn std::fmt::Display, delay: Duration) {
+    fn retrying_status(&self, attempt: &mut u32, error: &ChainError, delay: Duration) {
         *attempt = attempt.saturating_add(1);
-        self.set_status(Status::Retrying {
-            attempt: *attempt,
-            last_error: error.to_string(),
-            retry_in: delay,
+        let (attempt, last_error, retry_in) = (*attempt, error.to_string(), delay);
+        self.set_status(if error.is_rate_limited() {
+            Status::RateLimited {
+                attempt,
+                last_error,
+                retry_in,
+            }
+        } else {
+            Status::Retrying {
+                attempt,
+                last_error,
+                retry_in,
+            }
         });
     }
 
@@ -386,6 +436,7 @@ impl Follower {
         (|| op(app))
             .retry(self.schedule())
             .when(ChainError::is_transient)
+            .adjust(honour_retry_after)
             .notify(|e, delay| self.retrying_status(&mut attempt, e, delay))
             .sleep(tokio::time::sleep)
             .await
@@ -448,12 +499,14 @@ impl Follower {
             let verified = (|| app.verify_proposal(id, rules, now))
                 .retry(self.schedule())
                 .when(|e| matches!(e, VerifyError::Read { source, .. } if source.is_transient()))
+                .adjust(|e, delay| match e {
+                    VerifyError::Read { source, .. } => honour_retry_after(source, delay),
+                    _ => delay,
+                })
                 .notify(|e, delay| {
-                    let source: &dyn std::fmt::Display = match e {
-                        VerifyError::Read { source, .. } => source,
-                        other => other,
-                    };
-                    self.retrying_status(&mut attempt, source, delay)
+                    if let VerifyError::Read { source, .. } = e {
+                        self.retrying_status(&mut attempt, source, delay)
+                    }
                 })
                 .sleep(tokio::time::sleep)
                 .await;

@@ -6,8 +6,9 @@ use crate::decode::{
     VoteRecord,
 };
 use crate::errors::ChainError;
+use crate::rest::{block_timestamp_of, Rest};
 use algonaut::algod::v2::Algod;
-use algonaut::core::{AppId, Round};
+use algonaut::model::algod::{Application, ApplicationBoxes, BlockLogs, NodeStatus};
 use dao_core::address::Address;
 use std::future::Future;
 use std::path::Path;
@@ -20,7 +21,9 @@ pub struct Timeouts {
     pub request: Duration,
     /// `wait-for-block-after` (algod answers after about a minute without a block).
     pub wait: Duration,
-    /// From submitting a group to its confirmation.
+    /// How long a sent group is polled before the node's round is compared with the group's
+    /// last valid round (then at every poll): a group is given up only once that round passed,
+    /// since until then it may still confirm. Also how long a rate-limited send is retried.
     pub confirm: Duration,
 }
 
@@ -38,6 +41,7 @@ impl Default for Timeouts {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub(crate) algod: Algod,
+    pub(crate) rest: Rest,
     url: String,
     pub timeouts: Timeouts,
 }
@@ -67,6 +71,7 @@ impl Node {
         })?;
         Ok(Node {
             algod,
+            rest: Rest::new(url, token),
             url: url.trim_end_matches('/').to_owned(),
             timeouts: Timeouts::default(),
         })
@@ -118,8 +123,9 @@ impl Node {
 
     /// The last round algod knows.
     pub async fn last_round(&self) -> Result<u64, ChainError> {
-        let s = self
-            .call("GET /v2/status", self.timeouts.request, self.algod.status())
+        let s: NodeStatus = self
+            .rest
+            .get("GET /v2/status", "/v2/status", &[], self.timeouts.request)
             .await?;
         Ok(s.last_round.0)
     }
@@ -127,28 +133,31 @@ impl Node {
     /// Waits until a block after `round` exists (or algod's own wait ends) and returns the last
     /// round.
     pub async fn wait_for_block_after(&self, round: u64) -> Result<u64, ChainError> {
-        let s = self
-            .call(
+        let s: NodeStatus = self
+            .rest
+            .get(
                 "GET /v2/status/wait-for-block-after",
+                &format!("/v2/status/wait-for-block-after/{round}"),
+                &[],
                 self.timeouts.wait,
-                self.algod.status_after_block(Round(round)),
             )
             .await?;
         Ok(s.last_round.0)
     }
 
-    /// The timestamp of a block.
+    /// The timestamp of a block, from its header alone (`header-only=true`, algod.oas2.json's
+    /// GetBlock): whole blocks of real networks carry transactions algonaut 0.9 cannot decode.
     pub async fn block_timestamp(&self, round: u64) -> Result<u64, ChainError> {
-        let b = self
-            .call(
+        let b: serde_json::Value = self
+            .rest
+            .get(
                 &format!("GET /v2/blocks/{round}"),
+                &format!("/v2/blocks/{round}"),
+                &[("header-only", "true")],
                 self.timeouts.request,
-                self.algod.block(round),
             )
             .await?;
-        b.block.timestamp.ok_or_else(|| ChainError::NotFound {
-            what: format!("the timestamp of block {round}"),
-        })
+        block_timestamp_of(round, &b)
     }
 
     /// The app-call logs of a block: `(txid, app id, logs)` in block order.
@@ -156,11 +165,13 @@ impl Node {
         &self,
         round: u64,
     ) -> Result<Vec<(String, u64, Vec<Vec<u8>>)>, ChainError> {
-        let b = self
-            .call(
+        let b: BlockLogs = self
+            .rest
+            .get(
                 &format!("GET /v2/blocks/{round}/logs"),
+                &format!("/v2/blocks/{round}/logs"),
+                &[],
                 self.timeouts.request,
-                self.algod.block_logs(round),
             )
             .await?;
         Ok(b.logs
@@ -178,11 +189,17 @@ impl Node {
     /// An application's parameters and global state; `NotFound` when it does not exist.
     pub async fn app_info(&self, app_id: u64) -> Result<AppInfo, ChainError> {
         let what = format!("GET /v2/applications/{app_id}");
-        let r = self
-            .call(&what, self.timeouts.request, self.algod.app(AppId(app_id)))
+        let r: Result<Application, _> = self
+            .rest
+            .get(
+                &what,
+                &format!("/v2/applications/{app_id}"),
+                &[],
+                self.timeouts.request,
+            )
             .await;
         let app = match r {
-            Err(ChainError::Algod { source, .. }) if source.is_404() => {
+            Err(e) if e.is_http_404() => {
                 return Err(ChainError::NotFound {
                     what: format!("application {app_id}"),
                 })
@@ -259,12 +276,14 @@ impl App {
     pub async fn read_box(&self, key: &BoxKey) -> Result<Option<Vec<u8>>, ChainError> {
         let name = format!("b64:{}", data_encoding::BASE64.encode(&key.name()));
         let what = format!("GET /v2/applications/{}/box ({key})", self.app_id);
-        let r = self
+        let r: Result<algonaut::model::algod::Box, _> = self
             .node
-            .call(
+            .rest
+            .get(
                 &what,
+                &format!("/v2/applications/{}/box", self.app_id),
+                &[("name", &name)],
                 self.node.timeouts.request,
-                self.node.algod.app_box(AppId(self.app_id), &name),
             )
             .await;
         match r {
@@ -276,7 +295,7 @@ impl App {
                 }
                 Ok(Some(b.value.0))
             }
-            Err(ChainError::Algod { source, .. }) if source.is_404() => Ok(None),
+            Err(e) if e.is_http_404() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -284,12 +303,14 @@ impl App {
     /// The names of all the app's boxes, decoded (an unknown name is an error).
     pub async fn box_keys(&self) -> Result<Vec<BoxKey>, ChainError> {
         let what = format!("GET /v2/applications/{}/boxes", self.app_id);
-        let r = self
+        let r: ApplicationBoxes = self
             .node
-            .call(
+            .rest
+            .get(
                 &what,
+                &format!("/v2/applications/{}/boxes", self.app_id),
+                &[],
                 self.node.timeouts.request,
-                self.node.algod.app_boxes(AppId(self.app_id), None),
             )
             .await?;
         let mut keys = Vec::with_capacity(r.boxes.len());

@@ -357,6 +357,22 @@ impl Follower {
     fn retrying_status(&self, attempt: &mut u32, error: &ChainError, delay: Duration) {
         *attempt = attempt.saturating_add(1);
         let (attempt, last_error, retry_in) = (*attempt, error.to_string(), delay);
+        // The first failure of a run and then every power of two: an outage of hours logs a
+        // dozen lines, not thousands.
+        if attempt.is_power_of_two() {
+            tracing::warn!(
+                app = self.app.app_id,
+                attempt,
+                retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                rate_limited = error.is_rate_limited(),
+                "{}",
+                if error.is_rate_limited() {
+                    format!("rate limited by algod, waiting as asked: {last_error}")
+                } else {
+                    format!("algod failing, retrying: {last_error}")
+                }
+            );
+        }
         self.set_status(if error.is_rate_limited() {
             Status::RateLimited {
                 attempt,
@@ -526,6 +542,39 @@ impl Follower {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn rate_limits_read_distinctly_from_failures() {
+        let limited = Status::RateLimited {
+            attempt: 2,
+            last_error: "HTTP 429".into(),
+            retry_in: Duration::from_secs(3),
+        };
+        assert!(limited
+            .to_string()
+            .starts_with("rate limited by algod (attempt 2, next in 3s)"));
+        let failing = Status::Retrying {
+            attempt: 2,
+            last_error: "connection refused".into(),
+            retry_in: Duration::from_secs(3),
+        };
+        assert!(failing.to_string().starts_with("algod failing"));
+        let http = |status, retry_after: Option<u64>| ChainError::Http {
+            url: "u".into(),
+            what: "w".into(),
+            status,
+            message: String::new(),
+            retry_after: retry_after.map(Duration::from_secs),
+        };
+        let d = Some(Duration::from_millis(300));
+        assert_eq!(
+            honour_retry_after(&http(429, Some(5)), d),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(honour_retry_after(&http(429, Some(0)), d), d);
+        assert_eq!(honour_retry_after(&http(503, None), d), d);
+        assert_eq!(honour_retry_after(&http(429, Some(5)), None), None);
+    }
 
     #[test]
     fn backoff_grows_caps_and_jitters() {

@@ -87,7 +87,10 @@ impl Rest {
                 url: self.base.clone(),
                 what: what.to_owned(),
                 status: status.as_u16(),
-                message: error_message(&body),
+                message: match error_message(&body) {
+                    m if m.is_empty() => status.canonical_reason().unwrap_or_default().to_owned(),
+                    m => m,
+                },
                 retry_after,
             })
         };

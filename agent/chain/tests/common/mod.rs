@@ -54,6 +54,23 @@ impl Devnet {
         http_post(&self.addr(), path, &self.token, body).await
     }
 
+    /// Changes the devnet's real-node switches (devnet/README.md): `body` is a JSON object.
+    pub async fn switch(&self, body: &str) -> serde_json::Value {
+        let r = self.post("/devnet/switches", body).await;
+        let (head, json) = r.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "switches {body}: {r}"
+        );
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// The switches and the pool (GET /devnet/switches).
+    pub async fn switches(&self) -> serde_json::Value {
+        let r = http_request(&self.addr(), "GET", "/devnet/switches", &self.token, "").await;
+        serde_json::from_str(r.split_once("\r\n\r\n").unwrap().1).unwrap()
+    }
+
     /// Moves block time forward by `seconds` (one empty block).
     pub async fn advance(&self, seconds: u64) {
         let r = self
@@ -64,9 +81,13 @@ impl Devnet {
 }
 
 pub async fn http_post(addr: &str, path: &str, token: &str, body: &str) -> String {
+    http_request(addr, "POST", path, token, body).await
+}
+
+pub async fn http_request(addr: &str, method: &str, path: &str, token: &str, body: &str) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();

@@ -13,6 +13,7 @@
 //! See README.md for the trust model.
 
 pub mod attest;
+pub mod backoff;
 pub mod calls;
 pub mod decode;
 pub mod errors;
@@ -27,6 +28,7 @@ pub mod rest;
 pub mod txn;
 pub mod validation;
 pub mod verify;
+pub mod watermark;
 
 pub use errors::ChainError;
 pub use follow::{Event, Follower, Status};

@@ -8,7 +8,7 @@ use crate::decode::{
 use crate::errors::ChainError;
 use crate::rest::{block_timestamp_of, Rest};
 use algonaut::algod::v2::Algod;
-use algonaut::model::algod::{Application, ApplicationBoxes, BlockLogs, NodeStatus};
+use algonaut::model::algod::{Application, BlockLogs, NodeStatus};
 use dao_core::address::Address;
 use std::future::Future;
 use std::path::Path;
@@ -44,6 +44,10 @@ pub struct Node {
     pub(crate) rest: Rest,
     url: String,
     pub timeouts: Timeouts,
+    /// The highest fee, µAlgo, paid for one transaction (config `chain.max_fee`); a congested
+    /// node asking more makes the send fail with [`ChainError::FeeTooHigh`] before anything is
+    /// sent. None: no ceiling.
+    pub max_fee: Option<u64>,
 }
 
 /// The application's parameters, as far as the client needs them.
@@ -74,6 +78,7 @@ impl Node {
             rest: Rest::new(url, token),
             url: url.trim_end_matches('/').to_owned(),
             timeouts: Timeouts::default(),
+            max_fee: None,
         })
     }
 
@@ -250,6 +255,23 @@ impl Node {
     }
 }
 
+/// Box names asked per page (algod caps it at its MaxAPIBoxPerApplication and at 1 MB).
+pub const BOX_PAGE: u64 = 1000;
+
+/// One page of `GET /v2/applications/{id}/boxes` (OAS2 BoxesResponse).
+#[derive(Debug, serde::Deserialize)]
+struct BoxPage {
+    boxes: Vec<BoxName>,
+    #[serde(rename = "next-token")]
+    next_token: Option<String>,
+    round: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BoxName {
+    name: String,
+}
+
 /// A governance app on a node: typed, strictly decoded reads.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -300,24 +322,55 @@ impl App {
         }
     }
 
-    /// The names of all the app's boxes, decoded (an unknown name is an error).
+    /// The names of all the app's boxes, decoded (an unknown name is an error), a page at a
+    /// time: algod refuses to list more than its MaxAPIBoxPerApplication (100,000) names at
+    /// once ("Result limit exceeded") unless asked with `limit`/`next` (algod.oas2.json,
+    /// GetApplicationBoxes). Every page after the first is pinned to the first page's round so
+    /// that the pages describe one state. A node without pagination answers the whole list
+    /// without `next-token`, which ends the loop as well.
     pub async fn box_keys(&self) -> Result<Vec<BoxKey>, ChainError> {
         let what = format!("GET /v2/applications/{}/boxes", self.app_id);
-        let r: ApplicationBoxes = self
-            .node
-            .rest
-            .get(
-                &what,
-                &format!("/v2/applications/{}/boxes", self.app_id),
-                &[],
-                self.node.timeouts.request,
-            )
-            .await?;
-        let mut keys = Vec::with_capacity(r.boxes.len());
-        for b in r.boxes {
-            keys.push(BoxKey::parse(&b.name.0)?);
+        let path = format!("/v2/applications/{}/boxes", self.app_id);
+        let mut keys = Vec::new();
+        let mut next: Option<String> = None;
+        let mut round: Option<String> = None;
+        let limit = BOX_PAGE.to_string();
+        loop {
+            let mut query = vec![("limit", limit.as_str())];
+            if let Some(n) = &next {
+                query.push(("next", n));
+            }
+            if let Some(r) = &round {
+                query.push(("round", r));
+            }
+            let page: BoxPage = self
+                .node
+                .rest
+                .get(&what, &path, &query, self.node.timeouts.request)
+                .await?;
+            for b in &page.boxes {
+                let name = data_encoding::BASE64
+                    .decode(b.name.as_bytes())
+                    .map_err(|_| {
+                        ChainError::Invalid(format!("{what}: a box name is not base64"))
+                    })?;
+                keys.push(BoxKey::parse(&name)?);
+            }
+            match page.next_token {
+                Some(token) if !token.is_empty() => {
+                    if page.boxes.is_empty() || next.as_deref() == Some(token.as_str()) {
+                        return Err(ChainError::Invalid(format!(
+                            "{what}: algod's pagination does not advance (next-token {token:?}); is this algod?"
+                        )));
+                    }
+                    round = round.or(page.round.map(|r| r.to_string()));
+                    next = Some(token);
+                }
+                _ => break,
+            }
         }
         keys.sort();
+        keys.dedup();
         Ok(keys)
     }
 

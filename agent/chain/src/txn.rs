@@ -18,6 +18,41 @@ use dao_core::address::Address;
 use dao_core::rules::Rules;
 use std::time::{Duration, Instant};
 
+/// Raises a transaction's fee to what a congested node asks: its fee per byte times the signed
+/// transaction's encoded length, which go-algorand's pool requires of every transaction of a
+/// group on its own (data/pools/transactionPool.go, checkSufficientFee). The length is measured
+/// on the transaction signed as it will be sent (with a group id when grouped: the real one
+/// depends on the fees, but every id has the same length). The fee as built (the minimum, or
+/// more where the call pays for inner transactions) stays when it is higher. Until it settles,
+/// because a larger fee can take more bytes to encode.
+fn price(
+    t: &mut Transaction,
+    signer: &Signer,
+    fee_per_byte: u64,
+    grouped: bool,
+) -> Result<(), ChainError> {
+    if fee_per_byte == 0 {
+        return Ok(());
+    }
+    let base = t.fee.0;
+    for _ in 0..3 {
+        let mut probe = t.clone();
+        if grouped {
+            probe.assign_group_id(algonaut::crypto::HashDigest([0; 32]));
+        }
+        let signed = signer.account().sign(probe).map_err(build_err)?;
+        let size = algonaut::core::ToMsgPack::to_msg_pack(&signed)
+            .map_err(build_err)?
+            .len() as u64;
+        let fee = base.max(fee_per_byte.saturating_mul(size));
+        if fee == t.fee.0 {
+            break;
+        }
+        t.fee = MicroAlgos(fee);
+    }
+    Ok(())
+}
+
 /// How often a pending transaction is polled while the node answers.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -103,6 +138,20 @@ impl Node {
         signer: &Signer,
         txns: Vec<Transaction>,
     ) -> Result<(String, algonaut::model::algod::PendingTransactionResponse), ChainError> {
+        let params = self.params().await?;
+        let grouped = txns.len() > 1;
+        let mut txns = txns;
+        for t in &mut txns {
+            price(t, signer, params.fee.0, grouped)?;
+            if let Some(max_fee) = self.max_fee {
+                if t.fee.0 > max_fee {
+                    return Err(ChainError::FeeTooHigh {
+                        fee: t.fee.0,
+                        max_fee,
+                    });
+                }
+            }
+        }
         let txns = if txns.len() > 1 {
             TransactionGroup::try_from(txns)
                 .map_err(build_err)?

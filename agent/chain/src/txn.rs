@@ -273,13 +273,27 @@ impl Node {
         }
     }
 
+    /// The suggested parameters; a rate limit is waited out (within the confirmation timeout)
+    /// as for a send: every transaction needs them first.
     async fn params(&self) -> Result<algonaut::model::algod::SuggestedParams, ChainError> {
-        self.call(
-            "GET /v2/transactions/params",
-            self.timeouts.request,
-            self.algod.suggested_params(),
-        )
-        .await
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let r = self
+                .call(
+                    "GET /v2/transactions/params",
+                    self.timeouts.request,
+                    self.algod.suggested_params(),
+                )
+                .await;
+            match r {
+                Err(e) if e.is_rate_limited() && started.elapsed() < self.timeouts.confirm => {
+                    attempt = attempt.saturating_add(1);
+                    tokio::time::sleep(poll_delay(attempt, e.retry_after())).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The genesis id of the network algod serves (`mainnet-v1.0`, `testnet-v1.0`, …).

@@ -24,17 +24,40 @@ pub struct Devnet {
 }
 
 impl Devnet {
+    /// A devnet; with `DAO_TEST_DEVNET_SWITCHES` set (a JSON object, devnet/README.md), its
+    /// real-node switches are set before the test uses it, so that the whole suite can run
+    /// against e.g. asynchronous confirmation: `DAO_TEST_DEVNET_SWITCHES='{"confirm_every_ms":
+    /// 300}' cargo test -p dao-chain`.
     pub fn start() -> Devnet {
         let inner = dao_testkit::Devnet::start();
         let token = std::fs::read_to_string(&inner.token_file)
             .unwrap()
             .trim()
             .to_owned();
-        Devnet {
+        let dn = Devnet {
             url: inner.url.clone(),
             token,
             inner,
+        };
+        if let Ok(switches) = std::env::var("DAO_TEST_DEVNET_SWITCHES") {
+            use std::io::{Read, Write};
+            let addr = dn.addr();
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(
+                s,
+                "POST /devnet/switches HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{switches}",
+                dn.token,
+                switches.len()
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert!(
+                out.starts_with("HTTP/1.1 200"),
+                "DAO_TEST_DEVNET_SWITCHES: {out}"
+            );
         }
+        dn
     }
 
     pub fn node(&self) -> Node {

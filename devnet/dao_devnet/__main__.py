@@ -13,6 +13,7 @@ from algosdk import account, encoding, mnemonic
 from .chain import Chain
 from .ledger import JIG, Ledger
 from .server import Devnet, make_server
+from .switches import SwitchError, Switches
 
 LOOPBACK = {"127.0.0.1", "localhost"}
 
@@ -36,7 +37,32 @@ def parse_args(argv):
                    help="an empty block after this much idle time (default 2s; 0 disables)")
     p.add_argument("--timestamp-start", type=int, default=None,
                    help="timestamp of the genesis block; time then runs at wall-clock speed from there")
+    g = p.add_argument_group("real-node behaviour (all off by default; POST /devnet/switches changes them)")
+    g.add_argument("--prune", type=int, default=None, metavar="N",
+                   help="serve only the last N rounds' blocks and logs, as a non-archival node (~1000)")
+    g.add_argument("--confirm-every", type=duration, default=None, metavar="D",
+                   help="asynchronous confirmation: sent groups wait in a pool; one block takes them all every D "
+                        "(0: only on POST /devnet/block)")
+    g.add_argument("--fail", default=None, metavar="SPEC",
+                   help="refuse API requests: STATUS(429|403|503) then :count=N, :every=N or :fraction=F[:seed=S], "
+                        "optional :retry_after=SECONDS[:retry_after_date=true]; e.g. 429:every=3:retry_after=1")
+    g.add_argument("--fee-per-byte", type=int, default=0, metavar="F",
+                   help="congestion: suggested fee F µAlgo/byte; transactions paying less are refused")
+    g.add_argument("--max-boxes", type=int, default=0, metavar="N",
+                   help="algod's MaxAPIBoxPerApplication (100000 on algod; 0 = unlimited)")
+    g.add_argument("--algod-errors", action="store_true",
+                   help="algod's answers where the devnet's differ (missing app's /boxes, refused group's pending)")
     args = p.parse_args(argv)
+    args.switches = Switches()
+    try:
+        args.switches.update({
+            "prune": args.prune, "fee_per_byte": args.fee_per_byte, "max_boxes": args.max_boxes,
+            "algod_errors": args.algod_errors,
+            "confirm_every_ms": None if args.confirm_every is None else int(args.confirm_every * 1000),
+            "fail": args.fail,
+        })
+    except (SwitchError, ValueError) as e:
+        p.error(str(e))
     if args.host not in LOOPBACK:
         p.error(f"refusing to listen on {args.host!r}: the devnet binds 127.0.0.1 only")
     if not 0 <= args.port < 65536:
@@ -102,7 +128,7 @@ def main(argv=None):
     accounts = dev_accounts(state_dir, args.accounts)
     for addr in accounts.values():
         ledger.fund(encoding.decode_address(addr), args.fund)
-    chain = Chain(ledger, timestamp_start=args.timestamp_start)
+    chain = Chain(ledger, timestamp_start=args.timestamp_start, switches=args.switches)
 
     token = secrets.token_hex(32)
     token_file = os.path.join(state_dir, "algod.token")
@@ -131,6 +157,19 @@ def main(argv=None):
 
     if args.block_interval > 0:
         threading.Thread(target=ticker, daemon=True, name="empty-blocks").start()
+
+    def pool_blocks():
+        # asynchronous confirmation: one block of the pooled groups every confirm_every_ms
+        # (read at every turn, so tests can switch it on a running devnet)
+        while not devnet.shutdown.wait(0.05):
+            every = args.switches.confirm_every_ms
+            if not every or chain.pending_count() == 0:
+                continue
+            if devnet.shutdown.wait(every / 1000):
+                break
+            chain.empty_block()
+
+    threading.Thread(target=pool_blocks, daemon=True, name="pool-blocks").start()
 
     print(json.dumps({"url": f"http://127.0.0.1:{port}", "token_file": token_file, "pid": os.getpid(),
                       "state_dir": state_dir, "accounts_file": os.path.join(state_dir, "accounts.json"),

@@ -30,8 +30,9 @@ def block_hash(block):
 
 
 class Chain:
-    def __init__(self, ledger, timestamp_start=None, clock=time.time):
+    def __init__(self, ledger, timestamp_start=None, clock=time.time, switches=None):
         self.ledger = ledger
+        self.switches = switches
         self.clock = clock
         self.cond = threading.Condition()
         now = clock()
@@ -43,8 +44,9 @@ class Chain:
         self.txids = [[]]          # per round: the top-level transaction ids
         self.stxns = [[]]          # per round: the submitted SignedTxns (with genesis fields)
         self.confirmed = {}        # txid -> (round, index)
-        self.rejected = {}         # txid -> (SignedTxn, error message)
+        self.rejected = {}         # txid -> (SignedTxn, error message, refused when sent)
         self.leases = {}           # (sender, lease) -> last valid round
+        self.pool = []             # asynchronous confirmation: [(body, stxns, txids)] waiting for a block
         self.last_block_time = time.monotonic()
         self.stopping = False
         self.empty_block()         # round 1
@@ -54,8 +56,16 @@ class Chain:
     def last_round(self):
         return len(self.blocks) - 1
 
+    def oldest_round(self):
+        """The oldest round whose block the devnet still serves (switch `prune`)."""
+        keep = self.switches.prune if self.switches else None
+        return max(0, self.last_round - keep + 1) if keep else 0
+
     def block(self, rnd):
-        return self.blocks[rnd] if 0 <= rnd < len(self.blocks) else None
+        return self.blocks[rnd] if self.oldest_round() <= rnd < len(self.blocks) else None
+
+    def asynchronous(self):
+        return self.switches is not None and self.switches.confirm_every_ms is not None
 
     def time_since_last_round_ns(self):
         return int((time.monotonic() - self.last_block_time) * 1e9)
@@ -76,13 +86,61 @@ class Chain:
         self.cond.notify_all()
 
     def empty_block(self, ts=None):
+        """The next block: empty, or every group waiting in the pool (asynchronous confirmation)."""
         with self.cond:
+            if self.pool:
+                return self._pool_block(ts)
             prev = self.blocks[-1]
             block = {k: prev[k] for k in ("gen", "gh", "proto", "fees", "rwd") if k in prev}
             block.update(rnd=prev["rnd"] + 1, ts=self._next_timestamp() if ts is None else ts,
                          tc=self.ledger.txn_counter)
             self._append(block, [], [])
             return block["rnd"]
+
+    def _pool_block(self, ts=None):
+        """One block of all the pooled groups. Each was accepted on its own when it came; should
+        the block as a whole fail now (time moved), the groups are tried one by one and those
+        refused leave the pool with their error, as algod's pool drops them on re-evaluation."""
+        rnd = self.last_round + 1
+        groups, self.pool = self.pool, []
+        ts = self._next_timestamp() if ts is None else ts
+        prev_ts = self.blocks[-1]["ts"]
+        try:
+            block = self.ledger.evaluate(b"".join(g[0] for g in groups), rnd, prev_ts)
+            kept = groups
+        except EvalError:
+            kept = []
+            for g in groups:
+                trial = b"".join(k[0] for k in kept) + g[0]
+                saved = self._save()
+                try:
+                    self.ledger.evaluate(trial, rnd, prev_ts)
+                    kept.append(g)
+                except EvalError as e:
+                    for s, t in zip(g[1], g[2]):
+                        self.rejected[t] = (s, "TransactionPool.Remember: " + e.message, False)
+                finally:
+                    self._restore(saved)
+            if not kept:
+                return self.empty_block(ts)
+            block = self.ledger.evaluate(b"".join(g[0] for g in kept), rnd, prev_ts)
+        block["ts"] = ts
+        txids = [t for g in kept for t in g[2]]
+        stxns = [s for g in kept for s in g[1]]
+        for s in stxns:
+            lease = s["txn"].get("lx")
+            if lease:
+                self.leases[(s["txn"]["snd"], lease)] = s["txn"].get("lv", 0)
+        self._append(block, txids, stxns)
+        return rnd
+
+    def _save(self):
+        lg = self.ledger
+        return dict(lg.accounts), lg.boxes, lg.creators, lg.txn_counter
+
+    def _restore(self, saved):
+        lg = self.ledger
+        lg.accounts, lg.boxes, lg.creators, lg.txn_counter = saved
 
     def advance(self, seconds):
         """Test-only: an empty block `seconds` after the previous one; later blocks keep the shift."""
@@ -129,22 +187,28 @@ class Chain:
             if self.stopping:
                 raise SubmitError("operation aborted as server is shutting down", 503)
             rnd = self.last_round + 1
+            pooled = {t for g in self.pool for t in g[2]}
             for s, t in zip(stxns, txids):
                 if t in self.confirmed:
                     raise SubmitError(f"TransactionPool.Remember: transaction already in ledger: {t}")
+                if t in pooled:
+                    raise SubmitError(f"TransactionPool.Remember: transaction already in pool: {t}")
                 lease = s["txn"].get("lx")
                 if lease:
                     key = (s["txn"]["snd"], lease)
                     if self.leases.get(key, 0) >= rnd:
                         raise SubmitError(f"TransactionPool.Remember: transaction {t} using an overlapping lease "
                                           f"(sender, lease):({addr(key[0])}, {addr(lease)})")
+            self._check_fees(stxns)
+            if self.asynchronous():
+                return self._remember(body, stxns, txids, rnd)
             ts = self._next_timestamp()
             try:
                 block = self.ledger.evaluate(body, rnd, self.blocks[-1]["ts"])
             except EvalError as e:
                 msg = "TransactionPool.Remember: " + e.message
                 for s, t in zip(stxns, txids):
-                    self.rejected[t] = (s, msg)
+                    self.rejected[t] = (s, msg, True)
                 raise SubmitError(msg) from None
             block["ts"] = ts
             for s in stxns:
@@ -154,15 +218,58 @@ class Chain:
             self._append(block, txids, stxns)
             return txids[0]
 
+    def _check_fees(self, stxns):
+        """Congestion (switch `fee_per_byte`): go-algorand's pool wants of every transaction at
+        least the fee per byte times its encoded length (data/pools/transactionPool.go,
+        checkSufficientFee), whatever the group's other transactions pay."""
+        per_byte = self.switches.fee_per_byte if self.switches else 0
+        if not per_byte:
+            return
+        for s in stxns:
+            length = len(canonical_pack(s))
+            fee = s["txn"].get("fee", 0)
+            if fee < per_byte * length:
+                raise SubmitError(f"TransactionPool.Remember: fee {fee} below threshold {per_byte * length} "
+                                  f"({per_byte} per byte * {length} bytes)")
+
+    def _remember(self, body, stxns, txids, rnd):
+        """Asynchronous confirmation: the group is checked against the ledger with the groups
+        already waiting (as algod's pool evaluates it speculatively), then waits for a block."""
+        trial = b"".join(g[0] for g in self.pool) + body
+        saved = self._save()
+        try:
+            self.ledger.evaluate(trial, rnd, self.blocks[-1]["ts"])
+        except EvalError as e:
+            msg = "TransactionPool.Remember: " + e.message
+            for s, t in zip(stxns, txids):
+                self.rejected[t] = (s, msg, True)
+            raise SubmitError(msg) from None
+        finally:
+            self._restore(saved)
+        self.pool.append((body, stxns, txids))
+        self.cond.notify_all()
+        return txids[0]
+
+    def pending_count(self):
+        with self.cond:
+            return sum(len(g[2]) for g in self.pool)
+
     def find(self, txid):
         """(SignedTxn, ApplyData or None, confirmed round, pool error) or None."""
         with self.cond:
+            for body, stxns, txids in self.pool:
+                if txid in txids:
+                    return stxns[txids.index(txid)], None, 0, ""
             if txid in self.confirmed:
                 rnd, i = self.confirmed[txid]
                 if rnd < self.last_round - MAX_TXN_LIFE:
                     return None
                 return self.stxns[rnd][i], self.blocks[rnd]["txns"][i], rnd, ""
             if txid in self.rejected:
-                s, msg = self.rejected[txid]
+                s, msg, at_submit = self.rejected[txid]
+                if at_submit and self.switches is not None and self.switches.algod_errors:
+                    # algod never pools a group it refused when it was sent: its lookup is 404
+                    # (a group its pool dropped later keeps its pool error, as here)
+                    return None
                 return s, None, 0, msg
             return None

@@ -14,6 +14,7 @@ from algosdk import encoding as sdk_encoding
 from . import encode
 from .chain import GENESIS_HASH, GENESIS_ID, PROTO, SubmitError, block_hash as hash_of_block
 from .ledger import EvalError, min_balance, pack
+from .switches import SwitchError, Switches
 
 WAIT_FOR_BLOCK_TIMEOUT = 60.0
 MAX_BODY = 10 * 1024 * 1024
@@ -64,9 +65,10 @@ def app_call_bytes(arg):
 class Devnet:
     """What the handler needs: the chain, the token and the server's lifecycle."""
 
-    def __init__(self, chain, token):
+    def __init__(self, chain, token, switches=None):
         self.chain = chain
         self.token = token
+        self.switches = switches or chain.switches or Switches()
         self.shutdown = threading.Event()
 
 
@@ -82,11 +84,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     # ------------------------------------------------------------------ plumbing
-    def _send(self, status, body, ctype="application/json"):
+    def _send(self, status, body, ctype="application/json", headers=None):
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode() + b"\n"
+        elif body is None:
+            body, ctype = b"", None
         self.send_response(status)
-        self.send_header("Content-Type", ctype)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if ctype:
+            self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -117,6 +124,11 @@ class Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(n)
         if path not in PUBLIC_PATHS and not self._authorized():
             return self._error(401, "Invalid API Token")
+        if path not in PUBLIC_PATHS and not path.startswith("/devnet/"):
+            refusal = self.devnet.switches.refusal()
+            if refusal is not None:
+                status, headers, rbody = refusal
+                return self._send(status, rbody, headers=headers)
         for m, pattern, fn in ROUTES:
             if m != method:
                 continue
@@ -208,7 +220,8 @@ class Handler(BaseHTTPRequestHandler):
         return self._status()
 
     def params(self, q, b):
-        return {"consensus-version": PROTO, "fee": 0, "genesis-hash": encode.b64(GENESIS_HASH),
+        # "fee" is algod's fee per byte (node.SuggestedFee: the pool's FeePerByte), 0 uncongested
+        return {"consensus-version": PROTO, "fee": self.devnet.switches.fee_per_byte, "genesis-hash": encode.b64(GENESIS_HASH),
                 "genesis-id": GENESIS_ID, "last-round": self.chain.last_round, "min-fee": 1000}
 
     def submit(self, q, body):
@@ -265,7 +278,12 @@ class Handler(BaseHTTPRequestHandler):
         return encode.application_json(app_id, creator, params)
 
     def boxes(self, q, b, app_text):
-        app_id, _, last = self._app(app_text)
+        if self.devnet.switches.algod_errors:
+            # algod lists the boxes of any id: a missing app has none (handlers.go)
+            app_id = _uint(app_text, "application-id")
+            last = self.chain.last_round
+        else:
+            app_id, _, last = self._app(app_text)
         with self.chain.cond:
             names = sorted(self.chain.ledger.app_boxes(app_id).items())
         prefix = app_call_bytes(q["prefix"]) if q.get("prefix") else b""
@@ -276,12 +294,18 @@ class Handler(BaseHTTPRequestHandler):
         include_values = q.get("include") == "values"
         limit = _uint(q["limit"], "limit") if q.get("limit") else 0
         mx = _uint(q["max"], "max") if q.get("max") else 0
+        algod_max = self.devnet.switches.max_boxes
         paginated = bool(limit or q.get("next") or include_values or prefix or q.get("round"))
         if not paginated:
-            if mx and len(names) > mx:
+            # handlers.go applicationBoxesMaxKeys: the request's max, else algod's
+            # MaxAPIBoxPerApplication, against the app's total box count
+            allowed = mx or algod_max
+            if allowed and len(names) > allowed:
                 raise HTTPError(400, "Result limit exceeded",
-                                data={"max-api-box-per-application": 0, "max": mx, "total-boxes": len(names)})
+                                data={"max-api-box-per-application": algod_max, "max": mx, "total-boxes": len(names)})
             return {"boxes": [{"name": encode.b64(n)} for n, _ in names]}
+        if algod_max and (limit == 0 or limit > algod_max):
+            limit = algod_max
         out = {"round": last}
         if limit and len(names) > limit:
             names = names[:limit]
@@ -388,6 +412,21 @@ class Handler(BaseHTTPRequestHandler):
         rnd, ts = self.chain.advance(seconds)
         return {"round": rnd, "timestamp": ts}
 
+    def devnet_switches(self, q, body):
+        try:
+            changes = json.loads(body or b"{}")
+        except ValueError:
+            raise HTTPError(400, "body must be a JSON object of switches") from None
+        try:
+            self.devnet.switches.update(changes)
+        except SwitchError as e:
+            raise HTTPError(400, str(e)) from None
+        return self.devnet.switches.as_json()
+
+    def devnet_status(self, q, body):
+        return {**self.devnet.switches.as_json(), "pending": self.chain.pending_count(),
+                "oldest-round": self.chain.oldest_round(), "last-round": self.chain.last_round}
+
     def devnet_block(self, q, body):
         rnd = self.chain.empty_block()
         return {"round": rnd, "timestamp": self.chain.block(rnd)["ts"]}
@@ -418,6 +457,8 @@ ROUTES = [
     ("POST", r"/v2/devmode/blocks/offset/([^/]+)", Handler.set_offset),
     ("POST", r"/devnet/advance", Handler.devnet_advance),
     ("POST", r"/devnet/block", Handler.devnet_block),
+    ("POST", r"/devnet/switches", Handler.devnet_switches),
+    ("GET", r"/devnet/switches", Handler.devnet_status),
 ]
 
 

@@ -18,6 +18,24 @@ pub enum ChainError {
         #[source]
         source: Box<algonaut::Error>,
     },
+    /// algod (or a proxy in front of it) answered a request of ours with a non-2xx status.
+    #[error("algod at {url}: {what} failed with HTTP {status}: {message}{}", retry_hint(*.retry_after))]
+    Http {
+        url: String,
+        what: String,
+        status: u16,
+        message: String,
+        /// What the answer's `Retry-After` asked for.
+        retry_after: Option<Duration>,
+    },
+    /// A request of ours did not get an answer (connection refused or cut, TLS, a bad body).
+    #[error("algod at {url}: {what} failed: {source}")]
+    Transport {
+        url: String,
+        what: String,
+        #[source]
+        source: Box<reqwest::Error>,
+    },
     #[error("algod at {url}: {what} did not answer within {after:?}")]
     Timeout {
         url: String,
@@ -34,8 +52,16 @@ pub enum ChainError {
     /// The node refused the transaction group for another reason (fees, balance, validity).
     #[error("the node refused the transaction: {raw}")]
     Rejected { raw: String },
-    #[error("transaction {txid} was not confirmed within {after:?}")]
-    NotConfirmed { txid: String, after: Duration },
+    /// The group's last valid round passed without it being confirmed: it never will be.
+    #[error("transaction {txid} was not confirmed by its last valid round {last_valid} (the node is at round {round}); it can no longer confirm, send it again")]
+    NotConfirmed {
+        txid: String,
+        last_valid: u64,
+        round: u64,
+    },
+    /// The node asks a higher fee than `chain.max_fee` allows.
+    #[error("the node asks a fee of {fee} µAlgo for this transaction, above chain.max_fee = {max_fee} µAlgo; wait for the congestion to pass or raise chain.max_fee")]
+    FeeTooHigh { fee: u64, max_fee: u64 },
     #[error("cannot build the transaction: {0}")]
     Build(String),
     /// A dry run stopped before sending: what would have been sent.
@@ -60,10 +86,11 @@ impl ChainError {
         }
     }
 
-    /// Whether retrying later may help (algod unreachable, slow, 5xx).
+    /// Whether retrying later may help (algod unreachable, slow, 5xx, rate limited).
     pub fn is_transient(&self) -> bool {
         match self {
-            ChainError::Timeout { .. } => true,
+            ChainError::Timeout { .. } | ChainError::Transport { .. } => true,
+            ChainError::Http { status, .. } => *status >= 500 || self.is_rate_limited(),
             ChainError::Algod { source, .. } => match source.as_ref() {
                 algonaut::Error::Request(r) => match &r.details {
                     // 429 (algod over its connection limit, a provider's rate limit) passes with
@@ -78,6 +105,55 @@ impl ChainError {
             },
             _ => false,
         }
+    }
+}
+
+impl ChainError {
+    /// Whether the node (or a provider in front of it) refused for the request rate: 429, or a
+    /// 403 carrying `Retry-After`. A 403 without it is a refusal of the token and stays
+    /// permanent so that a wrong token is named instead of retried for ever; a provider's 403
+    /// that says when to come back is its rate limit (abuse shields answer so), and no
+    /// authentication failure has a reason to say when to retry.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            ChainError::Http {
+                status,
+                retry_after,
+                ..
+            } => *status == 429 || (*status == 403 && retry_after.is_some()),
+            ChainError::Algod { source, .. } => matches!(
+                source.as_ref(),
+                algonaut::Error::Request(r) if matches!(
+                    r.details,
+                    algonaut::error::RequestErrorDetails::Http { status: 429, .. }
+                )
+            ),
+            _ => false,
+        }
+    }
+
+    /// How long the node asked us to wait (`Retry-After`), when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ChainError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the node answered 404 (algonaut's client or ours).
+    pub fn is_http_404(&self) -> bool {
+        match self {
+            ChainError::Http { status, .. } => *status == 404,
+            ChainError::Algod { source, .. } => source.is_404(),
+            _ => false,
+        }
+    }
+}
+
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(" (Retry-After: {}s)", d.as_secs()),
+        None => String::new(),
     }
 }
 
@@ -165,6 +241,41 @@ mod tests {
         for s in [400, 401, 403, 404] {
             assert!(!http(s).is_transient(), "{s}");
         }
+    }
+
+    fn ours(status: u16, retry_after: Option<u64>) -> ChainError {
+        ChainError::Http {
+            url: "http://algod".into(),
+            what: "GET /v2/status".into(),
+            status,
+            message: "x".into(),
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn a_403_is_a_rate_limit_only_when_it_says_when_to_come_back() {
+        for (e, limited, transient) in [
+            (ours(429, None), true, true),
+            (ours(429, Some(3)), true, true),
+            (ours(403, Some(3)), true, true),
+            (ours(403, None), false, false),
+            (ours(401, Some(3)), false, false),
+            (ours(503, Some(3)), false, true),
+            (ours(404, None), false, false),
+            (http(429), true, true),
+            (http(403), false, false),
+        ] {
+            assert_eq!(e.is_rate_limited(), limited, "{e}");
+            assert_eq!(e.is_transient(), transient, "{e}");
+        }
+        assert_eq!(
+            ours(429, Some(3)).retry_after(),
+            Some(Duration::from_secs(3))
+        );
+        assert!(ours(429, Some(3)).to_string().contains("Retry-After: 3s"));
+        assert!(ours(404, None).is_http_404() && http(404).is_http_404());
+        assert!(!ours(400, None).is_http_404());
     }
 
     #[test]

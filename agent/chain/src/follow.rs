@@ -4,17 +4,22 @@
 //! written atomically to a file only when the caller comes back for the next event after the last
 //! event of a round, so a crash replays at most that round. Handling must be idempotent; each
 //! event carries `(round, txid, index)` as a unique key. algod down or slow: the follower retries
-//! with exponential backoff and jitter, reporting [`Status::Retrying`]; nothing is skipped.
+//! with exponential backoff and jitter, reporting [`Status::Retrying`] ([`Status::RateLimited`]
+//! when the node refused for the request rate; its `Retry-After` lengthens the delay); nothing is
+//! skipped.
 
+pub use crate::backoff::Backoff;
+use crate::backoff::{honour_retry_after, Schedule};
 use crate::errors::ChainError;
 use crate::events::{decode_log, AppEvent, Log, LogError};
 use crate::node::App;
 use crate::verify::{RulesKnowledge, Verified, VerifyError};
+pub use crate::watermark::{read_watermark, write_watermark};
 use backon::Retryable;
 use dao_core::rules::Kind;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,72 +51,39 @@ pub enum Status {
         last_error: String,
         retry_in: Duration,
     },
+    /// The node (or the provider in front of it) refused for our request rate (429, or a 403
+    /// with `Retry-After`) `attempt` times in a row; the next try is after `retry_in`, never
+    /// sooner than the node asked.
+    RateLimited {
+        attempt: u32,
+        last_error: String,
+        retry_in: Duration,
+    },
 }
 
-/// Retry timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(500),
-            max: Duration::from_secs(60),
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Starting => write!(f, "starting"),
+            Status::Following { round } => write!(f, "following at round {round}"),
+            Status::Retrying {
+                attempt,
+                last_error,
+                retry_in,
+            } => write!(
+                f,
+                "algod failing (attempt {attempt}, next in {retry_in:?}): {last_error}"
+            ),
+            Status::RateLimited {
+                attempt,
+                last_error,
+                retry_in,
+            } => write!(
+                f,
+                "rate limited by algod (attempt {attempt}, next in {retry_in:?}): {last_error}"
+            ),
         }
     }
-}
-
-// The schedule is ours, not backon's `ExponentialBuilder` (backon =1.6.0 drives the follower's
-// retry loop with it, see `Schedule`): backon's jitter adds [0, d) to the capped delay d, so its
-// delays lie in [d, 2d) and reach twice the cap, where ours lie in [d/2, 3d/2) and stop at 1.5
-// times the cap (tests/outage.rs asserts retry_in <= 1.2 s for a cap of 0.8 s; backon's could be
-// 1.6 s). backon also draws its jitter from its own RNG inside the iterator, while the daemon's
-// deployer and validator call `delay(attempt, entropy)` with the simulated clock as entropy so
-// that the simulator replays a seed exactly; that needs the pure function.
-impl Backoff {
-    /// The delay before retry `attempt` (1-based): initial · 2^(attempt−1), capped, with ±50 %
-    /// jitter so many agents do not retry in step.
-    pub fn delay(&self, attempt: u32, entropy: u64) -> Duration {
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        let base = exp.min(self.max);
-        let ms = base.as_millis().max(1) as u64;
-        // jitter in [ms/2, ms*3/2)
-        let j = ms / 2 + entropy % ms.max(1);
-        Duration::from_millis(j).min(self.max.saturating_mul(3) / 2)
-    }
-}
-
-/// The delays of one run of retries, as backon's retry loop asks for them: `Backoff::delay` of
-/// attempts 1, 2, … (never ending: algod trouble is waited out), each with the next number of the
-/// follower's xorshift stream, so one seed gives one schedule.
-struct Schedule<'a> {
-    backoff: Backoff,
-    attempt: u32,
-    entropy: &'a AtomicU64,
-}
-
-impl Iterator for Schedule<'_> {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        self.attempt = self.attempt.saturating_add(1);
-        Some(self.backoff.delay(self.attempt, next_entropy(self.entropy)))
-    }
-}
-
-/// xorshift64 over the follower's state (only the follower's own task touches it).
-fn next_entropy(state: &AtomicU64) -> u64 {
-    let mut x = state.load(Ordering::Relaxed);
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    state.store(x, Ordering::Relaxed);
-    x
 }
 
 /// Why following stopped (retryable trouble with algod never ends up here).
@@ -169,51 +141,8 @@ pub struct Follower {
     /// The jitter's xorshift state (atomic so that the retry schedule can draw from it while
     /// backon's loop holds `&self`).
     entropy: AtomicU64,
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FollowError + '_ {
-    move |source| FollowError::Watermark {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Reads a watermark file: `{"app_id": N, "round": R}`.
-pub fn read_watermark(path: &Path, app_id: u64) -> Result<Option<u64>, FollowError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    let malformed = |reason: &str| FollowError::WatermarkMalformed {
-        path: path.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| malformed(&e.to_string()))?;
-    let found = v["app_id"].as_u64().ok_or_else(|| malformed("no app_id"))?;
-    let round = v["round"].as_u64().ok_or_else(|| malformed("no round"))?;
-    if found != app_id {
-        return Err(FollowError::WatermarkOtherApp {
-            path: path.to_owned(),
-            found,
-            expected: app_id,
-        });
-    }
-    Ok(Some(round))
-}
-
-/// Writes a watermark file atomically ([`dao_core::fsio::replace`]: a temporary file in the same
-/// directory, fsync, rename, fsync of the directory). Mode 0666 less the umask, as before.
-pub fn write_watermark(path: &Path, app_id: u64, round: u64) -> Result<(), FollowError> {
-    let text = format!("{{\"app_id\": {app_id}, \"round\": {round}}}\n");
-    match dao_core::fsio::replace(path, text.as_bytes(), 0o666) {
-        Ok(()) => Ok(()),
-        // Best effort: some file systems refuse fsync on a directory; the new watermark is in
-        // place, and at worst a crash replays one more round (delivery is at-least-once).
-        Err(e) if e.renamed => Ok(()),
-        Err(e) => Err(io_err(&e.path)(e.source)),
-    }
+    /// The ranges of rounds skipped because the node had pruned them, oldest first.
+    gaps: Vec<(u64, u64)>,
 }
 
 /// The events of app `app_id` among the logs of round `round` (`(txid, app id, log lines)` in
@@ -276,6 +205,7 @@ impl Follower {
             status: Arc::new(Mutex::new(Status::Starting)),
             rules: None,
             entropy: AtomicU64::new(seed | 1),
+            gaps: Vec::new(),
         })
     }
 
@@ -313,12 +243,37 @@ impl Follower {
     }
 
     /// Reports retry `attempt` (1-based) of a run, with the error and the delay backon sleeps.
-    fn retrying_status(&self, attempt: &mut u32, error: &dyn std::fmt::Display, delay: Duration) {
+    fn retrying_status(&self, attempt: &mut u32, error: &ChainError, delay: Duration) {
         *attempt = attempt.saturating_add(1);
-        self.set_status(Status::Retrying {
-            attempt: *attempt,
-            last_error: error.to_string(),
-            retry_in: delay,
+        let (attempt, last_error, retry_in) = (*attempt, error.to_string(), delay);
+        // The first failure of a run and then every power of two: an outage of hours logs a
+        // dozen lines, not thousands.
+        if attempt.is_power_of_two() {
+            tracing::warn!(
+                app = self.app.app_id,
+                attempt,
+                retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                rate_limited = error.is_rate_limited(),
+                "{}",
+                if error.is_rate_limited() {
+                    format!("rate limited by algod, waiting as asked: {last_error}")
+                } else {
+                    format!("algod failing, retrying: {last_error}")
+                }
+            );
+        }
+        self.set_status(if error.is_rate_limited() {
+            Status::RateLimited {
+                attempt,
+                last_error,
+                retry_in,
+            }
+        } else {
+            Status::Retrying {
+                attempt,
+                last_error,
+                retry_in,
+            }
         });
     }
 
@@ -361,7 +316,13 @@ impl Follower {
                 });
                 continue;
             }
-            let events = self.load_round(r).await?;
+            let events = match self.load_round(r).await {
+                Err(FollowError::Chain(e)) if e.is_http_404() => {
+                    self.skip_pruned(r, e).await?;
+                    continue;
+                }
+                other => other?,
+            };
             self.set_status(Status::Following {
                 round: self.last_known,
             });
@@ -375,6 +336,84 @@ impl Follower {
         }
     }
 
+    /// The ranges of rounds skipped because the node no longer had them (oldest first).
+    pub fn gaps(&self) -> &[(u64, u64)] {
+        &self.gaps
+    }
+
+    /// Round `r` is gone from the node (404 while the node's last round is past it): a
+    /// non-archival node keeps only its recent rounds, so after a long downtime or a fast
+    /// catch-up the follower's next round may be pruned. Retrying it would loop for ever;
+    /// instead the follower finds the oldest round the node still has and resumes there, with
+    /// one log line naming the skipped range. Nothing the agent acts on is lost: the executor's
+    /// and the validator's passes read every proposal and report from the app's current state
+    /// (boxes), on the next event or their periodic re-survey; events only wake them sooner.
+    /// A node whose own last round answers 404 too is lagging behind its peers (a load balancer
+    /// in front of several), not pruning: the round is then tried again later.
+    async fn skip_pruned(&mut self, r: u64, e: ChainError) -> Result<(), FollowError> {
+        let last = self
+            .retrying(|app| {
+                let app = app.clone();
+                async move { app.node.last_round().await }
+            })
+            .await?;
+        self.last_known = self.last_known.max(last);
+        let oldest = if last > r && self.available(last).await? && !self.available(r).await? {
+            // Invariant: r is gone, hi is available.
+            let (mut lo, mut hi) = (r, last);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.available(mid).await? {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Some(hi)
+        } else {
+            None
+        };
+        let Some(oldest) = oldest else {
+            let mut attempt = 0u32;
+            let delay = self.schedule().next().unwrap_or(self.opts.backoff.max);
+            self.retrying_status(&mut attempt, &e, delay);
+            tokio::time::sleep(delay).await;
+            return Ok(());
+        };
+        tracing::warn!(
+            app = self.app.app_id,
+            from_round = r,
+            to_round = oldest - 1,
+            resume_round = oldest,
+            "rounds {r} to {} are pruned on algod at {} (a non-archival node keeps only recent \
+             rounds); their events are skipped and following resumes at round {oldest}. Nothing \
+             is lost for the executor: it reads the app's state, not the events. For a complete \
+             event log, follow an archival node.",
+            oldest - 1,
+            self.app.node.url()
+        );
+        self.gaps.push((r, oldest - 1));
+        self.watermark = oldest - 1;
+        self.persist(true)
+    }
+
+    /// Whether the node still has round `r`'s block (header-only; transient trouble retried).
+    async fn available(&self, r: u64) -> Result<bool, FollowError> {
+        let got = self
+            .retrying(|app| {
+                let app = app.clone();
+                async move {
+                    match app.node.block_timestamp(r).await {
+                        Ok(_) => Ok(true),
+                        Err(e) if e.is_http_404() => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .await?;
+        Ok(got)
+    }
+
     /// Runs an algod operation until it succeeds or fails for a reason retrying cannot fix.
     async fn retrying<T, F, Fut>(&self, op: F) -> Result<T, FollowError>
     where
@@ -386,6 +425,7 @@ impl Follower {
         (|| op(app))
             .retry(self.schedule())
             .when(ChainError::is_transient)
+            .adjust(honour_retry_after)
             .notify(|e, delay| self.retrying_status(&mut attempt, e, delay))
             .sleep(tokio::time::sleep)
             .await
@@ -448,12 +488,14 @@ impl Follower {
             let verified = (|| app.verify_proposal(id, rules, now))
                 .retry(self.schedule())
                 .when(|e| matches!(e, VerifyError::Read { source, .. } if source.is_transient()))
+                .adjust(|e, delay| match e {
+                    VerifyError::Read { source, .. } => honour_retry_after(source, delay),
+                    _ => delay,
+                })
                 .notify(|e, delay| {
-                    let source: &dyn std::fmt::Display = match e {
-                        VerifyError::Read { source, .. } => source,
-                        other => other,
-                    };
-                    self.retrying_status(&mut attempt, source, delay)
+                    if let VerifyError::Read { source, .. } = e {
+                        self.retrying_status(&mut attempt, source, delay)
+                    }
                 })
                 .sleep(tokio::time::sleep)
                 .await;
@@ -475,79 +517,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_caps_and_jitters() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
+    fn rate_limits_read_distinctly_from_failures() {
+        let limited = Status::RateLimited {
+            attempt: 2,
+            last_error: "HTTP 429".into(),
+            retry_in: Duration::from_secs(3),
         };
-        let d1 = b.delay(1, 0);
-        assert_eq!(d1, Duration::from_millis(50));
-        assert!(b.delay(1, 99) < Duration::from_millis(150));
-        assert!(b.delay(3, 0) >= Duration::from_millis(200));
-        assert!(b.delay(30, u64::MAX) <= Duration::from_millis(1500));
-        assert_ne!(b.delay(4, 1), b.delay(4, 300));
-    }
-
-    #[test]
-    fn a_seed_gives_one_schedule_and_the_stream_goes_on_across_runs() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
+        assert!(limited
+            .to_string()
+            .starts_with("rate limited by algod (attempt 2, next in 3s)"));
+        let failing = Status::Retrying {
+            attempt: 2,
+            last_error: "connection refused".into(),
+            retry_in: Duration::from_secs(3),
         };
-        let run = |state: &AtomicU64| {
-            Schedule {
-                backoff: b,
-                attempt: 0,
-                entropy: state,
-            }
-            .take(6)
-            .collect::<Vec<_>>()
+        assert!(failing.to_string().starts_with("algod failing"));
+        let http = |status, retry_after: Option<u64>| ChainError::Http {
+            url: "u".into(),
+            what: "w".into(),
+            status,
+            message: String::new(),
+            retry_after: retry_after.map(Duration::from_secs),
         };
-        let (s1, s2) = (AtomicU64::new(7), AtomicU64::new(7));
-        let first = run(&s1);
-        assert_eq!(first, run(&s2), "one seed, one schedule");
-        // The schedule is Backoff::delay over the xorshift stream, attempt by attempt.
-        let mut x = 7u64;
-        let mut want = Vec::new();
-        for attempt in 1..=6 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            want.push(b.delay(attempt, x));
-        }
-        assert_eq!(first, want);
-        // A second run starts again at attempt 1 but draws new entropy, so two outages in a row
-        // do not repeat the same jitter.
-        let second = run(&s1);
-        assert_ne!(second, first);
-        assert!(second[0] >= Duration::from_millis(50) && second[0] < Duration::from_millis(150));
-        assert!(second.iter().all(|d| *d <= Duration::from_millis(1500)));
-        assert_ne!(
-            run(&AtomicU64::new(8)),
-            first,
-            "another seed, another schedule"
+        let d = Some(Duration::from_millis(300));
+        assert_eq!(
+            honour_retry_after(&http(429, Some(5)), d),
+            Some(Duration::from_secs(5))
         );
-    }
-
-    #[test]
-    fn watermarks_round_trip_atomically_and_refuse_other_apps() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("wm.json");
-        assert_eq!(read_watermark(&p, 5).unwrap(), None);
-        write_watermark(&p, 5, 42).unwrap();
-        assert_eq!(read_watermark(&p, 5).unwrap(), Some(42));
-        assert!(matches!(
-            read_watermark(&p, 6),
-            Err(FollowError::WatermarkOtherApp { .. })
-        ));
-        std::fs::write(&p, "garbage").unwrap();
-        assert!(matches!(
-            read_watermark(&p, 5),
-            Err(FollowError::WatermarkMalformed { .. })
-        ));
-        // no temporary file left behind
-        write_watermark(&p, 5, 43).unwrap();
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1);
+        assert_eq!(honour_retry_after(&http(429, Some(0)), d), d);
+        assert_eq!(honour_retry_after(&http(503, None), d), d);
+        assert_eq!(honour_retry_after(&http(429, Some(5)), None), None);
     }
 }

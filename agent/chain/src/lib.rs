@@ -2,7 +2,7 @@
 //!
 //! - [`decode`]: strict decoders of the app's global state, boxes and payloads.
 //! - [`events`]: the app's ARC-28 events.
-//! - [`node`]: algod reads with timeouts; [`node::App`] reads the app's state, typed.
+//! - [`node`]: algod reads with timeouts ([`rest`]: the ones algonaut's client cannot make); [`node::App`] reads the app's state, typed.
 //! - [`txn`]: ARC-4 method calls with box references and box payments; app refusals come back
 //!   as [`errors::ChainError::AppError`] with the app's error code.
 //! - [`preflight`]: the checks before following an app (released program, sealed, rules, repo).
@@ -13,6 +13,7 @@
 //! See README.md for the trust model.
 
 pub mod attest;
+pub mod backoff;
 pub mod calls;
 pub mod decode;
 pub mod errors;
@@ -23,9 +24,11 @@ pub mod node;
 pub mod preflight;
 pub mod rebalance;
 pub mod released;
+pub mod rest;
 pub mod txn;
 pub mod validation;
 pub mod verify;
+pub mod watermark;
 
 pub use errors::ChainError;
 pub use follow::{Event, Follower, Status};

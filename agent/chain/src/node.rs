@@ -6,8 +6,9 @@ use crate::decode::{
     VoteRecord,
 };
 use crate::errors::ChainError;
+use crate::rest::{block_timestamp_of, Rest};
 use algonaut::algod::v2::Algod;
-use algonaut::core::{AppId, Round};
+use algonaut::model::algod::{Application, BlockLogs, NodeStatus};
 use dao_core::address::Address;
 use std::future::Future;
 use std::path::Path;
@@ -20,7 +21,9 @@ pub struct Timeouts {
     pub request: Duration,
     /// `wait-for-block-after` (algod answers after about a minute without a block).
     pub wait: Duration,
-    /// From submitting a group to its confirmation.
+    /// How long a sent group is polled before the node's round is compared with the group's
+    /// last valid round (then at every poll): a group is given up only once that round passed,
+    /// since until then it may still confirm. Also how long a rate-limited send is retried.
     pub confirm: Duration,
 }
 
@@ -38,8 +41,13 @@ impl Default for Timeouts {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub(crate) algod: Algod,
+    pub(crate) rest: Rest,
     url: String,
     pub timeouts: Timeouts,
+    /// The highest fee, µAlgo, paid for one transaction (config `chain.max_fee`); a congested
+    /// node asking more makes the send fail with [`ChainError::FeeTooHigh`] before anything is
+    /// sent. None: no ceiling.
+    pub max_fee: Option<u64>,
 }
 
 /// The application's parameters, as far as the client needs them.
@@ -67,8 +75,10 @@ impl Node {
         })?;
         Ok(Node {
             algod,
+            rest: Rest::new(url, token),
             url: url.trim_end_matches('/').to_owned(),
             timeouts: Timeouts::default(),
+            max_fee: None,
         })
     }
 
@@ -118,8 +128,9 @@ impl Node {
 
     /// The last round algod knows.
     pub async fn last_round(&self) -> Result<u64, ChainError> {
-        let s = self
-            .call("GET /v2/status", self.timeouts.request, self.algod.status())
+        let s: NodeStatus = self
+            .rest
+            .get("GET /v2/status", "/v2/status", &[], self.timeouts.request)
             .await?;
         Ok(s.last_round.0)
     }
@@ -127,28 +138,31 @@ impl Node {
     /// Waits until a block after `round` exists (or algod's own wait ends) and returns the last
     /// round.
     pub async fn wait_for_block_after(&self, round: u64) -> Result<u64, ChainError> {
-        let s = self
-            .call(
+        let s: NodeStatus = self
+            .rest
+            .get(
                 "GET /v2/status/wait-for-block-after",
+                &format!("/v2/status/wait-for-block-after/{round}"),
+                &[],
                 self.timeouts.wait,
-                self.algod.status_after_block(Round(round)),
             )
             .await?;
         Ok(s.last_round.0)
     }
 
-    /// The timestamp of a block.
+    /// The timestamp of a block, from its header alone (`header-only=true`, algod.oas2.json's
+    /// GetBlock): whole blocks of real networks carry transactions algonaut 0.9 cannot decode.
     pub async fn block_timestamp(&self, round: u64) -> Result<u64, ChainError> {
-        let b = self
-            .call(
+        let b: serde_json::Value = self
+            .rest
+            .get(
                 &format!("GET /v2/blocks/{round}"),
+                &format!("/v2/blocks/{round}"),
+                &[("header-only", "true")],
                 self.timeouts.request,
-                self.algod.block(round),
             )
             .await?;
-        b.block.timestamp.ok_or_else(|| ChainError::NotFound {
-            what: format!("the timestamp of block {round}"),
-        })
+        block_timestamp_of(round, &b)
     }
 
     /// The app-call logs of a block: `(txid, app id, logs)` in block order.
@@ -156,11 +170,13 @@ impl Node {
         &self,
         round: u64,
     ) -> Result<Vec<(String, u64, Vec<Vec<u8>>)>, ChainError> {
-        let b = self
-            .call(
+        let b: BlockLogs = self
+            .rest
+            .get(
                 &format!("GET /v2/blocks/{round}/logs"),
+                &format!("/v2/blocks/{round}/logs"),
+                &[],
                 self.timeouts.request,
-                self.algod.block_logs(round),
             )
             .await?;
         Ok(b.logs
@@ -178,11 +194,17 @@ impl Node {
     /// An application's parameters and global state; `NotFound` when it does not exist.
     pub async fn app_info(&self, app_id: u64) -> Result<AppInfo, ChainError> {
         let what = format!("GET /v2/applications/{app_id}");
-        let r = self
-            .call(&what, self.timeouts.request, self.algod.app(AppId(app_id)))
+        let r: Result<Application, _> = self
+            .rest
+            .get(
+                &what,
+                &format!("/v2/applications/{app_id}"),
+                &[],
+                self.timeouts.request,
+            )
             .await;
         let app = match r {
-            Err(ChainError::Algod { source, .. }) if source.is_404() => {
+            Err(e) if e.is_http_404() => {
                 return Err(ChainError::NotFound {
                     what: format!("application {app_id}"),
                 })
@@ -233,6 +255,23 @@ impl Node {
     }
 }
 
+/// Box names asked per page (algod caps it at its MaxAPIBoxPerApplication and at 1 MB).
+pub const BOX_PAGE: u64 = 1000;
+
+/// One page of `GET /v2/applications/{id}/boxes` (OAS2 BoxesResponse).
+#[derive(Debug, serde::Deserialize)]
+struct BoxPage {
+    boxes: Vec<BoxName>,
+    #[serde(rename = "next-token")]
+    next_token: Option<String>,
+    round: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BoxName {
+    name: String,
+}
+
 /// A governance app on a node: typed, strictly decoded reads.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -259,12 +298,14 @@ impl App {
     pub async fn read_box(&self, key: &BoxKey) -> Result<Option<Vec<u8>>, ChainError> {
         let name = format!("b64:{}", data_encoding::BASE64.encode(&key.name()));
         let what = format!("GET /v2/applications/{}/box ({key})", self.app_id);
-        let r = self
+        let r: Result<algonaut::model::algod::Box, _> = self
             .node
-            .call(
+            .rest
+            .get(
                 &what,
+                &format!("/v2/applications/{}/box", self.app_id),
+                &[("name", &name)],
                 self.node.timeouts.request,
-                self.node.algod.app_box(AppId(self.app_id), &name),
             )
             .await;
         match r {
@@ -276,27 +317,60 @@ impl App {
                 }
                 Ok(Some(b.value.0))
             }
-            Err(ChainError::Algod { source, .. }) if source.is_404() => Ok(None),
+            Err(e) if e.is_http_404() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The names of all the app's boxes, decoded (an unknown name is an error).
+    /// The names of all the app's boxes, decoded (an unknown name is an error), a page at a
+    /// time: algod refuses to list more than its MaxAPIBoxPerApplication (100,000) names at
+    /// once ("Result limit exceeded") unless asked with `limit`/`next` (algod.oas2.json,
+    /// GetApplicationBoxes). Every page after the first is pinned to the first page's round so
+    /// that the pages describe one state. A node without pagination answers the whole list
+    /// without `next-token`, which ends the loop as well.
     pub async fn box_keys(&self) -> Result<Vec<BoxKey>, ChainError> {
         let what = format!("GET /v2/applications/{}/boxes", self.app_id);
-        let r = self
-            .node
-            .call(
-                &what,
-                self.node.timeouts.request,
-                self.node.algod.app_boxes(AppId(self.app_id), None),
-            )
-            .await?;
-        let mut keys = Vec::with_capacity(r.boxes.len());
-        for b in r.boxes {
-            keys.push(BoxKey::parse(&b.name.0)?);
+        let path = format!("/v2/applications/{}/boxes", self.app_id);
+        let mut keys = Vec::new();
+        let mut next: Option<String> = None;
+        let mut round: Option<String> = None;
+        let limit = BOX_PAGE.to_string();
+        loop {
+            let mut query = vec![("limit", limit.as_str())];
+            if let Some(n) = &next {
+                query.push(("next", n));
+            }
+            if let Some(r) = &round {
+                query.push(("round", r));
+            }
+            let page: BoxPage = self
+                .node
+                .rest
+                .get(&what, &path, &query, self.node.timeouts.request)
+                .await?;
+            for b in &page.boxes {
+                let name = data_encoding::BASE64
+                    .decode(b.name.as_bytes())
+                    .map_err(|_| {
+                        ChainError::Invalid(format!("{what}: a box name is not base64"))
+                    })?;
+                keys.push(BoxKey::parse(&name)?);
+            }
+            match page.next_token {
+                Some(token) if !token.is_empty() => {
+                    if page.boxes.is_empty() || next.as_deref() == Some(token.as_str()) {
+                        return Err(ChainError::Invalid(format!(
+                            "{what}: algod's pagination does not advance (next-token {token:?}); is this algod?"
+                        )));
+                    }
+                    round = round.or(page.round.map(|r| r.to_string()));
+                    next = Some(token);
+                }
+                _ => break,
+            }
         }
         keys.sort();
+        keys.dedup();
         Ok(keys)
     }
 

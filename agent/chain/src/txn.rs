@@ -18,6 +18,51 @@ use dao_core::address::Address;
 use dao_core::rules::Rules;
 use std::time::{Duration, Instant};
 
+/// Raises a transaction's fee to what a congested node asks: its fee per byte times the signed
+/// transaction's encoded length, which go-algorand's pool requires of every transaction of a
+/// group on its own (data/pools/transactionPool.go, checkSufficientFee). The length is measured
+/// on the transaction signed as it will be sent (with a group id when grouped: the real one
+/// depends on the fees, but every id has the same length). The fee as built (the minimum, or
+/// more where the call pays for inner transactions) stays when it is higher. Until it settles,
+/// because a larger fee can take more bytes to encode.
+fn price(
+    t: &mut Transaction,
+    signer: &Signer,
+    fee_per_byte: u64,
+    grouped: bool,
+) -> Result<(), ChainError> {
+    if fee_per_byte == 0 {
+        return Ok(());
+    }
+    let base = t.fee.0;
+    for _ in 0..3 {
+        let mut probe = t.clone();
+        if grouped {
+            probe.assign_group_id(algonaut::crypto::HashDigest([0; 32]));
+        }
+        let signed = signer.account().sign(probe).map_err(build_err)?;
+        let size = algonaut::core::ToMsgPack::to_msg_pack(&signed)
+            .map_err(build_err)?
+            .len() as u64;
+        let fee = base.max(fee_per_byte.saturating_mul(size));
+        if fee == t.fee.0 {
+            break;
+        }
+        t.fee = MicroAlgos(fee);
+    }
+    Ok(())
+}
+
+/// How often a pending transaction is polled while the node answers.
+const POLL: Duration = Duration::from_millis(250);
+
+/// The delay before the next poll: [`POLL`] while the node answers, doubling (to 8 s) with each
+/// failed request in a row, and never less than the node's `Retry-After`.
+fn poll_delay(troubled: u32, retry_after: Option<Duration>) -> Duration {
+    let backoff = POLL.saturating_mul(1 << troubled.min(5));
+    backoff.max(retry_after.unwrap_or_default())
+}
+
 /// The base minimum balance of an account, µAlgo.
 pub const ACCOUNT_MIN_BALANCE: u64 = 100_000;
 
@@ -93,6 +138,20 @@ impl Node {
         signer: &Signer,
         txns: Vec<Transaction>,
     ) -> Result<(String, algonaut::model::algod::PendingTransactionResponse), ChainError> {
+        let params = self.params().await?;
+        let grouped = txns.len() > 1;
+        let mut txns = txns;
+        for t in &mut txns {
+            price(t, signer, params.fee.0, grouped)?;
+            if let Some(max_fee) = self.max_fee {
+                if t.fee.0 > max_fee {
+                    return Err(ChainError::FeeTooHigh {
+                        fee: t.fee.0,
+                        max_fee,
+                    });
+                }
+            }
+        }
         let txns = if txns.len() > 1 {
             TransactionGroup::try_from(txns)
                 .map_err(build_err)?
@@ -105,74 +164,136 @@ impl Node {
             .map(|t| signer.account().sign(t))
             .collect::<Result<_, _>>()
             .map_err(build_err)?;
-        let last = signed
+        let (last, last_valid) = signed
             .last()
-            .map(|s| s.transaction_id().0.clone())
+            .map(|s| (s.transaction_id().0.clone(), s.transaction().last_valid.0))
             .ok_or_else(|| build_err("empty group"))?;
         if signer.is_dry_run() {
             return Err(ChainError::DryRun(describe(&signed)));
         }
-        let sent = self
-            .call(
-                "POST /v2/transactions",
-                self.timeouts.request,
-                self.algod.send_transactions(&signed),
-            )
-            .await;
-        match sent {
-            Ok(_) => {}
-            Err(ChainError::Algod { source, url, what }) => {
-                if let algonaut::Error::Request(r) = source.as_ref() {
-                    if let algonaut::error::RequestErrorDetails::Http {
-                        status: 400,
-                        message,
-                    } = &r.details
-                    {
-                        let raw = serde_json::from_str::<serde_json::Value>(message)
-                            .ok()
-                            .and_then(|v| v["message"].as_str().map(str::to_owned))
-                            .unwrap_or_else(|| message.clone());
-                        return Err(classify_rejection(raw));
-                    }
-                }
-                return Err(ChainError::Algod { source, url, what });
-            }
-            Err(e) => return Err(e),
-        }
+        self.send_group(&signed).await?;
+        self.wait_for_confirmation(&last, last_valid).await
+    }
+
+    /// Sends a signed group. A rate limit refused the request before algod looked at it, so the
+    /// group is sent again when the node says (`Retry-After`), within the confirmation timeout.
+    async fn send_group(&self, signed: &[SignedTransaction]) -> Result<(), ChainError> {
         let started = Instant::now();
-        let limit = self.timeouts.confirm;
+        let mut attempt = 0u32;
         loop {
-            let id = algonaut::core::TransactionId(last.clone());
-            let p = self
+            let sent = self
                 .call(
-                    "GET /v2/transactions/pending",
+                    "POST /v2/transactions",
                     self.timeouts.request,
-                    self.algod.pending_transaction(&id),
+                    self.algod.send_transactions(signed),
                 )
-                .await?;
-            if p.confirmed_round.is_some_and(|r| r > 0) {
-                return Ok((last, p));
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_rate_limited() && started.elapsed() < self.timeouts.confirm => {
+                    attempt = attempt.saturating_add(1);
+                    tokio::time::sleep(poll_delay(attempt, e.retry_after())).await;
+                }
+                Err(ChainError::Algod { source, url, what }) => {
+                    if let algonaut::Error::Request(r) = source.as_ref() {
+                        if let algonaut::error::RequestErrorDetails::Http {
+                            status: 400,
+                            message,
+                        } = &r.details
+                        {
+                            let raw = serde_json::from_str::<serde_json::Value>(message)
+                                .ok()
+                                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                                .unwrap_or_else(|| message.clone());
+                            return Err(classify_rejection(raw));
+                        }
+                    }
+                    return Err(ChainError::Algod { source, url, what });
+                }
+                Err(e) => return Err(e),
             }
-            if !p.pool_error.is_empty() {
-                return Err(classify_rejection(p.pool_error));
-            }
-            if started.elapsed() >= limit {
-                return Err(ChainError::NotConfirmed {
-                    txid: last,
-                    after: limit,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
+    /// Polls the pending transaction until it is confirmed, refused, or its last valid round
+    /// has passed. Trouble reaching the node (429, 5xx, timeouts) and "not found" (algod
+    /// answers 404 for a transaction not in its pool, e.g. before it arrives or after another
+    /// node's block took it) say nothing about the transaction, which may still confirm: the
+    /// wait goes on, slower when the node asks. Only the node's round passing the last valid
+    /// round ends it without an answer, and then for certain.
+    pub(crate) async fn wait_for_confirmation(
+        &self,
+        txid: &str,
+        last_valid: u64,
+    ) -> Result<(String, algonaut::model::algod::PendingTransactionResponse), ChainError> {
+        let started = Instant::now();
+        let mut troubled = 0u32;
+        loop {
+            let p: Result<algonaut::model::algod::PendingTransactionResponse, _> = self
+                .rest
+                .get(
+                    "GET /v2/transactions/pending",
+                    &format!("/v2/transactions/pending/{txid}"),
+                    &[],
+                    self.timeouts.request,
+                )
+                .await;
+            let mut asked = None;
+            match p {
+                Ok(p) if p.confirmed_round.is_some_and(|r| r > 0) => {
+                    return Ok((txid.to_owned(), p))
+                }
+                Ok(p) if !p.pool_error.is_empty() => return Err(classify_rejection(p.pool_error)),
+                Ok(_) => troubled = 0,
+                Err(e) if e.is_http_404() => troubled = 0,
+                Err(e) if e.is_transient() => {
+                    troubled = troubled.saturating_add(1);
+                    asked = e.retry_after();
+                }
+                Err(e) => return Err(e),
+            }
+            if started.elapsed() >= self.timeouts.confirm {
+                match self.last_round().await {
+                    Ok(round) if round > last_valid => {
+                        return Err(ChainError::NotConfirmed {
+                            txid: txid.to_owned(),
+                            last_valid,
+                            round,
+                        })
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.is_transient() => {
+                        asked = asked.max(e.retry_after());
+                        troubled = troubled.max(1);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            tokio::time::sleep(poll_delay(troubled, asked)).await;
+        }
+    }
+
+    /// The suggested parameters; a rate limit is waited out (within the confirmation timeout)
+    /// as for a send: every transaction needs them first.
     async fn params(&self) -> Result<algonaut::model::algod::SuggestedParams, ChainError> {
-        self.call(
-            "GET /v2/transactions/params",
-            self.timeouts.request,
-            self.algod.suggested_params(),
-        )
-        .await
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let r = self
+                .call(
+                    "GET /v2/transactions/params",
+                    self.timeouts.request,
+                    self.algod.suggested_params(),
+                )
+                .await;
+            match r {
+                Err(e) if e.is_rate_limited() && started.elapsed() < self.timeouts.confirm => {
+                    attempt = attempt.saturating_add(1);
+                    tokio::time::sleep(poll_delay(attempt, e.retry_after())).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The genesis id of the network algod serves (`mainnet-v1.0`, `testnet-v1.0`, …).
@@ -450,6 +571,18 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polls_slow_down_on_trouble_and_honour_retry_after() {
+        assert_eq!(poll_delay(0, None), POLL);
+        assert_eq!(poll_delay(1, None), POLL * 2);
+        assert_eq!(poll_delay(40, None), Duration::from_secs(8));
+        assert_eq!(
+            poll_delay(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(poll_delay(0, Some(Duration::ZERO)), POLL);
+    }
 
     #[test]
     fn box_costs_match_the_contract_table() {

@@ -340,3 +340,17 @@ build_timeout = "0s"
         );
     }
 }
+
+#[test]
+fn the_fee_ceiling_defaults_to_ten_minimum_fees_and_cannot_be_below_one() {
+    assert_eq!(parse(MINIMAL).unwrap().chain.max_fee, 10_000);
+    let with = |v: &str| MINIMAL.replace("[chain]\n", &format!("[chain]\nmax_fee = {v}\n"));
+    assert_eq!(parse(&with("250000")).unwrap().chain.max_fee, 250_000);
+    let p = problems(&with("999"));
+    assert!(
+        p.iter()
+            .any(|l| l.contains("chain.max_fee") && l.contains("minimum fee")),
+        "{p:?}"
+    );
+    assert!(!problems(&with("-1")).is_empty());
+}

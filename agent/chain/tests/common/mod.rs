@@ -24,17 +24,40 @@ pub struct Devnet {
 }
 
 impl Devnet {
+    /// A devnet; with `DAO_TEST_DEVNET_SWITCHES` set (a JSON object, devnet/README.md), its
+    /// real-node switches are set before the test uses it, so that the whole suite can run
+    /// against e.g. asynchronous confirmation: `DAO_TEST_DEVNET_SWITCHES='{"confirm_every_ms":
+    /// 300}' cargo test -p dao-chain`.
     pub fn start() -> Devnet {
         let inner = dao_testkit::Devnet::start();
         let token = std::fs::read_to_string(&inner.token_file)
             .unwrap()
             .trim()
             .to_owned();
-        Devnet {
+        let dn = Devnet {
             url: inner.url.clone(),
             token,
             inner,
+        };
+        if let Ok(switches) = std::env::var("DAO_TEST_DEVNET_SWITCHES") {
+            use std::io::{Read, Write};
+            let addr = dn.addr();
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(
+                s,
+                "POST /devnet/switches HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{switches}",
+                dn.token,
+                switches.len()
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert!(
+                out.starts_with("HTTP/1.1 200"),
+                "DAO_TEST_DEVNET_SWITCHES: {out}"
+            );
         }
+        dn
     }
 
     pub fn node(&self) -> Node {
@@ -54,6 +77,23 @@ impl Devnet {
         http_post(&self.addr(), path, &self.token, body).await
     }
 
+    /// Changes the devnet's real-node switches (devnet/README.md): `body` is a JSON object.
+    pub async fn switch(&self, body: &str) -> serde_json::Value {
+        let r = self.post("/devnet/switches", body).await;
+        let (head, json) = r.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "switches {body}: {r}"
+        );
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// The switches and the pool (GET /devnet/switches).
+    pub async fn switches(&self) -> serde_json::Value {
+        let r = http_request(&self.addr(), "GET", "/devnet/switches", &self.token, "").await;
+        serde_json::from_str(r.split_once("\r\n\r\n").unwrap().1).unwrap()
+    }
+
     /// Moves block time forward by `seconds` (one empty block).
     pub async fn advance(&self, seconds: u64) {
         let r = self
@@ -64,9 +104,13 @@ impl Devnet {
 }
 
 pub async fn http_post(addr: &str, path: &str, token: &str, body: &str) -> String {
+    http_request(addr, "POST", path, token, body).await
+}
+
+pub async fn http_request(addr: &str, method: &str, path: &str, token: &str, body: &str) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nX-Algo-API-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();

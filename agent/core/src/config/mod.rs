@@ -93,7 +93,13 @@ pub struct Chain {
     pub network: Network,
     /// Program hashes accepted besides the released ones built into the agent.
     pub allowed_program_hashes: Vec<String>,
+    /// The highest fee, µAlgo, the agent pays for one transaction when the node asks more
+    /// than the minimum under congestion (docs/operations.md, "Fees").
+    pub max_fee: u64,
 }
+
+/// `chain.max_fee` when unset: ten times the minimum fee.
+pub const DEFAULT_MAX_FEE: u64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Host {
@@ -307,12 +313,20 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                     .map(|a: Address| a.to_string())
             })
             .collect();
+        let max_fee = c.max_fee.unwrap_or(DEFAULT_MAX_FEE);
+        if max_fee < 1_000 {
+            p.add(
+                "chain.max_fee",
+                format!("{max_fee} µAlgo is below the protocol's minimum fee of 1000: no transaction could be sent"),
+            );
+        }
         Some(Chain {
             algod_url: url?,
             algod_token_file: token,
             app_id: app_id.filter(|a| *a > 0)?,
             network: network?,
             allowed_program_hashes: hashes,
+            max_fee,
         })
     });
 

@@ -28,6 +28,7 @@ pub struct RawChain {
     pub app_id: Option<u64>,
     pub network: Option<String>,
     pub allowed_program_hashes: Option<Vec<Value>>,
+    pub max_fee: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

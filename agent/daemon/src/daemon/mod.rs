@@ -109,8 +109,10 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
         }
         None => cfg.roles.clone(),
     };
-    let node = Node::with_token_file(&cfg.chain.algod_url, cfg.chain.algod_token_file.as_deref())
-        .map_err(|e| Fatal::Other(e.to_string()))?;
+    let mut node =
+        Node::with_token_file(&cfg.chain.algod_url, cfg.chain.algod_token_file.as_deref())
+            .map_err(|e| Fatal::Other(e.to_string()))?;
+    node.max_fee = Some(cfg.chain.max_fee);
     let fetches = roles.contains(&Role::Executor) || roles.contains(&Role::Validator);
     let expected: Vec<&str> = match (&cfg.source, fetches) {
         (Some(s), true) => s.allowed_remotes.iter().map(String::as_str).collect(),

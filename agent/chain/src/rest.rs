@@ -1,0 +1,196 @@
+//! algod's REST reads done with our own request instead of algonaut's generated client, for
+//! what that client cannot do:
+//!
+//! - pass query parameters it does not know (`header-only=true` on `/v2/blocks/{round}`: the
+//!   agent needs a block's timestamp only, and algonaut 0.9 fails to decode whole blocks of
+//!   real networks, docs/real-nodes.md);
+//! - see a refusal's `Retry-After` header (algonaut keeps only the status and the body), which a
+//!   rate-limited client must honour.
+//!
+//! The bodies decode into algonaut's own model types, so callers see the same values as before.
+
+use crate::errors::ChainError;
+use serde::de::DeserializeOwned;
+use std::time::{Duration, SystemTime};
+
+/// A plain JSON client of one algod (the same reqwest that algonaut uses).
+#[derive(Debug, Clone)]
+pub(crate) struct Rest {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Rest {
+    pub(crate) fn new(base: &str, token: &str) -> Rest {
+        Rest {
+            client: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// `GET path?query` within `limit`, decoded as `T`; a non-2xx answer is
+    /// [`ChainError::Http`] with algod's message and the `Retry-After` it asked for.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        limit: Duration,
+    ) -> Result<T, ChainError> {
+        let body = self.get_bytes(what, path, query, limit).await?;
+        serde_json::from_slice(&body).map_err(|e| ChainError::Invalid(format!(
+            "algod at {}: {what}: the answer does not decode ({e}); is this an algod v2 REST endpoint?",
+            self.base
+        )))
+    }
+
+    async fn get_bytes(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        limit: Duration,
+    ) -> Result<Vec<u8>, ChainError> {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
+            ChainError::Invalid(format!(
+                "algod URL {}{path} is not a URL ({e}); check chain.algod_url",
+                self.base
+            ))
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut req = self.client.get(url);
+        if !self.token.is_empty() {
+            req = req.header("X-Algo-API-Token", &self.token);
+        }
+        let transport = |source: reqwest::Error| ChainError::Transport {
+            url: self.base.clone(),
+            what: what.to_owned(),
+            source: Box::new(source),
+        };
+        let exchange = async {
+            let resp = req.send().await.map_err(transport)?;
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = resp.bytes().await.map_err(transport)?;
+            if status.is_success() {
+                return Ok(body.to_vec());
+            }
+            Err(ChainError::Http {
+                url: self.base.clone(),
+                what: what.to_owned(),
+                status: status.as_u16(),
+                message: match error_message(&body) {
+                    m if m.is_empty() => status.canonical_reason().unwrap_or_default().to_owned(),
+                    m => m,
+                },
+                retry_after,
+            })
+        };
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(ChainError::Timeout {
+                url: self.base.clone(),
+                what: what.to_owned(),
+                after: limit,
+            }),
+        }
+    }
+}
+
+/// algod's `{"message": …}`, or the body itself (a proxy's HTML page, cut short).
+fn error_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(m) = v["message"].as_str() {
+            return m.to_owned();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// Longest wait a `Retry-After` may impose: a provider asking for more is not obeyed beyond it
+/// (the follower's own cap then applies), so a wrong header cannot stall a host for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date; a date in the past means
+/// now. None when the value is neither.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let d = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(d.min(MAX_RETRY_AFTER))
+}
+
+/// The timestamp in a `/v2/blocks/{round}` answer: `block.ts` of the header. Only the header is
+/// read, whatever else the block carries (a node that ignores `header-only` sends its payset,
+/// whose transaction types and omitted empty fields this function never looks at).
+pub fn block_timestamp_of(round: u64, body: &serde_json::Value) -> Result<u64, ChainError> {
+    let block = body.get("block").ok_or_else(|| {
+        ChainError::Invalid(format!("algod's block {round} has no \"block\" field"))
+    })?;
+    if let Some(r) = block.get("rnd").and_then(serde_json::Value::as_u64) {
+        if r != round {
+            return Err(ChainError::Invalid(format!(
+                "asked algod for block {round}, it answered with block {r}"
+            )));
+        }
+    }
+    block
+        .get("ts")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| ChainError::NotFound {
+            what: format!("the timestamp of block {round}"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // A date already past: retry now (the schedule's own delay still applies).
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn error_messages_are_algods_or_the_body_cut_short() {
+        assert_eq!(
+            error_message(br#"{"message":"failed to retrieve information from the ledger"}"#),
+            "failed to retrieve information from the ledger"
+        );
+        assert_eq!(error_message(b"  Too Many Requests\n"), "Too Many Requests");
+        let long = "x".repeat(500);
+        assert_eq!(error_message(long.as_bytes()).chars().count(), 201);
+    }
+}

@@ -1,0 +1,97 @@
+//! A follower whose next round the node has pruned (a non-archival node keeps ~1,000 rounds)
+//! skips to the oldest round the node still has, once, instead of retrying for ever; the events
+//! after the gap arrive, and the app's state (what the executor reads) still has everything the
+//! skipped events were about. The devnet's `prune` switch plays the non-archival node.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use dao_chain::decode::{Targets, VoteChoice};
+use dao_chain::events::AppEvent;
+use dao_chain::follow::{read_watermark, Backoff, FollowOptions, Follower};
+use dao_chain::node::App;
+use dao_chain::txn::DeployProposal;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_follower_behind_a_pruned_range_skips_it_once_and_loses_nothing_the_executor_reads() {
+    let dn = Devnet::start();
+    let dao = form(&dn, true).await;
+    // While the agent is down, a proposal is made and voted on; then the node prunes.
+    let (id, created) = dao
+        .app
+        .propose_deploy(
+            &dao.members[0],
+            &DeployProposal {
+                emergency: true,
+                base: [1; 20],
+                head: [2; 20],
+                diff_hash: [3; 32],
+                targets: Targets::All,
+                description_url: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    dao.app
+        .vote(&dao.members[1], id, VoteChoice::For)
+        .await
+        .unwrap();
+    dn.switch(r#"{"prune": 4}"#).await;
+    for _ in 0..6 {
+        dn.post("/devnet/block", "").await;
+    }
+    let oldest = dn.switches().await["oldest-round"].as_u64().unwrap();
+    assert!(oldest > created.round + 1, "{oldest} {}", created.round);
+
+    let dir = tempfile::tempdir().unwrap();
+    let wm = dir.path().join("wm.json");
+    let mut f = Follower::new(
+        App::new(dao.app.node.clone(), dao.app.app_id),
+        FollowOptions {
+            watermark_file: wm.clone(),
+            start_after: dao.before,
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(400),
+            },
+            verify: true,
+        },
+    )
+    .unwrap();
+    // A vote after the gap: the first event the follower can still see.
+    let voted = dao
+        .app
+        .vote(&dao.members[2], id, VoteChoice::Against)
+        .await
+        .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(60), f.next())
+        .await
+        .expect("the follower loops on the pruned round")
+        .unwrap();
+    assert!(
+        matches!(e.event, AppEvent::VoteCast { .. }),
+        "{:?}",
+        e.event
+    );
+    assert_eq!(e.round, voted.round);
+    // One gap, from the first round the follower needed to the one before the oldest kept
+    // (the oldest as it was when the follower looked: the node may have pruned one more since).
+    assert_eq!(f.gaps().len(), 1, "{:?}", f.gaps());
+    let (from, to) = f.gaps()[0];
+    assert_eq!(from, dao.before + 1);
+    assert!(to + 1 >= oldest && to < voted.round, "{to} {oldest}");
+    // The skip is persisted: a restart does not go back into the gap.
+    assert!(read_watermark(&wm, dao.app.app_id).unwrap().unwrap() >= to);
+    // The event carries the proposal as the chain has it now, re-verified: both votes.
+    let v = e.proposal.unwrap().unwrap();
+    assert_eq!(v.proposal.id, id);
+    assert_eq!(
+        (v.proposal.header.for_, v.proposal.header.against),
+        (30, 20)
+    );
+    assert_eq!(v.votes.len(), 2);
+    // What the skipped events were about is in the app's state.
+    assert_eq!(dao.app.proposal(id).await.unwrap().header.for_, 30);
+}

@@ -20,12 +20,10 @@ let
 
   common = import ./common.nix { inherit config lib pkgs; };
   inherit (common)
-    algodToken
     algodTokenCredential
     cfg
     commonHardening
     configFile
-    credentialPath
     duration
     secretAssertions
     secretPath
@@ -80,12 +78,8 @@ let
     removeAttrs cfg.settings [ "validator" ]
     // {
       roles = [ "executor" ];
-      chain = cfg.settings.chain // algodToken "dao-executor";
       executor = cfg.settings.executor // {
         operator_group = cfg.operatorGroup;
-      };
-      keys = {
-        account_key_file = credentialPath "dao-executor" "account-key";
       };
     }
   );

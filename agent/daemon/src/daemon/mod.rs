@@ -6,6 +6,7 @@
 //! role has loaded its state (and the executor owns its bus name).
 
 pub mod chain;
+pub mod credentials;
 pub mod deployer;
 pub mod files;
 pub mod following;
@@ -76,16 +77,11 @@ pub fn load_config(path: &Path) -> Result<Config, Fatal> {
 }
 
 fn signer(cfg: &Config) -> Result<Signer, Fatal> {
-    let key = match &cfg.keys.account_key_file {
-        Some(path) => Signer::from_file(path),
-        None => Signer::from_credential("account-key"),
-    };
-    key.map_err(|e| {
-        Fatal::Other(format!(
-            "cannot load the account key: {e} (keys.account_key_file, or the systemd \
-             credential account-key)"
-        ))
-    })
+    credentials::signer(
+        cfg.keys.account_key_file.as_deref(),
+        credentials::directory().as_deref(),
+    )
+    .map_err(Fatal::Other)
 }
 
 fn role_dir(cfg: &Config, role: &str) -> Result<PathBuf, Fatal> {
@@ -97,7 +93,13 @@ fn role_dir(cfg: &Config, role: &str) -> Result<PathBuf, Fatal> {
 
 /// Runs the roles `only` selects (all configured ones when None) until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
-    let cfg = load_config(config_path)?;
+    let mut cfg = load_config(config_path)?;
+    // Resolved once: the health check's own algod client uses the same token.
+    cfg.chain.algod_token_file = credentials::algod_token_file(
+        cfg.chain.algod_token_file.as_deref(),
+        credentials::directory().as_deref(),
+    );
+    let cfg = cfg;
     let roles: Vec<Role> = match only {
         Some(r) if cfg.has_role(r) => vec![r],
         Some(r) => {
@@ -118,8 +120,9 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     };
     let genesis_id = node.genesis_id().await.map_err(|e| {
         Fatal::Other(format!(
-            "cannot reach algod at {}: {e}",
-            cfg.chain.algod_url
+            "cannot reach algod at {}: {e}{}",
+            cfg.chain.algod_url,
+            credentials::token_hint(cfg.chain.algod_token_file.as_deref())
         ))
     })?;
     network::check(cfg.chain.network, &genesis_id).map_err(Fatal::Config)?;

@@ -115,7 +115,13 @@ fn enospc() -> io::Error {
 
 impl Files for SimEdge {
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.0.world().files.get(path).cloned())
+        let w = self.0.world();
+        if path == Path::new(crate::world::MARKER) {
+            // /etc follows the active system, as activation makes it.
+            let id = w.agent_of(&w.active);
+            return Ok(Some(serde_json::to_vec(&serde_json::json!({ "id": id }))?));
+        }
+        Ok(w.files.get(path).cloned())
     }
 
     fn replace(&self, path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, io::Error)> {

@@ -117,9 +117,7 @@ impl Files for SimEdge {
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         let w = self.0.world();
         if path == Path::new(crate::world::MARKER) {
-            // /etc follows the active system, as activation makes it.
-            let id = w.agent_of(&w.active);
-            return Ok(Some(serde_json::to_vec(&serde_json::json!({ "id": id }))?));
+            return Ok(Some(w.marker()));
         }
         Ok(w.files.get(path).cloned())
     }

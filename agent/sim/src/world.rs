@@ -427,6 +427,11 @@ impl World {
         GENESIS_AGENT.into()
     }
 
+    /// The marker file's bytes: /etc follows the active system, as activation makes it.
+    pub fn marker(&self) -> Vec<u8> {
+        format!("{{\"id\":\"{}\"}}", self.agent_of(&self.active)).into_bytes()
+    }
+
     pub fn generation(&self, number: u64) -> Option<&PathBuf> {
         usize::try_from(number.checked_sub(1)?)
             .ok()

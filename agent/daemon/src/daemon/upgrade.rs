@@ -98,13 +98,19 @@ impl Deployer {
             return None;
         }
         // The last deployment that switched the host (or began to: it recorded the generation to
-        // come back to) must have been applied: after a rollback
-        // the agent running stays (the old one; or the new one, when systemd restarted a crashed
-        // agent mid-switch with the new unit: it finished the rollback and keeps running until
-        // the next restart). Refusals and failures changed nothing on the host.
+        // come back to) must have been applied: after a rollback the agent running stays (the
+        // old one; or the new one, when systemd restarted a crashed agent mid-switch with the
+        // new unit: it finished the rollback and keeps running until the next restart).
+        // Refusals and failures changed nothing on the host.
         let rec = last_switched(records)?;
         if rec.outcome.as_ref().map(|o| o.status) != Some(Status::Applied) {
             return None;
+        }
+        // Cheap first (a file read): most passes find that this agent is the marker's.
+        match files::read_json::<Marker>(&*self.edges.files, &me.marker) {
+            Ok(Some(m)) if m.id == me.id => return None,
+            Ok(None) => return None,
+            _ => {}
         }
         // Decided and recorded under the activation lock, so that no operator rollback slips
         // in between; one that comes later is refused while the agent stops.

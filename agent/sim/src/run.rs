@@ -130,6 +130,18 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 // the schedule's end waits for the operator's resume (seed 8005331).
                 idle = matches!(pass, Pass::Idle { .. }) && !d.paused();
                 check_visible(&sim, &d, &pass);
+                // An outcome was just reported (or a step done): the agent is replaced at this
+                // point, by the one the active system names.
+                if pass == Pass::Again && sim.world().replaced_after_outcome() {
+                    if trace {
+                        println!("  agent replaced after the pass");
+                    }
+                    set_current(&sim, None);
+                    agent = None;
+                    drop(d);
+                    sim.world().advance(1_000);
+                    continue;
+                }
                 let now = sim.world().clock_ms;
                 let delay = delay_after(&pass, &mut failures, now).min(Duration::from_secs(30));
                 let ms = u64::try_from(delay.as_millis()).unwrap_or(30_000).max(10);

@@ -245,6 +245,8 @@ pub struct World {
     pub fault_rate: f64,
     /// The agent the running process is (systemd starts the active generation's).
     pub running_agent: String,
+    /// Its own stream, so that the other faults of a seed stay what they were.
+    pub replace_rng: ChaCha8Rng,
     pub upgrades: Vec<Upgrade>,
 }
 
@@ -352,6 +354,7 @@ impl World {
             nested: false,
             fault_rate: 1.0,
             running_agent: GENESIS_AGENT.into(),
+            replace_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5e1f_a9e7_0000_0019),
             upgrades: Vec::new(),
         }
     }
@@ -377,6 +380,16 @@ impl World {
             }
         }
         hit
+    }
+
+    /// Whether the agent is replaced (killed, and the active system's agent started, as an
+    /// administrator's restart or a package upgrade would) right after a pass that reported.
+    pub fn replaced_after_outcome(&mut self) -> bool {
+        if self.healed() || self.fault_rate == 0.0 || !self.replace_rng.gen_bool(0.05) {
+            return false;
+        }
+        self.count("agent_replaced");
+        true
     }
 
     pub fn count(&mut self, kind: &'static str) {

@@ -31,7 +31,6 @@ let
 
   common = import ./dao-governance/common.nix { inherit config lib pkgs; };
   inherit (common)
-    algodToken
     algodTokenCredential
     cfg
     commonHardening
@@ -73,7 +72,6 @@ let
     ]
     // {
       roles = [ "watcher" ];
-      chain = cfg.settings.chain // algodToken "dao-watcher";
     }
   );
 

@@ -450,6 +450,39 @@ in
     config = { };
   };
 
+  # A host with every secret set and every role on: the generated files name no secret's path
+  # (the agent reads the credentials from $CREDENTIALS_DIRECTORY), and each unit is handed the
+  # credentials it reads. nix/misconfigurations.py checks both and runs validate-config.
+  credentials =
+    let
+      inherit
+        (evalHost [
+          validatorHost
+          (dao {
+            executor.enable = lib.mkForce true;
+            keyFile = lib.mkForce "/run/keys/dao-account-key";
+            settings.host.id = lib.mkForce 1;
+            algodTokenFile = "/run/keys/algod-token";
+          })
+        ])
+        config
+        ;
+      etc = config.environment.etc;
+      units = [
+        "watcher"
+        "executor"
+        "validator"
+      ];
+    in
+    {
+      files = lib.genAttrs units (
+        role: builtins.toJSON etc."dao-governance/${role}.toml".source.settings
+      );
+      loadCredential = lib.genAttrs units (
+        role: config.systemd.services."dao-${role}".serviceConfig.LoadCredential
+      );
+    };
+
   # The same for a correct validator's machine: no failed assertion, no warning, valid files.
   validValidator = refusals {
     stage = "assertion";

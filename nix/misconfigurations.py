@@ -122,6 +122,46 @@ def run_case(tree, agentctl, name, case, unsupported):
     return "FAIL", f"no {stage} contains {expect!r}; got {refusals}"
 
 
+# What each unit must be handed as a credential, on a host with every secret set.
+CREDENTIALS = {
+    "watcher": ["algod-token"],
+    "executor": ["account-key", "algod-token"],
+    "validator": ["account-key", "algod-token"],
+}
+
+
+def check_credentials(tree, agentctl):
+    """The generated files of a host with every secret set name no path to a secret (the agent
+    reads the systemd credentials itself), each unit gets the credentials it reads, and
+    validate-config accepts the files. Returns the number of failures."""
+    r = nix_eval(tree, "credentials")
+    if r.returncode != 0:
+        print(f"FAIL the host with every secret set does not evaluate: {r.stderr.strip()}")
+        return 1
+    got = json.loads(r.stdout)
+    failed = 0
+    for role, text in sorted(got["files"].items()):
+        settings = json.loads(text)
+        paths = [k for k in ("/run/credentials", "/run/keys", "account-key", "algod-token") if k in text]
+        named = [k for k in ("keys", "algod_token_file") if k in settings or k in settings.get("chain", {})]
+        if paths or named:
+            print(f"FAIL the {role}'s generated file names a secret: {paths + named}: {text}")
+            failed += 1
+        names = sorted(c.split(":", 1)[0] for c in got["loadCredential"][role])
+        if names != CREDENTIALS[role]:
+            print(f"FAIL dao-{role}.service gets the credentials {names}, not {CREDENTIALS[role]}")
+            failed += 1
+    if agentctl:
+        ok, messages = validate(agentctl, list(got["files"].values()))
+        if not ok:
+            print(f"FAIL validate-config refuses the files without secret paths: {messages}")
+            failed += 1
+    if not failed:
+        print("ok   no generated file names a secret; each unit gets its credentials"
+              + ("; validate-config accepts them" if agentctl else ""))
+    return failed
+
+
 def main():
     tree = sys.argv[1]
     agentctl = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
@@ -165,6 +205,8 @@ def main():
             else:
                 print(f"FAIL validate-config refuses the correct validator's files: {messages}")
                 failed += 1
+
+    failed += check_credentials(tree, agentctl)
 
     r = nix_eval(tree, "stages")
     if r.returncode != 0:

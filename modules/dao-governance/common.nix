@@ -8,7 +8,7 @@
 }:
 
 let
-  inherit (lib) mkOption optionalAttrs types;
+  inherit (lib) mkOption types;
 
   cfg = config.services.dao-governance;
   settingsFormat = pkgs.formats.toml { };
@@ -91,14 +91,12 @@ rec {
   # defaults (docs/configuration.md) apply.
   withoutNulls = lib.filterAttrsRecursive (_: v: v != null);
 
-  credentialPath = unit: name: "/run/credentials/${unit}.service/${name}";
-
-  algodToken =
-    unit:
-    optionalAttrs (cfg.algodTokenFile != null) {
-      algod_token_file = credentialPath unit "algod-token";
-    };
-
+  # Secrets reach the units only as systemd credentials (LoadCredential=), and the generated
+  # files name no path to them: the agent reads `account-key` and `algod-token` from
+  # $CREDENTIALS_DIRECTORY when its configuration names no file (agent/daemon/src/daemon/
+  # credentials.rs). A path such as /run/credentials/<unit>/… in the file would tie it to one
+  # unit name and one systemd layout; `%d` would say the same but is expanded only in unit
+  # settings, never in a file the unit reads.
   algodTokenCredential = lib.optional (
     cfg.algodTokenFile != null
   ) "algod-token:${toString cfg.algodTokenFile}";

@@ -20,12 +20,10 @@ let
 
   common = import ./common.nix { inherit config lib pkgs; };
   inherit (common)
-    algodToken
     algodTokenCredential
     cfg
     commonHardening
     configFile
-    credentialPath
     duration
     secretAssertions
     secretPath
@@ -80,17 +78,22 @@ let
     removeAttrs cfg.settings [ "validator" ]
     // {
       roles = [ "executor" ];
-      chain = cfg.settings.chain // algodToken "dao-executor";
       executor = cfg.settings.executor // {
         operator_group = cfg.operatorGroup;
-      };
-      keys = {
-        account_key_file = credentialPath "dao-executor" "account-key";
       };
     }
   );
 
   executorConfig = configFile "executor" executorSettings;
+
+  # Who this generation's executor is: its program and its configuration. The unit passes the
+  # id to the agent, and /etc/dao-governance/executor-agent.json names it for the generation
+  # the host runs; after a deployment that changed either, the agent sees the two differ and
+  # exits with status 75 for the unit to start the new one (agent/daemon/src/daemon/upgrade.rs).
+  agentExe = lib.getExe' cfg.package "dao-agent";
+  agentId = builtins.hashString "sha256" "${agentExe}\n${executorConfig}";
+  agentMarker = "/etc/dao-governance/executor-agent.json";
+  selfUpgradeExit = 75;
 
   checkoutDir = cfg.settings.source.checkout_dir or null;
 in
@@ -110,8 +113,9 @@ in
         {option}`services.dao-governance.keyFile`. It runs as root, in a sandbox.
 
         A switch does not restart this unit when it changes (the switch it runs would restart
-        its own agent): a new agent takes over at the next `systemctl restart
-        dao-executor.service` or reboot.
+        its own agent). When an approved deployment changes the agent (its package or its
+        configuration), the agent finishes it, reports it on chain, then exits with status 75
+        and the unit starts the new agent (`RestartForceExitStatus=75`); not after a rollback.
       '';
     };
 
@@ -346,6 +350,11 @@ in
       system.checks = lib.optional (undeclaredUnits != [ ]) requiredUnitsCheck;
 
       environment.etc."dao-governance/executor.toml".source = executorConfig;
+      environment.etc."dao-governance/executor-agent.json".text = builtins.toJSON {
+        id = agentId;
+        agent = agentExe;
+        config = "${executorConfig}";
+      };
 
       users.groups = mkIf (cfg.operatorGroup != null) { ${cfg.operatorGroup} = { }; };
 
@@ -375,8 +384,8 @@ in
 
         # A switch this agent runs may change this very unit: restarting it then would interrupt
         # the deployment it is confirming. The switch itself runs in a transient unit of its own,
-        # so it would survive a restart; the agent finishes the deployment, and a new agent
-        # takes over at the next restart.
+        # so it would survive a restart; the agent finishes the deployment, reports it, and
+        # then restarts itself when the deployment changed it (exit status 75, below).
         restartIfChanged = false;
 
         path = [
@@ -393,10 +402,20 @@ in
         serviceConfig = commonHardening // {
           Type = "notify";
           NotifyAccess = "main";
-          ExecStart = "${lib.getExe' cfg.package "dao-agent"} --role executor --config ${executorConfig}";
+          ExecStart = lib.concatStringsSep " " [
+            agentExe
+            "--role executor"
+            "--config ${executorConfig}"
+            "--self-upgrade-marker ${agentMarker}"
+            "--self-upgrade-id ${agentId}"
+          ];
           Restart = "on-failure";
           RestartSec = "10s";
           RestartPreventExitStatus = 2;
+          # 75: the last deployment changed the agent; start the new one. A clean exit, not a
+          # failure, but restarted whatever Restart= says.
+          SuccessExitStatus = selfUpgradeExit;
+          RestartForceExitStatus = selfUpgradeExit;
           WatchdogSec = "3min";
           # On SIGTERM the agent first lets a switch in progress and its health checks finish;
           # only the main process is signalled, it stops its own children.

@@ -20,12 +20,10 @@ let
 
   common = import ./common.nix { inherit config lib pkgs; };
   inherit (common)
-    algodToken
     algodTokenCredential
     cfg
     commonHardening
     configFile
-    credentialPath
     duration
     secretAssertions
     secretPath
@@ -114,10 +112,8 @@ let
     // {
       roles = [ "validator" ];
       state_dir = validatorStateDir;
-      chain = cfg.settings.chain // algodToken "dao-validator";
       # Its clone lives in its own state directory (checkout_dir is the executor's).
       source = removeAttrs cfg.settings.source [ "checkout_dir" ];
-      keys.account_key_file = credentialPath "dao-validator" "account-key";
       validator = {
         # (withoutNulls does not look into lists.)
         hosts = map (

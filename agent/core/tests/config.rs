@@ -183,7 +183,7 @@ account_key_file = "relative/key"
 }
 
 #[test]
-fn an_executor_without_host_remotes_or_key_is_refused() {
+fn an_executor_without_host_or_remotes_is_refused_but_may_omit_its_key() {
     let text = MINIMAL.replace("[\"watcher\"]", "[\"executor\"]");
     let got = problems(&text);
     assert_eq!(
@@ -191,14 +191,20 @@ fn an_executor_without_host_remotes_or_key_is_refused() {
         [
             "host: missing: the executor needs [host] with its id and name",
             "source: missing: the executor needs [source] with its allowed remotes",
-            "keys.account_key_file: missing: the executor signs its reports with this host's account key",
         ]
     );
-    let text = format!("{text}[host]\nid = 1\nname = \"h\"\n[source]\nallowed_remotes = []\n[keys]\naccount_key_file = \"/etc/k\"\n");
+    let text = format!("{text}[host]\nid = 1\nname = \"h\"\n[source]\nallowed_remotes = []\n");
     assert_eq!(
         problems(&text),
         ["source.allowed_remotes: must list at least one remote of the governed repository"]
     );
+    // Without keys.account_key_file the agent reads the systemd credential account-key.
+    let c = parse(&text.replace(
+        "allowed_remotes = []",
+        "allowed_remotes = [\"https://g.example/r.git\"]",
+    ))
+    .unwrap();
+    assert!(c.keys.account_key_file.is_none());
 }
 
 #[test]
@@ -279,7 +285,7 @@ fn the_documented_validator_example_is_valid() {
 }
 
 #[test]
-fn a_validator_without_hosts_remotes_or_key_is_refused_with_each_named() {
+fn a_validator_without_hosts_or_remotes_is_refused_with_each_named() {
     let text = format!(
         "{}\n[validator]\n",
         MINIMAL.replace("\"watcher\"", "\"validator\"")
@@ -287,7 +293,6 @@ fn a_validator_without_hosts_remotes_or_key_is_refused_with_each_named() {
     let p = problems(&text);
     for want in [
         "source: missing: the validator needs [source]",
-        "keys.account_key_file: missing: the validator signs",
         "validator.hosts: must list the hosts",
     ] {
         assert!(

@@ -16,6 +16,16 @@ struct Args {
     /// Run only this role (it must be listed in the file's `roles`); all of them by default.
     #[arg(long, value_enum)]
     role: Option<RoleArg>,
+    /// The file in which the running generation names its executor's agent (the NixOS module
+    /// writes /etc/dao-governance/executor-agent.json); with --self-upgrade-id, the executor
+    /// exits with status 75 after a deployment that changed the agent, for its unit to start
+    /// the new one.
+    #[arg(long, value_name = "PATH", requires = "self_upgrade_id")]
+    self_upgrade_marker: Option<PathBuf>,
+    /// Who this agent is, as the marker names it (the module: a hash of the agent's store path
+    /// and configuration file).
+    #[arg(long, value_name = "ID", requires = "self_upgrade_marker")]
+    self_upgrade_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -44,7 +54,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(daemon::run(&args.config, role)) {
+    let upgrade = match (args.self_upgrade_marker, args.self_upgrade_id) {
+        (Some(marker), Some(id)) => Some(daemon::upgrade::SelfUpgrade { marker, id }),
+        _ => None,
+    };
+    match runtime.block_on(daemon::run_with(&args.config, role, upgrade)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // stderr reaches the journal too under systemd.

@@ -3,7 +3,7 @@
 //! with the `mutants` feature; without it [`active`] is always false and nothing of this ships.
 
 /// The mutants, each re-introducing one finding of issue 13 or a hole issue 14 closes.
-pub const ALL: [(&str, &str); 7] = [
+pub const ALL: [(&str, &str); 9] = [
     (
         "expired_applied",
         "finding 1: expiry is re-checked only while no journal record exists",
@@ -32,6 +32,14 @@ pub const ALL: [(&str, &str); 7] = [
     (
         "impatient_refusal",
         "issue 14: a host refuses as not reproducible while validators can still agree",
+    ),
+    (
+        "upgrade_before_report",
+        "issue 18: the executor hands over to a new agent before its outcome is reported",
+    ),
+    (
+        "no_self_upgrade",
+        "issue 18: a deployment that changes the agent leaves the old one running",
     ),
 ];
 

@@ -4,6 +4,7 @@
 use crate::edges::{Sim, SimEdge};
 use dao_agent::daemon::deployer::{Deployer, Shared};
 use dao_agent::daemon::setup::Setup;
+use dao_agent::daemon::upgrade::SelfUpgrade;
 use dao_agent::edges::{Chain, Edges};
 use dao_agent::executor::confirm::Check;
 use dao_agent::executor::pipeline::Timeouts;
@@ -39,6 +40,7 @@ pub fn setup(genesis: git2::Oid) -> Setup {
         checks: vec![Check::Command(vec![
             "/run/current-system/sw/bin/true".into()
         ])],
+        upgrade: None,
     }
 }
 
@@ -66,7 +68,15 @@ pub fn start_instance(sim: &Arc<Sim>) -> Result<Arc<Deployer>, String> {
     let chain: Arc<dyn Chain> = Arc::new(SimEdge(Arc::clone(sim)));
     let edges = sim_edges(sim);
     let shared = Arc::new(Mutex::new(Shared::default()));
-    Deployer::start(Arc::clone(&sim.setup), edges, chain, shared, None)
+    // The unit says who this process is: the agent systemd started.
+    let setup = Arc::new(Setup {
+        upgrade: Some(SelfUpgrade {
+            marker: PathBuf::from(crate::world::MARKER),
+            id: sim.world().running_agent.clone(),
+        }),
+        ..setup(sim.setup.genesis)
+    });
+    Deployer::start(setup, edges, chain, shared, None)
         .map(Arc::new)
         .map_err(|e| e.to_string())
 }

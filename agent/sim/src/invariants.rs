@@ -2,8 +2,88 @@
 //! (and at every switch, journal write and pass), and once more when a schedule ends.
 
 use crate::world::{Decided, Effect, World};
-use dao_agent::journal::{parse_record, Status};
+use dao_agent::daemon::upgrade::Planned;
+use dao_agent::journal::{parse_record, Record, Status};
 use std::path::Path;
+
+/// The journal's records, as the agent left them in the world's files.
+fn records(w: &World) -> Vec<Record> {
+    w.files
+        .iter()
+        .filter(|(p, _)| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == "journal")
+        })
+        .filter_map(|(p, b)| parse_record(p, b).ok())
+        .collect()
+}
+
+/// When the agent stops to hand over to the agent its last deployment brought: only between
+/// deployments, with every outcome on chain, forward only, once, and to someone else.
+pub fn at_self_upgrade(w: &mut World, planned: &Planned) {
+    let recs = records(w);
+    for r in &recs {
+        if r.outcome.is_some() && !w.reports.contains_key(&r.proposal) {
+            w.violation(
+                "upgrade_after_report",
+                format!(
+                    "the agent stopped for a self-upgrade (proposal {}) before proposal {}'s \
+                     outcome was on chain",
+                    planned.proposal, r.proposal
+                ),
+            );
+        }
+        if r.outcome.is_none() && r.previous.is_some() {
+            w.violation(
+                "upgrade_not_mid_deploy",
+                format!(
+                    "the agent stopped for a self-upgrade while proposal {} was changing the host",
+                    r.proposal
+                ),
+            );
+        }
+    }
+    if !w.in_flight.is_empty() {
+        w.violation(
+            "upgrade_not_mid_deploy",
+            "the agent stopped for a self-upgrade while a switch ran".into(),
+        );
+    }
+    let applied = w.reports.get(&planned.proposal) == Some(&Status::Applied);
+    let on_it = w
+        .proposals
+        .iter()
+        .find(|p| p.id == planned.proposal)
+        .is_some_and(|p| p.toplevel() == w.active);
+    if !applied || !on_it {
+        w.violation(
+            "upgrade_forward_only",
+            format!(
+                "self-upgrade after proposal {} although it is {:?} on chain and the host runs {}",
+                planned.proposal,
+                w.reports.get(&planned.proposal),
+                w.active.display()
+            ),
+        );
+    }
+    let next = w.agent_of(&w.active.clone());
+    if planned.from != w.running_agent || planned.to != next || planned.to == planned.from {
+        w.violation(
+            "no_upgrade_loop",
+            format!(
+                "self-upgrade from {} to {} while {} runs and the active system names {next}",
+                planned.from, planned.to, w.running_agent
+            ),
+        );
+    }
+    if w.upgrades.iter().any(|u| u.proposal == planned.proposal) {
+        w.violation(
+            "no_upgrade_loop",
+            format!("a second self-upgrade for proposal {}", planned.proposal),
+        );
+    }
+}
 
 /// After every step: nothing to check that the other hooks do not see.
 pub fn after_step(w: &mut World) {
@@ -215,6 +295,32 @@ pub fn at_end(w: &mut World, started: bool) {
         .filter(|p| p.targets_host && p.expiry().is_some_and(|e| e <= now))
         .map(|p| p.id)
         .collect();
+    // The host runs the agent its system names, once the last applied deployment is in force
+    // (an operator's rollback since leaves the newer agent running: it is not a deployment).
+    // (After a deployment that switched and went back, whichever agent runs stays until the
+    // next restart.)
+    let recs = records(w);
+    let last_applied = dao_agent::daemon::upgrade::last_switched(&recs)
+        .filter(|r| {
+            r.outcome
+                .as_ref()
+                .is_some_and(|o| o.status == Status::Applied)
+        })
+        .map(|r| r.proposal);
+    let in_force = last_applied
+        .and_then(|id| w.proposals.iter().find(|p| p.id == id))
+        .is_some_and(|p| p.toplevel() == w.active && w.generation(w.current) == Some(&w.active));
+    let named = w.agent_of(&w.active.clone());
+    if in_force && w.running_agent != named {
+        w.violation(
+            "runs_new_agent",
+            format!(
+                "the host runs {} and its system names agent {named}, but agent {} still runs",
+                w.active.display(),
+                w.running_agent
+            ),
+        );
+    }
     for id in ended {
         if !w.reports.contains_key(&id) {
             w.violation(

@@ -63,7 +63,14 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
         }
         let d = match &agent {
             Some(d) => Arc::clone(d),
-            None => match catch_unwind(AssertUnwindSafe(|| start_instance(&sim))) {
+            None => match catch_unwind(AssertUnwindSafe(|| {
+                // systemd starts what the unit of the active generation runs.
+                {
+                    let mut w = sim.world();
+                    w.running_agent = w.agent_of(&w.active.clone());
+                }
+                start_instance(&sim)
+            })) {
                 Ok(Ok(d)) => {
                     started = true;
                     set_current(&sim, Some(Arc::clone(&d)));
@@ -94,6 +101,24 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
             let _ = d.resume(0);
         }
         match catch_unwind(AssertUnwindSafe(|| d.pass())) {
+            Ok(Pass::SelfUpgrade(planned)) => {
+                // The agent exits with status 75; its unit starts the new one 10 s later.
+                if trace {
+                    println!("  self-upgrade {planned:?}; restarting");
+                }
+                invariants::at_self_upgrade(&mut sim.world(), &planned);
+                set_current(&sim, None);
+                agent = None;
+                drop(d);
+                let mut w = sim.world();
+                w.upgrades.push(crate::world::Upgrade {
+                    proposal: planned.proposal,
+                    from: planned.from,
+                    to: planned.to,
+                });
+                w.count("self_upgrade");
+                w.advance(10_000);
+            }
             Ok(pass) => {
                 if trace {
                     println!("  pass: {pass:?}");
@@ -105,6 +130,18 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 // the schedule's end waits for the operator's resume (seed 8005331).
                 idle = matches!(pass, Pass::Idle { .. }) && !d.paused();
                 check_visible(&sim, &d, &pass);
+                // An outcome was just reported (or a step done): the agent is replaced at this
+                // point, by the one the active system names.
+                if pass == Pass::Again && sim.world().replaced_after_outcome() {
+                    if trace {
+                        println!("  agent replaced after the pass");
+                    }
+                    set_current(&sim, None);
+                    agent = None;
+                    drop(d);
+                    sim.world().advance(1_000);
+                    continue;
+                }
                 let now = sim.world().clock_ms;
                 let delay = delay_after(&pass, &mut failures, now).min(Duration::from_secs(30));
                 let ms = u64::try_from(delay.as_millis()).unwrap_or(30_000).max(10);

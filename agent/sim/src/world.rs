@@ -11,6 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+/// The agent the genesis system runs.
+pub const GENESIS_AGENT: &str = "agent-genesis";
+
 /// Where a schedule starts, in Unix ms (any fixed point will do).
 pub const T0_MS: u64 = 1_700_000_000_000;
 
@@ -47,6 +50,8 @@ pub struct Proposal {
     /// The closure this host's build has (the validators' honest one, or not: a build that is
     /// not reproducible here).
     pub host_closure: [u8; 32],
+    /// Its change brings a new agent (package or configuration of dao-executor.service).
+    pub changes_agent: bool,
 }
 
 /// One validator's attestation: when it lands on chain and what it says.
@@ -146,6 +151,28 @@ fn validators_of(seed: u64, proposals: &mut [Proposal]) -> u64 {
     validators
 }
 
+/// Which proposals change the agent itself, from a random stream of their own so that the
+/// schedules are otherwise what they were before self-upgrades existed.
+fn agents_of(seed: u64, proposals: &mut [Proposal]) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5e1f_a9e7_0000_0018);
+    for p in proposals.iter_mut() {
+        p.changes_agent = rng.gen_bool(0.4);
+    }
+}
+
+/// Where the running generation names its executor's agent (the module's
+/// /etc/dao-governance/executor-agent.json): the simulated files edge answers it from the
+/// active system.
+pub const MARKER: &str = "/sim/etc/dao-governance/executor-agent.json";
+
+/// One self-upgrade the agent went through.
+#[derive(Debug, Clone)]
+pub struct Upgrade {
+    pub proposal: u64,
+    pub from: String,
+    pub to: String,
+}
+
 /// A switch-to-configuration process that outlived the agent that started it.
 #[derive(Debug, Clone)]
 pub struct InFlight {
@@ -216,6 +243,11 @@ pub struct World {
     pub nested: bool,
     /// Probability scale of per-step faults (0 after healing).
     pub fault_rate: f64,
+    /// The agent the running process is (systemd starts the active generation's).
+    pub running_agent: String,
+    /// Its own stream, so that the other faults of a seed stay what they were.
+    pub replace_rng: ChaCha8Rng,
+    pub upgrades: Vec<Upgrade>,
 }
 
 impl World {
@@ -273,6 +305,7 @@ impl World {
                 quorum: 0,
                 attestations: Vec::new(),
                 host_closure: [0; 32],
+                changes_agent: false,
             };
             if matches!(decided, Decided::Queued { .. }) && !tampered {
                 tip = head;
@@ -286,6 +319,7 @@ impl World {
             .unwrap_or(start_s);
         let heal_at_ms = (last_expiry + 60) * 1000;
         let validators = validators_of(seed, &mut proposals);
+        agents_of(seed, &mut proposals);
         let genesis_toplevel =
             PathBuf::from("/nix/store/00000000000000000000000000000000-nixos-system-genesis");
         World {
@@ -319,6 +353,9 @@ impl World {
             trace,
             nested: false,
             fault_rate: 1.0,
+            running_agent: GENESIS_AGENT.into(),
+            replace_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5e1f_a9e7_0000_0019),
+            upgrades: Vec::new(),
         }
     }
 
@@ -343,6 +380,16 @@ impl World {
             }
         }
         hit
+    }
+
+    /// Whether the agent is replaced (killed, and the active system's agent started, as an
+    /// administrator's restart or a package upgrade would) right after a pass that reported.
+    pub fn replaced_after_outcome(&mut self) -> bool {
+        if self.healed() || self.fault_rate == 0.0 || !self.replace_rng.gen_bool(0.05) {
+            return false;
+        }
+        self.count("agent_replaced");
+        true
     }
 
     pub fn count(&mut self, kind: &'static str) {
@@ -374,6 +421,28 @@ impl World {
 
     pub fn proposal_of(&self, toplevel: &std::path::Path) -> Option<&Proposal> {
         self.proposals.iter().find(|p| p.toplevel() == toplevel)
+    }
+
+    /// The agent a system runs: that of the newest proposal in its lineage that changed it.
+    pub fn agent_of(&self, toplevel: &std::path::Path) -> String {
+        let mut cur = self.proposal_of(toplevel);
+        // Bounded by the number of proposals: each step goes to an older one.
+        for _ in 0..=self.proposals.len() {
+            let Some(p) = cur else { break };
+            if p.changes_agent {
+                return format!("agent-p{}", p.id);
+            }
+            cur = self
+                .proposals
+                .iter()
+                .find(|q| q.head == p.base && q.id < p.id && !q.tampered);
+        }
+        GENESIS_AGENT.into()
+    }
+
+    /// The marker file's bytes: /etc follows the active system, as activation makes it.
+    pub fn marker(&self) -> Vec<u8> {
+        format!("{{\"id\":\"{}\"}}", self.agent_of(&self.active)).into_bytes()
     }
 
     pub fn generation(&self, number: u64) -> Option<&PathBuf> {

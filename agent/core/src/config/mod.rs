@@ -509,16 +509,10 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
         .keys
         .and_then(|k| k.account_key_file)
         .and_then(|k| p.secret_path("keys.account_key_file", &k));
-    if key_file.is_none() && fetches && !p.has("keys.account_key_file") {
-        p.add(
-            "keys.account_key_file",
-            if executor_role {
-                "missing: the executor signs its reports with this host's account key"
-            } else {
-                "missing: the validator signs its attestations with its account key"
-            },
-        );
-    }
+    // Optional even for the executor and the validator: without it the agent reads the systemd
+    // credential `account-key` (agent/daemon/src/daemon/credentials.rs), which is how the
+    // NixOS module hands the key over. Whether the key exists is known only where the agent
+    // runs, so its start names the option and the credential when neither is there.
 
     // Validator.
     let validator = match raw.validator {

@@ -43,6 +43,8 @@ pub struct Shared {
     pub pending: Vec<Approved>,
     #[serde(skip)]
     pub shutting_down: bool,
+    /// A self-upgrade is due: the agent is stopping for the new one (daemon/upgrade.rs).
+    pub self_upgrade: Option<super::upgrade::Planned>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +94,9 @@ pub enum Pass {
     /// A built deployment waits for the validators' attestations: look again when one lands,
     /// or after a while (its window may close meanwhile).
     Awaiting(String),
+    /// The applied deployment changed the agent itself: stop, so that the unit starts the new
+    /// one (daemon/upgrade.rs). No pass follows.
+    SelfUpgrade(super::upgrade::Planned),
 }
 
 /// The journal observer that keeps `shared` current (status, the last outcome) and tells
@@ -214,6 +219,7 @@ impl Deployer {
             _instance: instance,
         };
         d.scan_journal();
+        d.log_self_upgrade();
         Ok(d)
     }
 
@@ -298,10 +304,16 @@ impl Deployer {
         // An outcome whose report is not confirmed comes first: reporting never changes the
         // host, so it needs no activation lock and is not held back by a pause.
         if let Some(mut rec) = records
-            .into_iter()
+            .iter()
             .find(|r| r.outcome.is_some() && !matches!(r.report, Report::Confirmed { .. }))
+            .cloned()
         {
             return self.report(&mut rec);
+        }
+        // Everything reported, nothing changing the host: the moment to hand over to a new
+        // agent that the last deployment brought.
+        if let Some(planned) = self.self_upgrade_due(&records) {
+            return Pass::SelfUpgrade(planned);
         }
         if self.paused() {
             return Pass::Idle {
@@ -446,6 +458,14 @@ impl Deployer {
                 tag(&o.status)
             );
         }
+        if mutants::active("upgrade_before_report") && rec.outcome.is_some() {
+            let mut records = self.scan_journal().unwrap_or_default();
+            records.retain(|r| r.proposal != rec.proposal);
+            records.push(rec.clone());
+            if let Some(planned) = self.self_upgrade_due(&records) {
+                return Pass::SelfUpgrade(planned);
+            }
+        }
         self.report(&mut rec)
     }
 
@@ -533,6 +553,7 @@ pub fn delay_after(pass: &Pass, failures: &mut u32, now_ms: u64) -> Duration {
             *failures = 0;
             AWAITING_RECHECK
         }
+        Pass::SelfUpgrade(_) => Duration::ZERO,
         Pass::Retry(_) => {
             *failures = failures.saturating_add(1);
             dao_chain::follow::Backoff {

@@ -6,6 +6,7 @@
 //! role has loaded its state (and the executor owns its bus name).
 
 pub mod chain;
+pub mod credentials;
 pub mod deployer;
 pub mod files;
 pub mod following;
@@ -17,6 +18,7 @@ pub mod operator;
 pub mod rollback;
 pub mod setup;
 pub mod survey;
+pub mod upgrade;
 pub mod watcher;
 pub mod worker;
 
@@ -34,9 +36,13 @@ use tracing::{info, warn};
 
 pub const DEFAULT_CONFIG: &str = "/etc/dao-governance/agent.toml";
 
-/// Why the daemon stopped before it could run.
+/// Why the daemon stopped before it could run, or stopped to be started again.
 #[derive(Debug, thiserror::Error)]
 pub enum Fatal {
+    /// Exit status 75 ([`upgrade::EXIT_CODE`]): the last deployment changed the agent; the
+    /// unit starts the new one (`RestartForceExitStatus=`).
+    #[error("{0}")]
+    SelfUpgrade(String),
     /// Exit status 2: the configuration (or the command line) is wrong.
     #[error("{0}")]
     Config(String),
@@ -50,6 +56,7 @@ impl Fatal {
         match self {
             Fatal::Config(_) => 2,
             Fatal::Other(_) => 1,
+            Fatal::SelfUpgrade(_) => upgrade::EXIT_CODE,
         }
     }
 }
@@ -76,16 +83,11 @@ pub fn load_config(path: &Path) -> Result<Config, Fatal> {
 }
 
 fn signer(cfg: &Config) -> Result<Signer, Fatal> {
-    let key = match &cfg.keys.account_key_file {
-        Some(path) => Signer::from_file(path),
-        None => Signer::from_credential("account-key"),
-    };
-    key.map_err(|e| {
-        Fatal::Other(format!(
-            "cannot load the account key: {e} (keys.account_key_file, or the systemd \
-             credential account-key)"
-        ))
-    })
+    credentials::signer(
+        cfg.keys.account_key_file.as_deref(),
+        credentials::directory().as_deref(),
+    )
+    .map_err(Fatal::Other)
 }
 
 fn role_dir(cfg: &Config, role: &str) -> Result<PathBuf, Fatal> {
@@ -97,7 +99,23 @@ fn role_dir(cfg: &Config, role: &str) -> Result<PathBuf, Fatal> {
 
 /// Runs the roles `only` selects (all configured ones when None) until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
-    let cfg = load_config(config_path)?;
+    run_with(config_path, only, None).await
+}
+
+/// [`run`], with the executor's self-upgrade identity (daemon/upgrade.rs): it may then also
+/// stop with [`Fatal::SelfUpgrade`] after a deployment that changed the agent.
+pub async fn run_with(
+    config_path: &Path,
+    only: Option<Role>,
+    upgrade: Option<upgrade::SelfUpgrade>,
+) -> Result<(), Fatal> {
+    let mut cfg = load_config(config_path)?;
+    // Resolved once: the health check's own algod client uses the same token.
+    cfg.chain.algod_token_file = credentials::algod_token_file(
+        cfg.chain.algod_token_file.as_deref(),
+        credentials::directory().as_deref(),
+    );
+    let cfg = cfg;
     let roles: Vec<Role> = match only {
         Some(r) if cfg.has_role(r) => vec![r],
         Some(r) => {
@@ -120,8 +138,9 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     };
     let genesis_id = node.genesis_id().await.map_err(|e| {
         Fatal::Other(format!(
-            "cannot reach algod at {}: {e}",
-            cfg.chain.algod_url
+            "cannot reach algod at {}: {e}{}",
+            cfg.chain.algod_url,
+            credentials::token_hint(cfg.chain.algod_token_file.as_deref())
         ))
     })?;
     network::check(cfg.chain.network, &genesis_id).map_err(Fatal::Config)?;
@@ -166,10 +185,11 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
     }
     let mut executor = None;
     if roles.contains(&Role::Executor) {
-        let setup = Arc::new(
-            setup::Setup::new(&cfg, &ok.global.repo, ok.global.genesis)
-                .map_err(|e| Fatal::Config(e.to_string()))?,
-        );
+        let setup = Arc::new(setup::Setup {
+            upgrade,
+            ..setup::Setup::new(&cfg, &ok.global.repo, ok.global.genesis)
+                .map_err(|e| Fatal::Config(e.to_string()))?
+        });
         role_dir(&cfg, "executor")?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (changes_tx, changes_rx) = mpsc::unbounded_channel();
@@ -213,8 +233,13 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
             setup.host,
             Arc::clone(&wake),
         ));
-        tasks.spawn(worker::work(Arc::clone(&d), Arc::clone(&wake)));
-        executor = Some((d, wake, bus, req_rx, changes_rx));
+        let restart = Arc::new(Notify::new());
+        tasks.spawn(worker::work(
+            Arc::clone(&d),
+            Arc::clone(&wake),
+            Arc::clone(&restart),
+        ));
+        executor = Some((d, wake, bus, req_rx, changes_rx, restart));
     }
     let ready = executor.as_ref().is_none_or(|(d, ..)| d.ready());
     if ready {
@@ -226,9 +251,19 @@ pub async fn run(config_path: &Path, only: Option<Role>) -> Result<(), Fatal> {
         warn!("{why}");
         notify::status(why);
     }
-    control_loop(executor).await;
+    let upgraded = control_loop(executor).await;
     tasks.abort_all();
-    Ok(())
+    match upgraded {
+        Some(p) => Err(Fatal::SelfUpgrade(format!(
+            "proposal {} changed the agent ({} -> {}): exiting with status {} for systemd to \
+             start the new one",
+            p.proposal,
+            p.from,
+            p.to,
+            upgrade::EXIT_CODE
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Binds the metrics' port (before READY: a port in use stops the start) and serves it.
@@ -332,28 +367,32 @@ type Executor = (
     zbus::Connection,
     mpsc::Receiver<crate::control::Request>,
     mpsc::UnboundedReceiver<(u64, String)>,
+    // Notified by the worker when a self-upgrade is due.
+    Arc<Notify>,
 );
 
 /// Answers D-Bus requests, relays journal changes as signals and STATUS, pings the watchdog;
-/// on SIGTERM or SIGINT waits for an activation in progress, then returns.
-async fn control_loop(executor: Option<Executor>) {
+/// on SIGTERM or SIGINT (or a self-upgrade, which it returns) waits for an activation in
+/// progress, then returns.
+async fn control_loop(executor: Option<Executor>) -> Option<upgrade::Planned> {
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
         warn!("cannot install signal handlers; stopping");
-        return;
+        return None;
     };
     let period = notify::watchdog_period().unwrap_or(Duration::from_secs(3600));
     let mut watchdog = tokio::time::interval(period);
-    let (d, wake, bus, mut requests, mut changes) = match executor {
-        Some((d, w, bus, r, c)) => (Some(d), Some(w), Some(bus), Some(r), Some(c)),
-        None => (None, None, None, None, None),
+    let (d, wake, bus, mut requests, mut changes, restart) = match executor {
+        Some((d, w, bus, r, c, u)) => (Some(d), Some(w), Some(bus), Some(r), Some(c), Some(u)),
+        None => (None, None, None, None, None, None),
     };
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            () = async { match &restart { Some(u) => u.notified().await, None => std::future::pending().await } } => break,
             _ = watchdog.tick() => notify::watchdog(),
             Some(req) = async { match requests.as_mut() { Some(r) => r.recv().await, None => None } } => {
                 if let (Some(d), Some(w)) = (&d, &wake) {
@@ -370,7 +409,9 @@ async fn control_loop(executor: Option<Executor>) {
             }
         }
     }
+    let mut upgraded = None;
     if let (Some(d), Some(wake)) = (d, wake) {
+        upgraded = deployer::lock(&d.shared).self_upgrade.clone();
         {
             let mut s = deployer::lock(&d.shared);
             s.shutting_down = true;
@@ -398,4 +439,5 @@ async fn control_loop(executor: Option<Executor>) {
         }
     }
     info!("stopped");
+    upgraded
 }

@@ -143,6 +143,13 @@ impl Deployer {
         let Ok(_guard) = self.activation.try_lock() else {
             return Err(self.busy());
         };
+        if let Some(p) = &lock(&self.shared).self_upgrade {
+            return Err(format!(
+                "the agent is restarting to run the new agent proposal {} brought; run the \
+                 rollback again once dao-executor.service is back",
+                p.proposal
+            ));
+        }
         let req = rollback::Request {
             generation,
             reason: reason.clone(),

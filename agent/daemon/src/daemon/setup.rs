@@ -32,6 +32,9 @@ pub struct Setup {
     pub genesis: Oid,
     pub timeouts: Timeouts,
     pub checks: Vec<Check>,
+    /// Who this agent is and where the running generation names its agent (the unit's
+    /// `--self-upgrade-*` flags); None: never hands over by itself.
+    pub upgrade: Option<super::upgrade::SelfUpgrade>,
 }
 
 impl Setup {
@@ -94,6 +97,7 @@ impl Setup {
                 health_interval: Duration::from_secs(1),
             },
             checks,
+            upgrade: None,
         })
     }
 

@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
-/// Applies what the chain says is ready, one proposal per pass, until stopped.
-pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>) {
+/// Applies what the chain says is ready, one proposal per pass, until stopped or until a
+/// deployment changed the agent itself (then `restart` is notified and no pass follows).
+pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>, restart: Arc<Notify>) {
     let mut delay = Duration::ZERO;
     let mut failures: u32 = 0;
     let mut was_ready = d.ready();
@@ -31,6 +32,15 @@ pub async fn work(d: Arc<Deployer>, wake: Arc<Notify>) {
             Ok(p) => p,
             Err(e) => Pass::Retry(format!("the deployment task ended abnormally: {e}")),
         };
+        if let Pass::SelfUpgrade(planned) = &pass {
+            notify::status(&format!(
+                "proposal {} changed the agent: restarting",
+                planned.proposal
+            ));
+            lock(&d.shared).self_upgrade = Some(planned.clone());
+            restart.notify_one();
+            return;
+        }
         delay = delay_after(&pass, &mut failures, d.edges.clock.now_ms());
         if !was_ready && d.ready() {
             // The journal was mended (a corrupt record moved aside): ready from now on.

@@ -267,7 +267,18 @@ impl Fixture {
 
     /// Commits a new fleet version on top of the work tree's HEAD, pushes it; returns the commit.
     pub fn commit(&self, version: &str, b: Behaviour) -> String {
-        write_flake(&self.work, &self.host, version, b);
+        self.commit_naming_agent(version, b, None)
+    }
+
+    /// [`Fixture::commit`], of a version whose switch writes `{"id": ID}` to `MARKER`, as a
+    /// NixOS generation's activation writes /etc/dao-governance/executor-agent.json.
+    pub fn commit_naming_agent(
+        &self,
+        version: &str,
+        b: Behaviour,
+        agent: Option<(&Path, &str)>,
+    ) -> String {
+        write_flake_with(&self.work, &self.host, version, b, agent);
         git(&self.work, &["commit", "-q", "-am", version]);
         git(
             &self.work,
@@ -393,8 +404,25 @@ pub fn oid_bytes(hex_id: &str) -> [u8; 20] {
 /// switch-to-configuration records the activation, takes `switch_secs`, and points
 /// `HOST/current-system` at itself as NixOS does; healthy versions carry a `healthy` file.
 fn write_flake(work: &Path, host: &Path, version: &str, b: Behaviour) {
+    write_flake_with(work, host, version, b, None);
+}
+
+fn write_flake_with(
+    work: &Path,
+    host: &Path,
+    version: &str,
+    b: Behaviour,
+    agent: Option<(&Path, &str)>,
+) {
+    let (agent_file, write_marker) = match agent {
+        Some((marker, id)) => (
+            format!("echo '{{\"id\":\"{id}\"}}' > $out/agent.json; "),
+            format!("cp '$out'/agent.json {}\\n", marker.display()),
+        ),
+        None => (String::new(), String::new()),
+    };
     let script = format!(
-        "mkdir -p $out/bin; {healthy}printf '#!/bin/sh\\nsleep {secs}\\necho \"{version} $1\" >> {log}\\nln -sfn '$out' {current}\\n' > $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration",
+        "mkdir -p $out/bin; {agent_file}{healthy}printf '#!/bin/sh\\nsleep {secs}\\necho \"{version} $1\" >> {log}\\n{write_marker}ln -sfn '$out' {current}\\n' > $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration",
         healthy = if b.healthy { "touch $out/healthy; " } else { "" },
         secs = b.switch_secs,
         log = host.join("switch.log").display(),

@@ -68,7 +68,11 @@ pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
                 "removing {member} would leave the DAO without members: nobody could propose again"
             );
         }
-        let members = g.members - u64::from(now > 0) + u64::from(weight > 0);
+        // Saturating: the count is chain data, and a wrong one must not panic here.
+        let members = g
+            .members
+            .saturating_sub(u64::from(now > 0))
+            .saturating_add(u64::from(weight > 0));
         check_live(&g.rules, total, members).map_err(|e| {
             anyhow::anyhow!(
                 "the app would refuse to execute this ({}): {e}; see `dao-agentctl rules`",

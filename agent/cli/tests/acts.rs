@@ -272,7 +272,10 @@ fn parameters_treasury_and_deposits_are_proposed_checked_and_executed() {
     assert_eq!(rules["liveness"]["live"], true, "{rules}");
     assert_eq!(rules["rules"]["timelock"], 10, "{rules}");
     let text = String::from_utf8_lossy(&ctl.run(&["rules"], None).stdout).into_owned();
-    assert!(text.contains("timelock floor") && text.contains("live:"), "{text}");
+    assert!(
+        text.contains("timelock floor") && text.contains("live:"),
+        "{text}"
+    );
     let out = ctl.run(
         &[
             p,

@@ -66,6 +66,7 @@ STRUCTS = {
     "HistoryEntry": [{"name": "seq", "type": "uint64"}, {"name": "weight", "type": "uint64"}],
     "VoteRecord": [{"name": "choice", "type": "uint64"}, {"name": "weight", "type": "uint64"},
                    {"name": "effective_weight", "type": "uint64"}],
+    "RulesView": [{"name": "rules", "type": "Rules"}, {"name": "timelock_floor", "type": "uint64"}],
     "Info": [{"name": "member_seq", "type": "uint64"}, {"name": "total_weight", "type": "uint64"},
              {"name": "proposal_count", "type": "uint64"}, {"name": "sealed", "type": "bool"}],
     "VoteInfo": [{"name": "voted", "type": "bool"}, {"name": "choice", "type": "uint64"},
@@ -181,7 +182,9 @@ METHODS = [
      ("void", ""), False, ["ExecutionReported"],
      "A targeted host's agent: report a queued deploy/emergency proposal after eta (once; applied -> rolled back "
      "once). applied needs the validators' agreement when the proposal's snapshot quorum is > 0.", False),
-    ("get_rules", [], (RULES_T, "", "Rules"), True, [], "The rules in force for new proposals.", False),
+    ("get_rules", [], (f"({RULES_T},uint64)", "the rules and the timelock floor (seconds) no rules may go under",
+                       "RulesView"), True, [],
+     "The rules in force for new proposals, and the timelock floor.", False),
     ("get_info", [], ("(uint64,uint64,uint64,bool)", "", "Info"), True, [], "Counters and the seal flag.", False),
     ("get_proposal", [("uint64", "id", "")], (f"({PROPOSAL_T},byte[])", "header and the kind's ARC-4 payload", "ProposalView"),
      True, [], "A proposal with its tally (stored state).", False),
@@ -255,6 +258,7 @@ GLOBAL_KEYS = {
     "attest_quorum": ("AVMString", "AVMUint64", "matching attestations a new deploy proposal needs (0 = off)"),
     "attest_reward": ("AVMString", "AVMUint64", "microAlgos per agreeing attestation of an applied host"),
     "points": ("AVMString", "PointWeights", "contributor point weights in half points per line (code, comment, text)"),
+    "members": ("AVMString", "AVMUint64", "number of addresses with a weight > 0 (used by the liveness check)"),
 }
 BOX_MAPS = {
     "members": ("m", "address", "Member", "current weight and history length"),
@@ -340,7 +344,7 @@ def arc56(app_bin, clear_bin, errors, app_teal, clear_teal):
         "structs": STRUCTS,
         "methods": methods,
         "state": {
-            "schema": {"global": {"ints": 7, "bytes": 4}, "local": {"ints": 0, "bytes": 0}},
+            "schema": {"global": {"ints": 8, "bytes": 4}, "local": {"ints": 0, "bytes": 0}},
             "keys": {
                 "global": {k: {"keyType": kt, "valueType": vt, "key": base64.b64encode(k.encode()).decode(), "desc": d}
                            for k, (kt, vt, d) in GLOBAL_KEYS.items()},

@@ -154,7 +154,8 @@ let
     }
   );
 
-  # Short periods, no timelock: a proposal the first member approves can be finalized at once.
+  # Short periods and the shortest timelock the app allows (10 s): a proposal the first member
+  # approves can be finalized at once and applied 10 s later.
   rules = hostPkgs.writeText "rules.toml" ''
     voting_delay = 0
     voting_period = 600
@@ -162,7 +163,7 @@ let
     quorum_ppm = 200000
     emergency_period = 60
     emergency_support_ppm = 666667
-    timelock = 0
+    timelock = 10
     grace_period = 86400
     min_proposer_weight = 1
     vote_cap_ppm = 0

@@ -7,7 +7,7 @@
 # keys, and runs dao-agentctl against the chain node's devnet. Members dev1 (weight 60), dev2
 # (25) and dev3 (15); host N signs with devN+3; the validators' accounts come after the hosts'
 # (FLEET["validators"]). A proposal dev1 votes for is decided at once: finalize queues it, and
-# with no timelock the targeted executors apply it right away.
+# after the 10 s timelock (the app's floor) the targeted executors apply it.
 
 import hashlib
 import re

@@ -29,7 +29,7 @@ ALGO = 1_000_000
 MAX_TOTAL = 10**12
 PPM = 10**6
 TEN_YEARS = 315_360_000
-GLOBAL_SCHEMA = (7, 4)  # docs/contract.md, "Global state"
+GLOBAL_SCHEMA = (8, 4)  # docs/contract.md, "Global state"
 T0 = 1_700_000_000  # base block timestamp
 
 

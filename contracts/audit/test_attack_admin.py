@@ -122,8 +122,9 @@ def test_create_with_local_schema(ledger, acc, local):
     _create_rejects(ledger, acc, _args(), "bad_schema", local=local)
 
 
-@pytest.mark.parametrize("glob", [(4, 3), (6, 3), (7, 3), (8, 4), (7, 5)])
-def test_create_with_a_global_schema_other_than_7_4(ledger, acc, glob):
+# (7, 4) is the schema of the app before the member count: refused, as release-notes.md says.
+@pytest.mark.parametrize("glob", [(4, 3), (6, 3), (7, 3), (7, 4), (9, 4), (8, 5)])
+def test_create_with_a_global_schema_other_than_8_4(ledger, acc, glob):
     _create_rejects(ledger, acc, _args(), "bad_schema", glob=glob)
 
 

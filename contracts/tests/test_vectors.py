@@ -27,6 +27,8 @@ def run_step(gov, step):
     op = step["op"]
     if op == "set_member":
         return gov.set_member(step["member"], step["weight"])
+    if op == "seal":
+        return gov.seal()
     if op == "propose":
         kind = step["kind"]
         payload = step.get("payload") or {}

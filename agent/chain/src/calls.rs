@@ -247,7 +247,7 @@ impl App {
                     cost += c;
                     boxes.extend(b);
                 }
-                calls = crate::rebalance::rebalance_calls(weights.len());
+                calls = crate::rebalance::rebalance_execute_calls(weights.len());
             }
             (P::Deploy { .. }, kind) => {
                 return Err(ChainError::Invalid(format!(

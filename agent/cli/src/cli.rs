@@ -130,6 +130,10 @@ pub enum Command {
         #[command(flatten)]
         rebalance: ShowRebalanceArgs,
     },
+    /// Show the rules in force, the timelock floor, and whether the DAO is live: whether some
+    /// vote of its members can still pass every kind of proposal (the app refuses changes that
+    /// would end that).
+    Rules(ListArgs),
     /// List members and their weights.
     Members {
         #[command(flatten)]

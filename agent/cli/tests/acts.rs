@@ -248,7 +248,33 @@ fn parameters_treasury_and_deposits_are_proposed_checked_and_executed() {
                 Some(1),
                 "would be invalid",
             ),
+            // issue 21: no rush, no freeze; each refusal names the rule
+            (
+                &[p, "--set", "timelock=5", "--url", URL],
+                Some(1),
+                "timelock: 5 s is below the floor of 10 s",
+            ),
+            (
+                &[p, "--set", "vote_cap_ppm=1", "--url", URL],
+                Some(1),
+                "would_freeze_vote",
+            ),
+            (
+                &[p, "--set", "min_proposer_weight=40", "--url", URL],
+                Some(1),
+                "would_freeze_proposer",
+            ),
         ],
+    );
+    let rules = ctl.ok(&["rules"], None);
+    assert_eq!(rules["timelock_floor"], 10, "{rules}");
+    assert_eq!(rules["members"], 3, "{rules}");
+    assert_eq!(rules["liveness"]["live"], true, "{rules}");
+    assert_eq!(rules["rules"]["timelock"], 10, "{rules}");
+    let text = String::from_utf8_lossy(&ctl.run(&["rules"], None).stdout).into_owned();
+    assert!(
+        text.contains("timelock floor") && text.contains("live:"),
+        "{text}"
     );
     let out = ctl.run(
         &[

@@ -24,7 +24,7 @@ fn form(dn: &Devnet, dir: &Path, spec: &Path, extra: &[String]) -> Output {
     std::fs::write(
         &rules,
         "voting_delay = 0\nvoting_period = 100\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
-         emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 0\n\
+         emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 10\n\
          grace_period = 1000\nmin_proposer_weight = 1\nvote_cap_ppm = 0\n",
     )
     .unwrap();
@@ -150,6 +150,8 @@ fn validators_are_formed_listed_and_governed_and_bad_input_sends_nothing() {
     c.ok(&["vote", &id, "for"], Some(1));
     c.ok(&["vote", &id, "for"], Some(2));
     c.ok(&["finalize", &id], Some(1));
+    // The timelock floor: nothing executes in the block that queued it.
+    dn.advance(10);
     c.ok(&["execute", &id], Some(1));
     let listed = c.ok(&["validators"], None);
     assert_eq!(listed["validators"].as_array().map(Vec::len), Some(3));

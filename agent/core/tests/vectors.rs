@@ -46,6 +46,8 @@ enum Op {
         member: String,
         weight: u64,
     },
+    /// The creator's seal: refused unless the DAO is live (docs/governance-rules.md, "Liveness").
+    Seal,
     Propose {
         by: String,
         kind: Kind,
@@ -132,6 +134,7 @@ fn run(s: &Scenario) -> Result<(), String> {
         let now = step.at;
         let result: Result<(), dao_core::rules::RuleError> = match &step.op {
             Op::SetMember { member, weight } => g.set_member(member, *weight),
+            Op::Seal => g.seal(),
             Op::Propose {
                 by,
                 kind,
@@ -297,6 +300,9 @@ fn the_vectors_cover_every_error_code_and_state() {
         "invalid_rules",
         "bad_members",
         "rebalance_lowers_weight",
+        "timelock_below_floor",
+        "would_freeze_vote",
+        "would_freeze_proposer",
     ] {
         assert!(
             text.contains(&format!("\"error\":\"{code}\"")),

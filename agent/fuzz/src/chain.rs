@@ -476,5 +476,6 @@ pub fn encode_global(g: &GlobalState) -> Vec<(Vec<u8>, GlobalValue)> {
             k("points"),
             GlobalValue::Bytes(decode::encode_point_weights(&g.point_weights)),
         ),
+        (k("members"), GlobalValue::Uint(g.members)),
     ]
 }

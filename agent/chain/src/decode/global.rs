@@ -31,9 +31,12 @@ pub struct GlobalState {
     pub attest_reward: u64,
     /// What a line of each class is worth in contributor tables (docs/contributors.md).
     pub point_weights: PointWeights,
+    /// How many addresses have a weight above 0: with the total weight, what the app's liveness
+    /// check works from (docs/governance-rules.md, "Liveness").
+    pub members: u64,
 }
 
-const GLOBAL_KEYS: [&str; 11] = [
+const GLOBAL_KEYS: [&str; 12] = [
     "rules",
     "repo",
     "genesis",
@@ -45,6 +48,7 @@ const GLOBAL_KEYS: [&str; 11] = [
     "attest_quorum",
     "attest_reward",
     "points",
+    "members",
 ];
 
 /// Decodes the global state from its key/value pairs. Every key must be present exactly once
@@ -140,5 +144,6 @@ pub fn decode_global(entries: &[(Vec<u8>, GlobalValue)]) -> Result<GlobalState, 
         attest_reward: uint("attest_reward")?,
         point_weights: decode_point_weights(bytes("points")?)
             .map_err(|p| err("global \"points\"", p))?,
+        members: uint("members")?,
     })
 }

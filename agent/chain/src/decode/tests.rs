@@ -386,6 +386,7 @@ fn good_global() -> Vec<(Vec<u8>, GlobalValue)> {
             "points",
             GlobalValue::Bytes(encode_point_weights(&PointWeights::default())),
         ),
+        ("members", GlobalValue::Uint(2)),
     ])
 }
 
@@ -396,6 +397,14 @@ fn global_state_decodes_strictly() {
     assert!(g.sealed);
     assert_eq!(g.repo, "https://git.example/fleet");
     assert_eq!(g.point_weights, PointWeights::default());
+    assert_eq!(g.members, 2);
+    // An app from before the member count (schema 7 uint64) is not this app.
+    let mut old = good_global();
+    old.retain(|(k, _)| k != b"members");
+    assert_eq!(
+        decode_global(&old).unwrap_err().problem,
+        Problem::MissingKey("members")
+    );
     // point weights of the wrong length or that the app would refuse name the key
     for bytes in [vec![0; 23], vec![0; 24]] {
         let mut bad = good_global();

@@ -13,6 +13,7 @@ pub mod preflight;
 mod preview;
 mod propose;
 mod rebalance_chain;
+mod rules_view;
 mod show_text;
 mod submit;
 mod validate_config;
@@ -67,6 +68,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             rebalance,
         } => inspect::show(id, &chain, json, &rebalance),
+        Command::Rules(a) => rules_view::run(&a),
         Command::Members { chain, json } => inspect::members(&chain, json),
         Command::Hosts { chain, json } => inspect::hosts(&chain, json),
         Command::Status(l) => local::status(&l),

@@ -13,7 +13,7 @@ use crate::out::outln;
 use anyhow::{bail, Context};
 use dao_chain::txn::Confirmed;
 use dao_core::address::Address;
-use dao_core::rules::{Rules, MAX_TOTAL_WEIGHT};
+use dao_core::rules::{check_live, Rules, MAX_TOTAL_WEIGHT};
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
@@ -68,6 +68,17 @@ pub fn membership(a: &ProposeMembershipArgs) -> anyhow::Result<ExitCode> {
                 "removing {member} would leave the DAO without members: nobody could propose again"
             );
         }
+        // Saturating: the count is chain data, and a wrong one must not panic here.
+        let members = g
+            .members
+            .saturating_sub(u64::from(now > 0))
+            .saturating_add(u64::from(weight > 0));
+        check_live(&g.rules, total, members).map_err(|e| {
+            anyhow::anyhow!(
+                "the app would refuse to execute this ({}): {e}; see `dao-agentctl rules`",
+                e.code()
+            )
+        })?;
         preflight::proposer(&app, &signer, 44 + a.common.url.len()).await?;
         let (id, c) = app
             .propose_membership(&signer, &member, weight, &a.common.url)
@@ -174,7 +185,8 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
     let signer = signer(&a.common.key)?;
     let app = app(&a.common.chain)?;
     let (id, c, before, after) = block_on(async {
-        let before = app.global().await?.rules;
+        let g = app.global().await?;
+        let before = g.rules;
         let after = apply_settings(&before, &a.set)?;
         if after == before {
             bail!("the rules in force already have these values: nothing would change");
@@ -184,6 +196,12 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             bail!("the new rules would be invalid: {}", text.join("; "));
         }
+        check_live(&after, g.total_weight, g.members).map_err(|e| {
+            anyhow::anyhow!(
+                "the app would refuse to execute these rules ({}): {e}; see `dao-agentctl rules`",
+                e.code()
+            )
+        })?;
         preflight::proposer(&app, &signer, 84 + a.common.url.len()).await?;
         let (id, c) = app
             .propose_parameters(&signer, &after, &a.common.url)

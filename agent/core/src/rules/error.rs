@@ -38,6 +38,18 @@ pub enum RuleError {
     PayloadMismatch { kind: &'static str },
     #[error("bad rebalance list: {0}")]
     BadMembers(String),
+    #[error("the DAO has no members: add some before sealing")]
+    NoMembers,
+    #[error("proposals exist: seal before the first proposal")]
+    ProposalsExist,
+    #[error(
+        "timelock {timelock} s is below the floor of {floor} s: rules must leave a window to react"
+    )]
+    TimelockBelowFloor { timelock: u64, floor: u64 },
+    #[error("this would freeze the DAO: {0}")]
+    WouldFreezeVote(String),
+    #[error("this would freeze the DAO: {0}")]
+    WouldFreezeProposer(String),
     #[error("the rebalance would lower {member} from {weight} to {listed}: a rebalance never lowers anyone")]
     RebalanceLowersWeight {
         member: String,
@@ -68,6 +80,11 @@ impl RuleError {
             RuleError::PayloadMismatch { .. } => "payload_mismatch",
             RuleError::BadMembers(_) => "bad_members",
             RuleError::RebalanceLowersWeight { .. } => "rebalance_lowers_weight",
+            RuleError::TimelockBelowFloor { .. } => "timelock_below_floor",
+            RuleError::NoMembers => "no_members",
+            RuleError::ProposalsExist => "proposals_exist",
+            RuleError::WouldFreezeVote(_) => "would_freeze_vote",
+            RuleError::WouldFreezeProposer(_) => "would_freeze_proposer",
         }
     }
 }

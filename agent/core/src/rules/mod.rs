@@ -4,13 +4,15 @@
 //! `contracts/vectors/governance.json` hold this engine and the on-chain app to the same answers.
 
 mod error;
+mod liveness;
 mod model;
 mod params;
 mod state;
 mod tally;
 
 pub use error::RuleError;
+pub use liveness::{check_live, guaranteed_for, guaranteed_heaviest};
 pub use model::{Choice, Governance, Kind, Payload, Proposal};
-pub use params::{Rules, RulesProblem, MAX_DURATION, MAX_TOTAL_WEIGHT, PPM};
+pub use params::{Rules, RulesProblem, MAX_DURATION, MAX_TOTAL_WEIGHT, PPM, TIMELOCK_FLOOR};
 pub use state::{ProposalState, Stored};
 pub use tally::{cap_weight, decide, passes, quorum_votes, support_passes, Outcome, Tally};

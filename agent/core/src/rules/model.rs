@@ -2,7 +2,8 @@
 //! each checked in the order the app checks them.
 
 use super::error::RuleError;
-use super::params::{Rules, MAX_TOTAL_WEIGHT};
+use super::liveness::check_live;
+use super::params::{Rules, MAX_TOTAL_WEIGHT, TIMELOCK_FLOOR};
 use super::state::{ProposalState, Stored};
 use super::tally::{cap_weight, decide, quorum_votes, Outcome, Tally};
 use serde::{Deserialize, Serialize};
@@ -197,6 +198,33 @@ impl Governance {
     }
 
     /// A member's weight as of the member change sequence number `seq`.
+    /// How many members have a weight above 0 now (the app's global `members`).
+    pub fn member_count(&self) -> u64 {
+        self.members
+            .values()
+            .filter(|h| h.last().is_some_and(|(_, w)| *w > 0))
+            .count() as u64
+    }
+
+    /// Whether some vote of today's members can pass a proposal of every kind under `rules`
+    /// (docs/governance-rules.md, "Liveness").
+    pub fn check_live(&self, rules: &Rules) -> Result<(), RuleError> {
+        check_live(rules, self.total_weight, self.member_count())
+    }
+
+    /// The creator's seal, as far as the rules go: there are members, no proposal yet, and the
+    /// DAO is live. The model has no creator and does not stop `set_member` afterwards; it is
+    /// here so that the vectors can hold the app's seal to the same liveness check.
+    pub fn seal(&self) -> Result<(), RuleError> {
+        if self.total_weight == 0 {
+            return Err(RuleError::NoMembers);
+        }
+        if !self.proposals.is_empty() {
+            return Err(RuleError::ProposalsExist);
+        }
+        self.check_live(&self.rules)
+    }
+
     pub fn weight_at(&self, member: &str, seq: u64) -> u64 {
         self.members
             .get(member)
@@ -396,16 +424,24 @@ impl Governance {
         if now >= expired_at {
             return Err(RuleError::Expired { id, expired_at });
         }
+        // Every change is made on a copy and must leave the DAO live before it is kept.
         match p.payload.clone() {
-            Payload::Membership { member, weight } => self.set_member(&member, weight)?,
+            Payload::Membership { member, weight } => {
+                let mut next = self.clone();
+                next.set_member(&member, weight)?;
+                next.check_live(&next.rules)?;
+                *self = next;
+            }
             Payload::Parameters(rules) => {
                 check_rules(&rules)?;
+                self.check_live(&rules)?;
                 self.rules = rules;
             }
             // All or nothing: a later entry's refusal must not leave earlier ones applied.
             Payload::Rebalance { weights } => {
                 let mut next = self.clone();
                 next.apply_rebalance(&weights)?;
+                next.check_live(&next.rules)?;
                 *self = next;
             }
             Payload::Other => {}
@@ -468,6 +504,13 @@ fn check_rules(rules: &Rules) -> Result<(), RuleError> {
     let problems = rules.problems();
     if problems.is_empty() {
         return Ok(());
+    }
+    // The app checks every other rule before the floor, with its own code for the floor.
+    if problems[0].field == "timelock" && rules.timelock < TIMELOCK_FLOOR {
+        return Err(RuleError::TimelockBelowFloor {
+            timelock: rules.timelock,
+            floor: TIMELOCK_FLOOR,
+        });
     }
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     Err(RuleError::InvalidRules(text.join("; ")))

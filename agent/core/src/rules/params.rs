@@ -11,6 +11,14 @@ pub const MAX_TOTAL_WEIGHT: u64 = 1_000_000_000_000;
 /// The longest duration any rule may name: ten years of 365 days.
 pub const MAX_DURATION: u64 = 10 * 365 * 24 * 3600;
 
+/// The least `timelock` any rules may set, in seconds (the app's TIMELOCK_FLOOR, returned by its
+/// `get_rules`). With it nothing queued takes effect in the block that queued it, so a propose,
+/// vote, finalize and execute in one atomic group is impossible, and every follower of the chain
+/// sees a queued proposal for at least three blocks before it can act. It is a floor, not a human
+/// reaction time (that is the DAO's own timelock); it stays low because emergency deploys share
+/// the timelock. docs/governance-rules.md, "Reaction window".
+pub const TIMELOCK_FLOOR: u64 = 10;
+
 /// The rules of a DAO. Durations are seconds; ratios are parts per million.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +125,15 @@ impl Rules {
             format!("{} s is longer than ten years", self.timelock),
         );
         check(
+            self.timelock >= TIMELOCK_FLOOR,
+            "timelock",
+            format!(
+                "{} s is below the floor of {TIMELOCK_FLOOR} s: there must be a window to react \
+                 between approval and effect",
+                self.timelock
+            ),
+        );
+        check(
             self.grace_period >= 1 && years(self.grace_period),
             "grace_period",
             format!("must be 1 s to ten years, got {}", self.grace_period),
@@ -180,6 +197,21 @@ mod tests {
                 "vote_cap_ppm"
             ]
         );
+    }
+
+    #[test]
+    fn the_timelock_has_a_floor() {
+        let at = |timelock| Rules {
+            timelock,
+            ..Rules::default()
+        };
+        assert_eq!(at(TIMELOCK_FLOOR).problems(), vec![]);
+        for below in [0, TIMELOCK_FLOOR - 1] {
+            let p = at(below).problems();
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].field, "timelock");
+            assert!(p[0].message.contains("below the floor"), "{}", p[0]);
+        }
     }
 
     #[test]

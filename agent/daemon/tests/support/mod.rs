@@ -26,7 +26,8 @@ pub fn rules() -> Rules {
         quorum_ppm: 200_000,
         emergency_period: 600,
         emergency_support_ppm: 666_667,
-        timelock: 0,
+        // The floor: the app refuses a shorter timelock; `approve` moves the clock past it.
+        timelock: dao_core::rules::TIMELOCK_FLOOR,
         grace_period: 3600,
         min_proposer_weight: 1,
         vote_cap_ppm: 0,
@@ -335,6 +336,7 @@ impl Fixture {
             self.app.vote(m, id, VoteChoice::For).await.unwrap();
         }
         self.app.finalize(&self.members[0], id).await.unwrap();
+        self.dn.advance(rules().timelock);
         id
     }
 

@@ -322,9 +322,10 @@ impl Parts {
     /// `dao-agentctl form`: the app, its members and hosts, sealed. Returns (app id, round).
     fn form(&mut self) -> Result<(u64, u64)> {
         let rules =
-            "# Demo rules: a 10-minute vote that ends as soon as it is decided, no timelock.\n\
+            "# Demo rules: a 10-minute vote that ends as soon as it is decided, the shortest \
+             timelock the app allows (10 s).\n\
              voting_delay = 0\nvoting_period = 600\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
-             emergency_period = 300\nemergency_support_ppm = 666667\ntimelock = 0\n\
+             emergency_period = 300\nemergency_support_ppm = 666667\ntimelock = 10\n\
              grace_period = 86400\nmin_proposer_weight = 1\nvote_cap_ppm = 0\n";
         std::fs::write(self.repo.work.join("rules.toml"), rules)?;
         let mut args: Vec<String> = vec![

@@ -57,8 +57,8 @@ impl Scenario {
             "carol",
         )?;
         self.fleet.story.ok(&format!(
-            "proposal {id} finalized in round {round}: {state} (for 80, against 20; no timelock, \
-             so the hosts may apply it now)"
+            "proposal {id} finalized in round {round}: {state} (for 80, against 20; the hosts may \
+             apply it after the 10 s timelock)"
         ));
         self.check(&format!("proposal {id} finalized"), "queued", &state);
         let decided = Decided {

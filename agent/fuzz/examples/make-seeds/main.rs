@@ -370,6 +370,7 @@ fn chain_box() {
         attest_quorum: 2,
         attest_reward: 1_000,
         point_weights: PointWeights::default(),
+        members: 3,
     };
     put("chain_box", "global", &write_global(&encode_global(&g)));
     let mut dup = encode_global(&g);

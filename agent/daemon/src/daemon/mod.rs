@@ -167,7 +167,7 @@ pub async fn run_with(
     );
 
     let mut tasks = tokio::task::JoinSet::new();
-    let metrics = serve_metrics(&cfg, only, &node, &mut tasks).await?;
+    let metrics = serve_metrics(&cfg, only, &node, &mut tasks);
     if roles.contains(&Role::Watcher) {
         let dir = role_dir(&cfg, "watcher")?;
         tasks.spawn(watcher::watch(ok.app.clone(), dir, start_after));
@@ -266,26 +266,28 @@ pub async fn run_with(
     }
 }
 
-/// Binds the metrics' port (before READY: a port in use stops the start) and serves it.
-async fn serve_metrics(
+/// Serves the metrics when enabled, on a task that binds their port as soon as it is free.
+fn serve_metrics(
     cfg: &Config,
     only: Option<Role>,
     node: &Node,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> Result<Option<Arc<crate::metrics::Metrics>>, Fatal> {
+) -> Option<Arc<crate::metrics::Metrics>> {
     if !cfg.metrics.enable {
-        return Ok(None);
+        return None;
     }
     let m = crate::metrics::install(Arc::new(crate::metrics::Metrics::new(
         node.clone(),
         env!("CARGO_PKG_VERSION"),
     )));
     let addr = std::net::SocketAddr::new(cfg.metrics.address, cfg.metrics.port_for(only));
-    let listener = crate::metrics::server::bind(addr)
-        .await
-        .map_err(Fatal::Config)?;
-    tasks.spawn(crate::metrics::server::serve(listener, Arc::clone(&m)));
-    Ok(Some(m))
+    // Never fatal: a port any local user can take must not stop deployments (server.rs).
+    tasks.spawn(crate::metrics::server::serve_when_free(
+        addr,
+        Arc::clone(&m),
+        crate::metrics::server::REBIND_EVERY,
+    ));
+    Some(m)
 }
 
 /// The on_outcome hook, when one is configured: a transient unit where the switch uses systemd.

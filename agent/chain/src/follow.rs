@@ -143,6 +143,9 @@ pub struct Follower {
     entropy: AtomicU64,
     /// The ranges of rounds skipped because the node had pruned them, oldest first.
     gaps: Vec<(u64, u64)>,
+    /// Consecutive 404s for a round the node should have (a lagging node): the backoff grows
+    /// across them, and a round that loads resets it.
+    lagging: u32,
 }
 
 /// The events of app `app_id` among the logs of round `round` (`(txid, app id, log lines)` in
@@ -206,6 +209,7 @@ impl Follower {
             rules: None,
             entropy: AtomicU64::new(seed | 1),
             gaps: Vec::new(),
+            lagging: 0,
         })
     }
 
@@ -323,6 +327,7 @@ impl Follower {
                 }
                 other => other?,
             };
+            self.lagging = 0;
             self.set_status(Status::Following {
                 round: self.last_known,
             });
@@ -374,8 +379,16 @@ impl Follower {
             None
         };
         let Some(oldest) = oldest else {
-            let mut attempt = 0u32;
-            let delay = self.schedule().next().unwrap_or(self.opts.backoff.max);
+            // The same backoff (and the same sparse logging) as any other trouble, counted
+            // across calls: each call is one more attempt at the same round.
+            let mut attempt = self.lagging;
+            self.lagging = self.lagging.saturating_add(1);
+            let delay = Schedule {
+                attempt: attempt.min(64),
+                ..self.schedule()
+            }
+            .next()
+            .unwrap_or(self.opts.backoff.max);
             self.retrying_status(&mut attempt, &e, delay);
             tokio::time::sleep(delay).await;
             return Ok(());
@@ -393,6 +406,10 @@ impl Follower {
             self.app.node.url()
         );
         self.gaps.push((r, oldest - 1));
+        // A parameters proposal executed in the skipped range went by unseen: read the rules
+        // again rather than judge with the old ones.
+        self.rules = None;
+        self.lagging = 0;
         self.watermark = oldest - 1;
         self.persist(true)
     }

@@ -75,7 +75,7 @@ impl Node {
         })?;
         Ok(Node {
             algod,
-            rest: Rest::new(url, token),
+            rest: Rest::new(url, token)?,
             url: url.trim_end_matches('/').to_owned(),
             timeouts: Timeouts::default(),
             max_fee: None,
@@ -257,6 +257,9 @@ impl Node {
 
 /// Box names asked per page (algod caps it at its MaxAPIBoxPerApplication and at 1 MB).
 pub const BOX_PAGE: u64 = 1000;
+/// The most pages listed: a million names, far beyond any DAO's boxes, and a bound on what a
+/// node that never stops paging (a hostile one, or a proxy gone wrong) can make the agent hold.
+pub const MAX_BOX_PAGES: usize = 1000;
 
 /// One page of `GET /v2/applications/{id}/boxes` (OAS2 BoxesResponse).
 #[derive(Debug, serde::Deserialize)]
@@ -335,7 +338,7 @@ impl App {
         let mut next: Option<String> = None;
         let mut round: Option<String> = None;
         let limit = BOX_PAGE.to_string();
-        loop {
+        for _ in 0..MAX_BOX_PAGES {
             let mut query = vec![("limit", limit.as_str())];
             if let Some(n) = &next {
                 query.push(("next", n));
@@ -366,12 +369,17 @@ impl App {
                     round = round.or(page.round.map(|r| r.to_string()));
                     next = Some(token);
                 }
-                _ => break,
+                _ => {
+                    keys.sort();
+                    keys.dedup();
+                    return Ok(keys);
+                }
             }
         }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+        Err(ChainError::Invalid(format!(
+            "{what}: algod still had more after {MAX_BOX_PAGES} pages of {BOX_PAGE} names; is this \
+             algod, and this app?"
+        )))
     }
 
     pub async fn member(&self, a: &Address) -> Result<Option<Member>, ChainError> {

@@ -13,21 +13,44 @@ use crate::errors::ChainError;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, SystemTime};
 
+/// The largest answer read: a box page of 1,000 names or a block's logs is far below it, and a
+/// hostile node or proxy must not be able to make the agent hold gigabytes.
+pub(crate) const MAX_BODY: usize = 32 << 20;
+
 /// A plain JSON client of one algod (the same reqwest that algonaut uses).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Rest {
     client: reqwest::Client,
     base: String,
     token: String,
 }
 
+/// Without the token.
+impl std::fmt::Debug for Rest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rest")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Rest {
-    pub(crate) fn new(base: &str, token: &str) -> Rest {
-        Rest {
-            client: reqwest::Client::new(),
+    pub(crate) fn new(base: &str, token: &str) -> Result<Rest, ChainError> {
+        // No redirects: the token header would follow a `Location:` to any host, over plain
+        // http too; an algod that answers with a redirect is named instead (its 3xx status).
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                ChainError::Invalid(format!(
+                    "cannot create the HTTP client for algod at {base}: {e}"
+                ))
+            })?;
+        Ok(Rest {
+            client,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
-        }
+        })
     }
 
     /// `GET path?query` within `limit`, decoded as `T`; a non-2xx answer is
@@ -79,9 +102,21 @@ impl Rest {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let body = resp.bytes().await.map_err(transport)?;
+            let mut resp = resp;
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(ChainError::Invalid(format!(
+                        "algod at {}: {what}: the answer is larger than {} MiB; is this an algod \
+                         v2 REST endpoint?",
+                        self.base,
+                        MAX_BODY >> 20
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
             if status.is_success() {
-                return Ok(body.to_vec());
+                return Ok(body);
             }
             Err(ChainError::Http {
                 url: self.base.clone(),
@@ -163,6 +198,78 @@ pub fn block_timestamp_of(round: u64, body: &serde_json::Value) -> Result<u64, C
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A one-shot HTTP server on 127.0.0.1 that answers `head` then `body_len` zero bytes, and
+    /// tells (through the returned receiver) whether a request came at all.
+    async fn one_answer(
+        head: String,
+        body_len: usize,
+    ) -> (String, tokio::sync::oneshot::Receiver<bool>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let accepted = tokio::time::timeout(Duration::from_secs(2), l.accept()).await;
+            let Ok(Ok((mut c, _))) = accepted else {
+                let _ = tx.send(false);
+                return;
+            };
+            let _ = tx.send(true);
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf).await;
+            let _ = c.write_all(head.as_bytes()).await;
+            let zeros = vec![0u8; 1 << 20];
+            let mut left = body_len;
+            while left > 0 {
+                let n = left.min(zeros.len());
+                if c.write_all(&zeros[..n]).await.is_err() {
+                    return;
+                }
+                left -= n;
+            }
+        });
+        (url, rx)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_so_the_token_stays_home() {
+        let (elsewhere, reached) =
+            one_answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".into(), 0).await;
+        let (url, _) = one_answer(
+            format!("HTTP/1.1 302 Found\r\nLocation: {elsewhere}/v2/status\r\nContent-Length: 0\r\n\r\n"),
+            0,
+        )
+        .await;
+        let rest = Rest::new(&url, "secret-token").unwrap();
+        let e = rest
+            .get::<serde_json::Value>("GET /v2/status", "/v2/status", &[], Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ChainError::Http { status: 302, .. }), "{e}");
+        assert!(
+            !reached.await.unwrap(),
+            "the redirect was followed, token and all"
+        );
+        assert!(!format!("{rest:?}").contains("secret-token"));
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_cap_is_refused_not_held() {
+        let len = MAX_BODY + 1;
+        let (url, _) = one_answer(
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n"),
+            len,
+        )
+        .await;
+        let rest = Rest::new(&url, "").unwrap();
+        let e = rest
+            .get::<serde_json::Value>("GET /v2/status", "/v2/status", &[], Duration::from_secs(20))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than 32 MiB"), "{e}");
+    }
 
     #[test]
     fn retry_after_takes_seconds_and_http_dates() {

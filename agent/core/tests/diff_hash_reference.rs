@@ -177,9 +177,9 @@ fn a_missing_blob_is_an_error_naming_its_path() {
     assert!(text.contains("`b.txt`") && text.contains(&blob), "{text}");
 }
 
-/// The hash covers content, not object ids, which is why libgit2's SHA-1 check of every object
-/// read can be off (digest.rs, `tune_libgit2`): a blob whose stored content is not what its id
-/// says hashes as the content it holds, so the change no longer matches what was approved.
+/// The hash covers content, not object ids: a blob whose stored bytes are not what its id says
+/// (libgit2 streams a loose object without checking its id) hashes as the bytes it holds, so
+/// the change no longer matches what was approved.
 #[test]
 fn content_that_is_not_what_its_id_says_changes_the_hash() {
     let (dir, one, two) = small_repo();

@@ -95,22 +95,17 @@ pub fn digest_blobs(repo: &Repository, changes: &[Change]) -> Result<Digests, Di
     Ok(Digests { blobs })
 }
 
-/// How libgit2 reads objects, set once per process before the first object is read.
+/// How libgit2 maps packs, set once per process before the first object is read: it maps them
+/// in windows of 1 GiB, up to 8 GiB at once, and every page a read touches counts in the
+/// process's resident memory, so the peak grew with the pack. Bounded windows keep it flat in
+/// the size of the change (docs/diff-hash.md, "Cost").
 ///
-/// - **No SHA-1 check of every object read** (libgit2's "strict hash verification", on by
-///   default): with collision detection it cost a quarter of the time, and it adds nothing here.
-///   The stream holds each changed blob's SHA-256, not its object id, so content that is not what
-///   the members approved changes the diff hash and is refused; the objects came into the
-///   checkout through fetch, whose indexer computes every id from the content it receives; and
-///   `git diff` does not check on read either. (The build does not use these reads: Nix reads the
-///   checkout itself.)
-/// - **Small pack windows.** libgit2 maps packs in windows of 1 GiB, up to 8 GiB in all, and
-///   every mapped page a read touches counts in the process's resident memory; bounded windows
-///   keep the peak flat in the size of the change (docs/diff-hash.md, "Cost").
+/// libgit2's check that every object read hashes to its id stays on, though it is a quarter of
+/// the time: the option is process-wide, and outside the diff hash (the lineage, the commits'
+/// trees) nothing else re-checks what the persistent checkout holds.
 pub fn tune_libgit2() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        git2::opts::strict_hash_verification(false);
         // SAFETY: process-wide plain integers that libgit2 reads when it maps a window; set once,
         // before this process's first diff hash maps one. A window already mapped stays valid.
         #[allow(unsafe_code)]

@@ -55,17 +55,7 @@ async fn under_congestion_the_suggested_fee_is_paid_up_to_the_ceiling() {
     // A grouped call (payment and app call with box references) confirms too.
     let app = dao.app.clone();
     let (id, _) = app
-        .propose_deploy(
-            &dao.members[0],
-            &dao_chain::txn::DeployProposal {
-                emergency: true,
-                base: [1; 20],
-                head: [2; 20],
-                diff_hash: [3; 32],
-                targets: Targets::All,
-                description_url: String::new(),
-            },
-        )
+        .propose_deploy(&dao.members[0], &emergency_deploy())
         .await
         .unwrap();
     app.vote(&dao.members[1], id, VoteChoice::For)

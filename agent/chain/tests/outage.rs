@@ -4,11 +4,10 @@
 mod common;
 
 use common::*;
-use dao_chain::decode::{Targets, VoteChoice};
+use dao_chain::decode::VoteChoice;
 use dao_chain::events::AppEvent;
 use dao_chain::follow::{Backoff, FollowOptions, Follower, Status};
 use dao_chain::node::{App, Node};
-use dao_chain::txn::DeployProposal;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -48,17 +47,7 @@ async fn the_follower_retries_while_algod_is_unreachable_and_loses_nothing() {
     let status = f.status_handle();
     let (id, created) = dao
         .app
-        .propose_deploy(
-            &dao.members[0],
-            &DeployProposal {
-                emergency: true,
-                base: [1; 20],
-                head: [2; 20],
-                diff_hash: [3; 32],
-                targets: Targets::All,
-                description_url: String::new(),
-            },
-        )
+        .propose_deploy(&dao.members[0], &emergency_deploy())
         .await
         .unwrap();
     let voted = dao

@@ -7,11 +7,10 @@
 mod common;
 
 use common::*;
-use dao_chain::decode::{Targets, VoteChoice};
+use dao_chain::decode::VoteChoice;
 use dao_chain::events::AppEvent;
 use dao_chain::follow::{read_watermark, Backoff, FollowOptions, Follower};
 use dao_chain::node::App;
-use dao_chain::txn::DeployProposal;
 use std::time::Duration;
 
 #[tokio::test]
@@ -21,17 +20,7 @@ async fn a_follower_behind_a_pruned_range_skips_it_once_and_loses_nothing_the_ex
     // While the agent is down, a proposal is made and voted on; then the node prunes.
     let (id, created) = dao
         .app
-        .propose_deploy(
-            &dao.members[0],
-            &DeployProposal {
-                emergency: true,
-                base: [1; 20],
-                head: [2; 20],
-                diff_hash: [3; 32],
-                targets: Targets::All,
-                description_url: String::new(),
-            },
-        )
+        .propose_deploy(&dao.members[0], &emergency_deploy())
         .await
         .unwrap();
     dao.app

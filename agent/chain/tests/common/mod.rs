@@ -230,6 +230,19 @@ pub async fn form(dn: &Devnet, seal: bool) -> Dao {
     }
 }
 
+/// An emergency deploy of made-up commits to every host: what the chain-behaviour tests propose
+/// when only the proposal's events and boxes matter.
+pub fn emergency_deploy() -> dao_chain::txn::DeployProposal {
+    dao_chain::txn::DeployProposal {
+        emergency: true,
+        base: [1; 20],
+        head: [2; 20],
+        diff_hash: [3; 32],
+        targets: dao_chain::decode::Targets::All,
+        description_url: String::new(),
+    }
+}
+
 pub fn addr_of(s: &Signer) -> Address {
     s.address()
 }

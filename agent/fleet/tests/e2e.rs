@@ -54,24 +54,6 @@ fn promtool() -> Option<std::path::PathBuf> {
     found
 }
 
-fn promtool_check(promtool: &Path, text: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
     let mut s = Scenario::start(false, Story::new(false)).expect("set up the fleet");
@@ -443,8 +425,9 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
             "{agent}: {text}"
         );
         if let Some(promtool) = promtool() {
-            let out = promtool_check(&promtool, &text);
-            assert!(out.status.success(), "{agent}: {out:?}");
+            if let Err(e) = dao_testkit::promtool_check_metrics(&promtool, &text) {
+                panic!("{agent}: promtool refuses the scrape: {e}");
+            }
         }
     }
     let web_metrics = std::fs::read_to_string(dump.path().join("metrics-web.txt")).unwrap();

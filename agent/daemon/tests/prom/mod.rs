@@ -81,32 +81,7 @@ fn encode(q: &str) -> String {
         .collect()
 }
 
-/// `promtool check metrics` on a scrape: its output when it refuses it.
-pub fn check_metrics(promtool: &Path, text: &str) -> Result<(), String> {
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
+pub use dao_testkit::promtool_check_metrics as check_metrics;
 
 pub struct Prometheus {
     child: Child,

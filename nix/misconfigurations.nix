@@ -204,8 +204,8 @@ let
     };
     unknown-section = {
       stage = "validate";
-      expect = "unknown field `metrics`";
-      config = daoSettings { metrics.listen = "127.0.0.1:9100"; };
+      expect = "unknown field `telemetry`";
+      config = daoSettings { telemetry.listen = "127.0.0.1:9100"; };
     };
 
     # --- what the executor needs -----------------------------------------------------------

@@ -25,16 +25,19 @@ fn start_bus() -> Bus {
 type Log = Arc<Mutex<Vec<String>>>;
 
 fn backend(mut rx: tokio::sync::mpsc::Receiver<Request>, log: Log) {
+    // Each request is logged before it is answered: a caller that checks the log right after
+    // its answer must find its request there (logging after the reply raced with the test).
+    let note = move |entry: String| log.lock().unwrap().push(entry);
     tokio::spawn(async move {
         while let Some(r) = rx.recv().await {
-            let entry = match r {
+            match r {
                 Request::Status { reply } => {
+                    note("status".to_owned());
                     let _ = reply.send(r#"{"paused":false}"#.into());
-                    "status".to_owned()
                 }
                 Request::Deployments { reply } => {
+                    note("deployments".to_owned());
                     let _ = reply.send("[]".into());
-                    "deployments".to_owned()
                 }
                 Request::Rollback {
                     generation,
@@ -42,20 +45,23 @@ fn backend(mut rx: tokio::sync::mpsc::Receiver<Request>, log: Log) {
                     caller,
                     reply,
                 } => {
+                    note(format!(
+                        "rollback {generation:?} {reason:?} by {}",
+                        caller.uid
+                    ));
                     let _ = reply.send(Ok(r#"{"generation":1}"#.into()));
-                    format!("rollback {generation:?} {reason:?} by {}", caller.uid)
                 }
                 Request::Pause {
                     reason,
                     caller,
                     reply,
                 } => {
+                    note(format!("pause {reason:?} by {}", caller.uid));
                     let _ = reply.send(Ok(()));
-                    format!("pause {reason:?} by {}", caller.uid)
                 }
                 Request::Resume { caller, reply } => {
+                    note(format!("resume by {}", caller.uid));
                     let _ = reply.send(Ok(true));
-                    format!("resume by {}", caller.uid)
                 }
                 Request::Skip {
                     proposal,
@@ -63,11 +69,10 @@ fn backend(mut rx: tokio::sync::mpsc::Receiver<Request>, log: Log) {
                     caller,
                     reply,
                 } => {
+                    note(format!("skip {proposal} {reason:?} by {}", caller.uid));
                     let _ = reply.send(Ok("{}".into()));
-                    format!("skip {proposal} {reason:?} by {}", caller.uid)
                 }
-            };
-            log.lock().unwrap().push(entry);
+            }
         }
     });
 }

@@ -32,10 +32,6 @@ pub enum KeyError {
         "key file {path} holds neither a 25-word mnemonic nor a 64-hex-character seed ({reason})"
     )]
     Format { path: PathBuf, reason: String },
-    #[error("$CREDENTIALS_DIRECTORY is not set: credential {name:?} can only be loaded by a systemd unit with LoadCredential={name}:…")]
-    NoCredentialsDirectory { name: String },
-    #[error("credential name {name:?} must be a plain file name")]
-    BadCredentialName { name: String },
 }
 
 /// An account that can sign transactions. `Debug` and `Display` show only the address.
@@ -104,21 +100,6 @@ impl Signer {
         // Best effort: do not leave the text around longer than needed.
         text.clear();
         signer
-    }
-
-    /// Loads `$CREDENTIALS_DIRECTORY/name` (systemd `LoadCredential=`).
-    pub fn from_credential(name: &str) -> Result<Signer, KeyError> {
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            return Err(KeyError::BadCredentialName {
-                name: name.to_owned(),
-            });
-        }
-        let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-            KeyError::NoCredentialsDirectory {
-                name: name.to_owned(),
-            }
-        })?;
-        Signer::from_file(&Path::new(&dir).join(name))
     }
 
     /// Parses key text; the error never quotes the text.
@@ -220,10 +201,6 @@ mod tests {
         assert!(matches!(
             Signer::from_file(&dir.path().join("missing")),
             Err(KeyError::Read { .. })
-        ));
-        assert!(matches!(
-            Signer::from_credential("../x"),
-            Err(KeyError::BadCredentialName { .. })
         ));
     }
 }

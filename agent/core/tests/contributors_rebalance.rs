@@ -173,20 +173,6 @@ fn an_entry_by_someone_else_earns_the_named_author_nothing() {
     assert!(table.unbound.iter().any(|u| u.email == "alice@example.org"));
 }
 
-/// xorshift64*: a fixed sequence, so every run checks the same cases.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn check(shares: &[Share], a: &Apportioned) {
     let p: u128 = shares.iter().map(|s| u128::from(s.points)).sum();
     let t = u128::from(a.total);
@@ -209,7 +195,7 @@ fn check(shares: &[Share], a: &Apportioned) {
 
 #[test]
 fn the_arithmetic_keeps_its_promises_on_generated_cases() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = dao_testkit::Rng(0x9e37_79b9_7f4a_7c15);
     let mut refused = 0;
     for _ in 0..3000 {
         let n = 1 + rng.below(6) as usize;

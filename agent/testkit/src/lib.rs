@@ -252,3 +252,20 @@ pub fn promtool_check_metrics(promtool: &Path, text: &str) -> Result<(), String>
         ))
     }
 }
+
+/// xorshift64*: a fixed sequence from a seed, so a seeded test checks the same cases every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value below `n` (which must not be 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}

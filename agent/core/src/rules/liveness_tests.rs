@@ -6,26 +6,16 @@ use super::*;
 use crate::rules::params::{PPM, TIMELOCK_FLOOR};
 use crate::rules::{Choice, Governance, Kind, Payload, ProposalState, Rules};
 
-/// xorshift64*: a fixed sequence, so every run checks the same cases.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// A ppm value that often sits on the edges where freezes live.
-    fn ppm(&mut self) -> u64 {
-        match self.below(6) {
-            0 => 0,
-            1 => PPM,
-            2 => 1 + self.below(200_000),
-            _ => self.below(PPM + 1),
-        }
+/// The seeded sequence every run checks (dao_testkit's xorshift64*).
+use dao_testkit::Rng;
+
+/// A ppm value that often sits on the edges where freezes live.
+fn ppm(r: &mut Rng) -> u64 {
+    match r.below(6) {
+        0 => 0,
+        1 => PPM,
+        2 => 1 + r.below(200_000),
+        _ => r.below(PPM + 1),
     }
 }
 
@@ -35,7 +25,7 @@ fn random_rules(r: &mut Rng) -> Rules {
         voting_delay: r.below(3),
         voting_period: 1 + r.below(100),
         support_ppm,
-        quorum_ppm: r.ppm(),
+        quorum_ppm: ppm(r),
         emergency_period: 1,
         emergency_support_ppm: support_ppm + r.below(PPM - support_ppm),
         timelock: TIMELOCK_FLOOR + r.below(5),
@@ -45,7 +35,7 @@ fn random_rules(r: &mut Rng) -> Rules {
             1 => 1,
             _ => r.below(40),
         },
-        vote_cap_ppm: r.ppm(),
+        vote_cap_ppm: ppm(r),
     }
 }
 

@@ -4,7 +4,7 @@ import json
 import urllib.error
 import urllib.request
 
-from algosdk import transaction
+from algosdk import logic, transaction
 
 WAIT = 10  # rounds for wait_for_confirmation (blocks are made per group, so 1 is enough)
 
@@ -37,3 +37,35 @@ def send(d, txns, signers):
 
 def compile_teal(d, src):
     return base64.b64decode(d.client.compile(src)["result"])
+
+
+# Creates a box named by its argument (8 bytes of value); enough to fill an app with boxes.
+BOX_APP = """#pragma version 10
+txn ApplicationID
+bz ok
+txna ApplicationArgs 0
+int 8
+box_create
+assert
+ok:
+int 1
+"""
+CLEAR = "#pragma version 10\nint 1\n"
+
+
+def box_app(d, boxes):
+    """Creates an app, funds it and makes `boxes` boxes b0, b1, ...; returns (app id, txids of
+    the funding group)."""
+    sp = d.client.suggested_params()
+    create = transaction.ApplicationCreateTxn(
+        d.addr("dev1"), sp, transaction.OnComplete.NoOpOC, compile_teal(d, BOX_APP),
+        compile_teal(d, CLEAR), transaction.StateSchema(0, 0), transaction.StateSchema(0, 0))
+    _, [info] = send(d, [create], ["dev1"])
+    app_id = info["application-index"]
+    sp = d.client.suggested_params()
+    fund = transaction.PaymentTxn(d.addr("dev1"), sp, logic.get_application_address(app_id), 1_000_000)
+    calls = [transaction.ApplicationCallTxn(d.addr("dev1"), sp, app_id, transaction.OnComplete.NoOpOC,
+                                            app_args=[f"b{i}".encode()], boxes=[(0, f"b{i}".encode())])
+             for i in range(boxes)]
+    txids, _ = send(d, [fund, *calls], ["dev1"] * (boxes + 1))
+    return app_id, txids

@@ -17,14 +17,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from algosdk import encoding, logic, transaction
+from algosdk import encoding, transaction
 
 from conftest import Devnet
-from helpers import compile_teal, send
+from helpers import box_app
 
 SPEC = json.loads((Path(__file__).resolve().parents[1] / "oas2" / "algod.oas2.agent.json").read_text())
-BOXES = "#pragma version 10\ntxn ApplicationID\nbz ok\ntxna ApplicationArgs 0\nint 8\nbox_create\nassert\nok:\nint 1\n"
-CLEAR = "#pragma version 10\nint 1\n"
 MISSING_APP = 987654321
 OFF = {"prune": None, "confirm_every_ms": None, "fail": None, "fee_per_byte": 0, "max_boxes": 0,
        "algod_errors": False}
@@ -135,18 +133,7 @@ class Api:
 def world():
     d = Devnet("--block-interval", "0", "--accounts", "4")
     try:
-        sp = d.client.suggested_params()
-        create = transaction.ApplicationCreateTxn(
-            d.addr("dev1"), sp, transaction.OnComplete.NoOpOC, compile_teal(d, BOXES), compile_teal(d, CLEAR),
-            transaction.StateSchema(0, 0), transaction.StateSchema(0, 0))
-        _, [info] = send(d, [create], ["dev1"])
-        app_id = info["application-index"]
-        sp = d.client.suggested_params()
-        fund = transaction.PaymentTxn(d.addr("dev1"), sp, logic.get_application_address(app_id), 1_000_000)
-        calls = [transaction.ApplicationCallTxn(d.addr("dev1"), sp, app_id, transaction.OnComplete.NoOpOC,
-                                                app_args=[f"b{i}".encode()], boxes=[(0, f"b{i}".encode())])
-                 for i in range(3)]
-        txids, _ = send(d, [fund, *calls], ["dev1"] * 4)
+        app_id, txids = box_app(d, 3)
         yield d, app_id, txids[-1]
     finally:
         d.cleanup()

@@ -7,23 +7,12 @@ import urllib.request
 from email.utils import parsedate_to_datetime
 
 import pytest
-from algosdk import logic, transaction
+from algosdk import transaction
 from algosdk.error import AlgodHTTPError
 
-from helpers import compile_teal, http, send
+from helpers import box_app as make_box_app
+from helpers import http, send
 
-# Creates a box named by its argument (8 bytes of value); enough to fill an app with boxes.
-BOXES = """#pragma version 10
-txn ApplicationID
-bz ok
-txna ApplicationArgs 0
-int 8
-box_create
-assert
-ok:
-int 1
-"""
-CLEAR = "#pragma version 10\nint 1\n"
 OFF = {"prune": None, "confirm_every_ms": None, "fail": None, "fee_per_byte": 0, "max_boxes": 0,
        "algod_errors": False}
 
@@ -169,18 +158,7 @@ def test_congestion_fee_is_suggested_and_enforced_per_byte(dn):
 @pytest.fixture(scope="module")
 def box_app(devnet):
     switch(devnet, **OFF)
-    sp = devnet.client.suggested_params()
-    create = transaction.ApplicationCreateTxn(
-        devnet.addr("dev1"), sp, transaction.OnComplete.NoOpOC, compile_teal(devnet, BOXES),
-        compile_teal(devnet, CLEAR), transaction.StateSchema(0, 0), transaction.StateSchema(0, 0))
-    _, [info] = send(devnet, [create], ["dev1"])
-    app_id = info["application-index"]
-    sp = devnet.client.suggested_params()
-    fund = transaction.PaymentTxn(devnet.addr("dev1"), sp, logic.get_application_address(app_id), 1_000_000)
-    calls = [transaction.ApplicationCallTxn(devnet.addr("dev1"), sp, app_id, transaction.OnComplete.NoOpOC,
-                                            app_args=[f"b{i}".encode()], boxes=[(0, f"b{i}".encode())])
-             for i in range(5)]
-    send(devnet, [fund, *calls], ["dev1"] * 6)
+    app_id, _ = make_box_app(devnet, 5)
     return app_id
 
 

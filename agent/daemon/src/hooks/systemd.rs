@@ -5,10 +5,11 @@
 //! its result is read; `CollectMode=inactive-or-failed` lets systemd drop it afterwards.
 
 use super::Ran;
-use crate::executor::systemd::bus::{block_on, connect, manager, properties, string_of};
-use crate::executor::systemd::unit_object_path;
+use crate::executor::systemd::bus::{
+    block_on, connect, job_signals, manager, next, properties, string_of,
+};
+use crate::executor::systemd::{micros, unit_object_path, unref};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use zbus::export::futures_core::Stream;
 use zbus::zvariant::Value;
 
 /// Every hook unit's name starts with this.
@@ -19,10 +20,6 @@ const GRACE: Duration = Duration::from_secs(10);
 
 pub fn unit_name(proposal: u64, unix_ms: u64) -> String {
     format!("{UNIT_PREFIX}{proposal}-{unix_ms}.service")
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 pub fn run(
@@ -40,10 +37,6 @@ pub fn run(
         Ok(r) => r,
         Err(e) => Ran::NotStarted(format!("cannot run a D-Bus client: {e}")),
     }
-}
-
-async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
-    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
 async fn run_async(
@@ -72,7 +65,7 @@ async fn run_async(
     if let Err(e) = m.subscribe().await {
         return not_started("subscribing to systemd's signals", e);
     }
-    let mut jobs = match m.receive_job_removed_with_args(&[(2, unit)]).await {
+    let mut jobs = match job_signals(&m, unit).await {
         Ok(j) => j,
         Err(e) => return not_started("following the job", e),
     };
@@ -109,15 +102,7 @@ async fn run_async(
     })
     .await;
     let service = properties(&conn, &path, "org.freedesktop.systemd1.Service").await;
-    let _ = conn
-        .call_method(
-            Some("org.freedesktop.systemd1"),
-            path.as_str(),
-            Some("org.freedesktop.systemd1.Unit"),
-            "Unref",
-            &(),
-        )
-        .await;
+    unref(&conn, &path).await;
     let result = service
         .as_ref()
         .map(|p| string_of(p, "Result"))

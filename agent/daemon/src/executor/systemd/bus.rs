@@ -239,12 +239,12 @@ pub(super) fn is_no_such_unit(e: &zbus::Error) -> bool {
 }
 
 /// The next item of a signal stream; `None` once the bus connection closed.
-pub(super) async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+pub(crate) async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
 /// `JobRemoved` signals of `unit`'s jobs (matched on the unit's name, argument 2).
-pub(super) async fn job_signals(
+pub(crate) async fn job_signals(
     manager: &ManagerProxy<'_>,
     unit: &str,
 ) -> zbus::Result<JobRemovedStream> {

@@ -154,7 +154,8 @@ fn after(d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-fn micros(d: Duration) -> u64 {
+/// A duration as the microseconds systemd's `*USec` properties take (saturating).
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
@@ -440,7 +441,7 @@ impl SystemdSwitch {
 
 /// Lets systemd collect the unit (it was held by `AddRef`/`Ref`). Closing the connection does
 /// the same, so a failure here changes nothing.
-async fn unref(conn: &zbus::Connection, path: &str) {
+pub(crate) async fn unref(conn: &zbus::Connection, path: &str) {
     if let Ok(u) = unit(conn, path).await {
         let _ = u.release().await;
     }

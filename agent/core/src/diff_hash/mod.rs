@@ -3,8 +3,10 @@
 //! approve and what hosts verify, so any two implementations must agree on it byte for byte:
 //! rename detection, diff algorithms and commit metadata play no part.
 
+mod delta;
 mod digest;
 mod error;
+mod pack;
 mod tree;
 
 pub use error::DiffHashError;

@@ -35,6 +35,9 @@ struct Pack {
     count: usize,
     /// Where the pack's trailing checksum starts: no entry's data reaches past it.
     data_end: u64,
+    /// Every entry's offset, in order: an entry's data ends where the next entry starts, so
+    /// exactly its compressed bytes are read.
+    starts: Vec<u64>,
 }
 
 /// The packs of one object directory.
@@ -81,6 +84,15 @@ fn be64(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
+/// The first `len` bytes of a reused buffer, grown when needed. Never shrunk: blobs of all sizes
+/// alternate, and zeroing the regrown part each time would cost as much as hashing it.
+fn grown(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    &mut buf[..len]
+}
+
 impl Pack {
     /// Opens `<name>.idx` and its `<name>.pack`, or `None` when either is unreadable, not
     /// version 2, or not the index of that pack.
@@ -111,12 +123,29 @@ impl Pack {
         if &head[..4] != b"PACK" || !version_ok || be32(&head, 8)? as usize != count || !same_pack {
             return None;
         }
-        Some(Pack {
+        let mut pack = Pack {
             file,
             index,
             count,
             data_end,
-        })
+            starts: Vec::new(),
+        };
+        let mut starts = (0..count)
+            .map(|n| pack.offset_at(n))
+            .collect::<Option<Vec<u64>>>()?;
+        starts.sort_unstable();
+        pack.starts = starts;
+        Some(pack)
+    }
+
+    /// Where the entry whose data starts at `data_at` ends.
+    fn end_of(&self, data_at: u64) -> u64 {
+        let next = self.starts.partition_point(|s| *s < data_at);
+        self.starts
+            .get(next)
+            .copied()
+            .unwrap_or(self.data_end)
+            .min(self.data_end)
     }
 
     /// Where the object `id` starts in this pack.
@@ -205,14 +234,15 @@ impl Pack {
 
     /// Inflates the entry data at `h` into `out`, which must be exactly `h.size` long.
     fn inflate_into(&self, h: &Header, w: &mut Inflater, out: &mut [u8]) -> Option<()> {
-        // Enough for any zlib stream of that size (a stored block costs 5 bytes per 64 KiB); a
-        // longer stream fails to inflate here and goes to libgit2.
+        // No zlib stream of that size needs more (a stored block costs 5 bytes per 64 KiB): an
+        // index that claims more cannot make us read more. A longer stream fails to inflate here
+        // and goes to libgit2.
         let bound = h.size.checked_add(h.size / 1024 + 64)?;
-        let len = bound.min(self.data_end.checked_sub(h.data_at)?);
-        w.compressed.resize(usize::try_from(len).ok()?, 0);
-        self.file.read_exact_at(&mut w.compressed, h.data_at).ok()?;
-        // libdeflate checks the stream's Adler-32; trailing bytes (the next entry) are ignored.
-        let n = w.libdeflate.zlib_decompress(&w.compressed, out).ok()?;
+        let len = bound.min(self.end_of(h.data_at).checked_sub(h.data_at)?);
+        let compressed = grown(&mut w.compressed, usize::try_from(len).ok()?);
+        self.file.read_exact_at(compressed, h.data_at).ok()?;
+        // libdeflate checks the stream's Adler-32.
+        let n = w.libdeflate.zlib_decompress(compressed, out).ok()?;
         (n == out.len()).then_some(())
     }
 
@@ -312,10 +342,10 @@ impl Packs {
             OBJ_BLOB if h.size > limit as u64 => pack.stream(&h, sink),
             OBJ_BLOB => {
                 let mut content = std::mem::take(&mut w.content);
-                content.resize(usize::try_from(h.size).ok()?, 0);
-                let read = pack.inflate_into(&h, w, &mut content);
+                let out = grown(&mut content, usize::try_from(h.size).ok()?);
+                let read = pack.inflate_into(&h, w, out);
                 if read.is_some() {
-                    sink(&content);
+                    sink(out);
                 }
                 w.content = content;
                 read.map(|()| h.size)

@@ -6,8 +6,9 @@
 //! Generates a repository whose head commit changes 10,000 files holding about 1 GiB in all
 //! (DAO_BENCH_FILES and DAO_BENCH_MIB change that; DAO_BENCH_REPO=DIR keeps the repository in
 //! DIR and reuses it on the next run, for profiling), then runs `dao_core::diff_hash` and
-//! `git diff --binary --full-index BASE HEAD | sha256sum` three times each, every run in a
-//! fresh child process. For each side it prints the best wall time, the best CPU time (steadier
+//! `git diff --binary --full-index BASE HEAD | sha256sum` three times each (DAO_BENCH_RUNS),
+//! alternately, so that both sides meet the same load of a shared machine, every run in a fresh
+//! child process. For each side it prints the best wall time, the best CPU time (steadier
 //! than the wall clock on a busy machine, but blind to our use of every core) and the peak
 //! resident memory, then the ratios. The peak is the kernel's own figure (VmHWM for ours; for
 //! git's, ru_maxrss of the pipeline's processes, the larger of git and sha256sum): pages mapped
@@ -168,37 +169,48 @@ struct Measured {
     output: String,
 }
 
-fn measure(side: &str, repo: &Path, base: &str, head: &str) -> Measured {
-    let me = std::env::current_exe().unwrap();
-    let mut m = Measured {
-        best_secs: f64::INFINITY,
-        best_cpu: f64::INFINITY,
-        peak_bytes: 0,
-        output: String::new(),
-    };
-    for _ in 0..3 {
-        let out = Command::new(&me)
-            .args(["--child", side])
-            .arg(repo)
-            .args([base, head])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the {side} child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut f = text.trim().splitn(4, ' ');
-        let secs: f64 = f.next().unwrap().parse().unwrap();
-        let cpu: f64 = f.next().unwrap().parse().unwrap();
-        let peak: u64 = f.next().unwrap().parse().unwrap();
-        m.best_secs = m.best_secs.min(secs);
-        m.best_cpu = m.best_cpu.min(cpu);
-        m.peak_bytes = m.peak_bytes.max(peak);
-        m.output = f.next().unwrap_or("").to_owned();
+impl Measured {
+    fn new() -> Measured {
+        Measured {
+            best_secs: f64::INFINITY,
+            best_cpu: f64::INFINITY,
+            peak_bytes: 0,
+            output: String::new(),
+        }
     }
-    m
+}
+
+/// One more run of `side`, folded into `m`.
+fn measure(m: &mut Measured, side: &str, repo: &Path, base: &str, head: &str) {
+    let me = std::env::current_exe().unwrap();
+    let out = Command::new(&me)
+        .args(["--child", side])
+        .arg(repo)
+        .args([base, head])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the {side} child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut f = text.trim().splitn(4, ' ');
+    let secs: f64 = f.next().unwrap().parse().unwrap();
+    let cpu: f64 = f.next().unwrap().parse().unwrap();
+    let peak: u64 = f.next().unwrap().parse().unwrap();
+    m.best_secs = m.best_secs.min(secs);
+    m.best_cpu = m.best_cpu.min(cpu);
+    m.peak_bytes = m.peak_bytes.max(peak);
+    m.output = f.next().unwrap_or("").to_owned();
+}
+
+/// The machine's load average over the last minute, as the kernel reports it.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn main() {
@@ -226,8 +238,12 @@ fn main() {
     }
     let (base, head) = (rev(&dir, "main~1"), rev(&dir, "main"));
 
-    let ours = measure("ours", &dir, &base, &head);
-    let theirs = measure("git", &dir, &base, &head);
+    let load_before = load();
+    let (mut ours, mut theirs) = (Measured::new(), Measured::new());
+    for _ in 0..env_or("DAO_BENCH_RUNS", 3).max(1) {
+        measure(&mut ours, "ours", &dir, &base, &head);
+        measure(&mut theirs, "git", &dir, &base, &head);
+    }
     let mut o = ours.output.split(' ');
     let (hash, paths, bytes) = (
         o.next().unwrap().to_owned(),
@@ -237,6 +253,11 @@ fn main() {
     let mb = bytes as f64 / (1 << 20) as f64;
     let mib_of = |b: u64| b as f64 / (1 << 20) as f64;
     println!("diff-hash benchmark: {paths} changed paths, {mb:.0} MiB of content on both sides");
+    println!(
+        "load average {load_before} before, {} after, on {} cores",
+        load(),
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
     println!(
         "{:<44} {:>9} {:>9} {:>12} {:>14}",
         "", "seconds", "MiB/s", "CPU seconds", "peak RSS MiB"

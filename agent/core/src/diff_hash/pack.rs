@@ -85,7 +85,7 @@ fn be64(b: &[u8], at: usize) -> Option<u64> {
 }
 
 /// The first `len` bytes of a reused buffer, grown when needed. Never shrunk: blobs of all sizes
-/// alternate, and zeroing the regrown part each time would cost as much as hashing it.
+/// alternate, and zeroing the regrown part each time would be work for nothing.
 fn grown(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
     if buf.len() < len {
         buf.resize(len, 0);

@@ -189,56 +189,76 @@ impl Pack {
             .min(raw.len());
         let raw = &mut raw[..room];
         self.file.read_exact_at(raw, offset).ok()?;
-        let mut at = 0;
-        let mut byte = *raw.first()?;
-        let kind = (byte >> 4) & 7;
-        let mut size = u64::from(byte & 0x0f);
-        let mut shift = 4;
-        while byte & 0x80 != 0 {
-            at += 1;
-            byte = *raw.get(at)?;
-            if shift > 57 {
-                return None;
-            }
-            size |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-        }
-        at += 1;
-        let base = match kind {
-            OBJ_OFS_DELTA => {
-                // Each continuation adds one before shifting (pack-format.txt).
-                let mut byte = *raw.get(at)?;
-                at += 1;
-                let mut back = u64::from(byte & 0x7f);
-                while byte & 0x80 != 0 {
-                    byte = *raw.get(at)?;
-                    at += 1;
-                    back = back.checked_add(1)?.checked_mul(128)? | u64::from(byte & 0x7f);
-                }
-                Base::Offset(offset.checked_sub(back).filter(|_| back > 0)?)
-            }
-            OBJ_REF_DELTA => {
-                let id = raw.get(at..at + ID_LEN)?.try_into().ok()?;
-                at += ID_LEN;
-                Base::Id(id)
-            }
-            _ => Base::None,
-        };
-        Some(Header {
-            kind,
-            size,
-            data_at: offset + at as u64,
-            base,
-        })
+        parse_header(raw, offset)
     }
 
+    /// Reads the entry at `offset` into the worker's buffer with one `pread` (header and data,
+    /// when its data is no larger than a blob of `limit` bytes can need) and returns its header.
+    fn read_entry(&self, offset: u64, w: &mut Inflater, limit: usize) -> Option<Header> {
+        let entry_len = self.end_of(offset + 1).checked_sub(offset)?;
+        let len = entry_len.min(32 + deflate_bound(limit as u64)?);
+        let raw = grown(&mut w.compressed, usize::try_from(len).ok()?);
+        self.file.read_exact_at(raw, offset).ok()?;
+        parse_header(raw, offset)
+    }
+}
+
+/// No zlib stream of `size` bytes needs more (a stored block costs 5 bytes per 64 KiB): an index
+/// that claims more cannot make us read more. A longer stream fails to inflate and goes to
+/// libgit2.
+fn deflate_bound(size: u64) -> Option<u64> {
+    size.checked_add(size / 1024 + 64)
+}
+
+/// Parses the entry header at the start of `raw`, which was read at `offset`.
+fn parse_header(raw: &[u8], offset: u64) -> Option<Header> {
+    let mut at = 0;
+    let mut byte = *raw.first()?;
+    let kind = (byte >> 4) & 7;
+    let mut size = u64::from(byte & 0x0f);
+    let mut shift = 4;
+    while byte & 0x80 != 0 {
+        at += 1;
+        byte = *raw.get(at)?;
+        if shift > 57 {
+            return None;
+        }
+        size |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+    }
+    at += 1;
+    let base = match kind {
+        OBJ_OFS_DELTA => {
+            // Each continuation adds one before shifting (pack-format.txt).
+            let mut byte = *raw.get(at)?;
+            at += 1;
+            let mut back = u64::from(byte & 0x7f);
+            while byte & 0x80 != 0 {
+                byte = *raw.get(at)?;
+                at += 1;
+                back = back.checked_add(1)?.checked_mul(128)? | u64::from(byte & 0x7f);
+            }
+            Base::Offset(offset.checked_sub(back).filter(|_| back > 0)?)
+        }
+        OBJ_REF_DELTA => {
+            let id = raw.get(at..at + ID_LEN)?.try_into().ok()?;
+            at += ID_LEN;
+            Base::Id(id)
+        }
+        _ => Base::None,
+    };
+    Some(Header {
+        kind,
+        size,
+        data_at: offset + at as u64,
+        base,
+    })
+}
+
+impl Pack {
     /// Inflates the entry data at `h` into `out`, which must be exactly `h.size` long.
     fn inflate_into(&self, h: &Header, w: &mut Inflater, out: &mut [u8]) -> Option<()> {
-        // No zlib stream of that size needs more (a stored block costs 5 bytes per 64 KiB): an
-        // index that claims more cannot make us read more. A longer stream fails to inflate here
-        // and goes to libgit2.
-        let bound = h.size.checked_add(h.size / 1024 + 64)?;
-        let len = bound.min(self.end_of(h.data_at).checked_sub(h.data_at)?);
+        let len = deflate_bound(h.size)?.min(self.end_of(h.data_at).checked_sub(h.data_at)?);
         let compressed = grown(&mut w.compressed, usize::try_from(len).ok()?);
         self.file.read_exact_at(compressed, h.data_at).ok()?;
         // libdeflate checks the stream's Adler-32.
@@ -337,18 +357,26 @@ impl Packs {
         sink: &mut dyn FnMut(&[u8]),
     ) -> Option<u64> {
         let (pack, offset) = self.find(id)?;
-        let h = pack.header(offset)?;
+        let h = pack.read_entry(offset, w, limit)?;
         match h.kind {
             OBJ_BLOB if h.size > limit as u64 => pack.stream(&h, sink),
             OBJ_BLOB => {
-                let mut content = std::mem::take(&mut w.content);
-                let out = grown(&mut content, usize::try_from(h.size).ok()?);
-                let read = pack.inflate_into(&h, w, out);
-                if read.is_some() {
-                    sink(out);
+                // The entry is in the buffer already: its data ends where the next entry starts,
+                // or sooner for a stream that long.
+                let start = usize::try_from(h.data_at - offset).ok()?;
+                let len =
+                    deflate_bound(h.size)?.min(pack.end_of(h.data_at).checked_sub(h.data_at)?);
+                let compressed = w
+                    .compressed
+                    .get(start..start + usize::try_from(len).ok()?)?;
+                let out = grown(&mut w.content, usize::try_from(h.size).ok()?);
+                // libdeflate checks the stream's Adler-32.
+                let n = w.libdeflate.zlib_decompress(compressed, out).ok()?;
+                if n != out.len() {
+                    return None;
                 }
-                w.content = content;
-                read.map(|()| h.size)
+                sink(out);
+                Some(h.size)
             }
             OBJ_OFS_DELTA | OBJ_REF_DELTA => {
                 let content = self.resolve(pack, h, w, limit)?;

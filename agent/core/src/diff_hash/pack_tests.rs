@@ -245,3 +245,44 @@ fn a_packed_blob_that_is_not_what_its_id_says_changes_the_hash() {
     let tampered = diff_hash_revisions(dir.path(), &first, &last).unwrap();
     assert_ne!(tampered.diff_hash, approved.diff_hash);
 }
+
+#[derive(serde::Deserialize)]
+struct Case {
+    name: String,
+    repo: PathBuf,
+    base: String,
+    head: String,
+}
+
+#[test]
+fn every_reference_fixture_hashes_the_same_from_packs_as_from_loose_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/make_fixtures.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases: Vec<Case> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(cases.len() >= 20, "fixtures lost cases: {}", cases.len());
+    let loose: Vec<_> = cases
+        .iter()
+        .map(|c| diff_hash_revisions(&c.repo, &c.base, &c.head).unwrap())
+        .collect();
+    let mut repos: Vec<&PathBuf> = cases.iter().map(|c| &c.repo).collect();
+    repos.sort();
+    repos.dedup();
+    for repo in repos {
+        git(repo, &["repack", "-adfq"]);
+        assert!(!Packs::open(&repo.join(".git/objects")).packs.is_empty());
+    }
+    for (case, loose) in cases.iter().zip(&loose) {
+        let packed = diff_hash_revisions(&case.repo, &case.base, &case.head).unwrap();
+        assert_eq!(&packed, loose, "{}", case.name);
+    }
+}

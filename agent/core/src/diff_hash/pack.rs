@@ -17,7 +17,8 @@ use std::path::Path;
 
 /// An object id of SHA-1 repositories, the only ones libgit2 opens.
 const ID_LEN: usize = 20;
-/// Index files kept in memory, in all (about 600,000 objects); packs beyond are left to libgit2.
+/// Index files and their sorted offsets kept in memory, in all (36 bytes an object: about
+/// 450,000 objects); objects of packs beyond are left to libgit2.
 const MAX_INDEX_BYTES: u64 = 16 << 20;
 /// Deltas followed down to their base before giving up (git writes at most 50 by default).
 const MAX_CHAIN: usize = 64;
@@ -104,6 +105,8 @@ impl Pack {
             return None;
         }
         let count = usize::try_from(be32(&index, 8 + 255 * 4)?).ok()?;
+        // The sorted offsets below count against the same budget.
+        *budget = budget.checked_sub(u64::try_from(count).ok()?.checked_mul(8)?)?;
         // Header, fan-out, ids, CRCs, 4-byte offsets, 8-byte offsets (a multiple of 8), and the
         // two checksums: any other length is another format (a SHA-256 repository's, say).
         let fixed = 8 + 1024 + count.checked_mul(ID_LEN + 8)? + 2 * ID_LEN;
@@ -201,61 +204,7 @@ impl Pack {
         self.file.read_exact_at(raw, offset).ok()?;
         parse_header(raw, offset)
     }
-}
 
-/// No zlib stream of `size` bytes needs more (a stored block costs 5 bytes per 64 KiB): an index
-/// that claims more cannot make us read more. A longer stream fails to inflate and goes to
-/// libgit2.
-fn deflate_bound(size: u64) -> Option<u64> {
-    size.checked_add(size / 1024 + 64)
-}
-
-/// Parses the entry header at the start of `raw`, which was read at `offset`.
-fn parse_header(raw: &[u8], offset: u64) -> Option<Header> {
-    let mut at = 0;
-    let mut byte = *raw.first()?;
-    let kind = (byte >> 4) & 7;
-    let mut size = u64::from(byte & 0x0f);
-    let mut shift = 4;
-    while byte & 0x80 != 0 {
-        at += 1;
-        byte = *raw.get(at)?;
-        if shift > 57 {
-            return None;
-        }
-        size |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-    }
-    at += 1;
-    let base = match kind {
-        OBJ_OFS_DELTA => {
-            // Each continuation adds one before shifting (pack-format.txt).
-            let mut byte = *raw.get(at)?;
-            at += 1;
-            let mut back = u64::from(byte & 0x7f);
-            while byte & 0x80 != 0 {
-                byte = *raw.get(at)?;
-                at += 1;
-                back = back.checked_add(1)?.checked_mul(128)? | u64::from(byte & 0x7f);
-            }
-            Base::Offset(offset.checked_sub(back).filter(|_| back > 0)?)
-        }
-        OBJ_REF_DELTA => {
-            let id = raw.get(at..at + ID_LEN)?.try_into().ok()?;
-            at += ID_LEN;
-            Base::Id(id)
-        }
-        _ => Base::None,
-    };
-    Some(Header {
-        kind,
-        size,
-        data_at: offset + at as u64,
-        base,
-    })
-}
-
-impl Pack {
     /// Inflates the entry data at `h` into `out`, which must be exactly `h.size` long.
     fn inflate_into(&self, h: &Header, w: &mut Inflater, out: &mut [u8]) -> Option<()> {
         let len = deflate_bound(h.size)?.min(self.end_of(h.data_at).checked_sub(h.data_at)?);
@@ -313,6 +262,58 @@ impl Pack {
             }
         }
     }
+}
+
+/// No zlib stream of `size` bytes needs more (a stored block costs 5 bytes per 64 KiB): an index
+/// that claims more cannot make us read more. A longer stream fails to inflate and goes to
+/// libgit2.
+fn deflate_bound(size: u64) -> Option<u64> {
+    size.checked_add(size / 1024 + 64)
+}
+
+/// Parses the entry header at the start of `raw`, which was read at `offset`.
+fn parse_header(raw: &[u8], offset: u64) -> Option<Header> {
+    let mut at = 0;
+    let mut byte = *raw.first()?;
+    let kind = (byte >> 4) & 7;
+    let mut size = u64::from(byte & 0x0f);
+    let mut shift = 4;
+    while byte & 0x80 != 0 {
+        at += 1;
+        byte = *raw.get(at)?;
+        if shift > 57 {
+            return None;
+        }
+        size |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+    }
+    at += 1;
+    let base = match kind {
+        OBJ_OFS_DELTA => {
+            // Each continuation adds one before shifting (pack-format.txt).
+            let mut byte = *raw.get(at)?;
+            at += 1;
+            let mut back = u64::from(byte & 0x7f);
+            while byte & 0x80 != 0 {
+                byte = *raw.get(at)?;
+                at += 1;
+                back = back.checked_add(1)?.checked_mul(128)? | u64::from(byte & 0x7f);
+            }
+            Base::Offset(offset.checked_sub(back).filter(|_| back > 0)?)
+        }
+        OBJ_REF_DELTA => {
+            let id = raw.get(at..at + ID_LEN)?.try_into().ok()?;
+            at += ID_LEN;
+            Base::Id(id)
+        }
+        _ => Base::None,
+    };
+    Some(Header {
+        kind,
+        size,
+        data_at: offset + at as u64,
+        base,
+    })
 }
 
 impl Packs {

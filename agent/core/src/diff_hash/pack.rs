@@ -198,7 +198,7 @@ impl Pack {
     /// Reads the entry at `offset` into the worker's buffer with one `pread` (header and data,
     /// when its data is no larger than a blob of `limit` bytes can need) and returns its header.
     fn read_entry(&self, offset: u64, w: &mut Inflater, limit: usize) -> Option<Header> {
-        let entry_len = self.end_of(offset + 1).checked_sub(offset)?;
+        let entry_len = self.end_of(offset.checked_add(1)?).checked_sub(offset)?;
         let len = entry_len.min(32 + deflate_bound(limit as u64)?);
         let raw = grown(&mut w.compressed, usize::try_from(len).ok()?);
         self.file.read_exact_at(raw, offset).ok()?;
@@ -311,7 +311,7 @@ fn parse_header(raw: &[u8], offset: u64) -> Option<Header> {
     Some(Header {
         kind,
         size,
-        data_at: offset + at as u64,
+        data_at: offset.checked_add(at as u64)?,
         base,
     })
 }

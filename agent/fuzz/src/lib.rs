@@ -12,6 +12,7 @@
 //! | [`config`] | the agent configuration ([`dao_core::config::parse`]) | what parses, written back as TOML, parses to the same value; every problem has a message |
 //! | [`journal`] | journal records ([`dao_agent::journal::parse_record`]) | what parses, written back, parses to the same record; errors are `Corrupt` and name the file |
 //! | [`diff_hash`] | git trees, blobs and commits through [`dao_core::diff_hash::diff_hash_within`] | no panic; on well-formed trees within the limits the hash equals an independent implementation of docs/diff-hash.md; errors name an object or path |
+//! | [`diff_hash_pack`] | pack files and indexes read by the diff hash's own pack reader | packed blobs (deltas included) hash as the same blobs loose; no panic on a damaged pack or index; errors name what they are about |
 
 // A panic is how a target reports a broken property.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
@@ -22,6 +23,7 @@ mod config;
 pub mod events;
 pub mod git;
 mod journal;
+pub mod pack;
 pub mod problem;
 
 pub use arc4::arc4;
@@ -29,6 +31,7 @@ pub use chain::{chain_block, chain_box};
 pub use config::config;
 pub use git::diff_hash;
 pub use journal::journal;
+pub use pack::diff_hash_pack;
 
 /// Reads the structured inputs of the targets. Every byte string is a valid input: past the end,
 /// numbers read as 0 and byte strings as empty, so the fuzzer never wastes a mutation on a
@@ -89,11 +92,12 @@ impl<'a> Cursor<'a> {
 pub type Target = fn(&[u8]);
 
 /// Every target by the name its libFuzzer binary and seed directory have.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("chain_block", chain_block),
     ("chain_box", chain_box),
     ("arc4", arc4),
     ("config", config),
     ("journal", journal),
     ("diff_hash", diff_hash),
+    ("diff_hash_pack", diff_hash_pack),
 ];

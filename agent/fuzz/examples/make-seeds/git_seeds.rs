@@ -154,3 +154,50 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     put("diff_hash", "bomb", &bomb.write());
     out
 }
+
+/// The diff_hash_pack target's seeds, by name: blobs that deltify (an edit chain), a blob large
+/// enough to be streamed by a small worker limit's standards, and damaged packs and indexes.
+pub fn pack_seeds() -> Vec<(String, Vec<u8>)> {
+    use dao_fuzz::pack::{Blob, Flip, Input};
+    let text = b"the quick brown fox jumps over the lazy dog, again and again\n".to_vec();
+    let chain = vec![
+        Blob::Fresh(text.clone(), 40),
+        Blob::Edit(100, b"an inserted line\n".to_vec()),
+        Blob::Edit(900, b"another one\n".to_vec()),
+        Blob::Fresh(b"unrelated".to_vec(), 0),
+    ];
+    let flip = |index: bool, at: u64| Flip {
+        index,
+        at,
+        xor: 0x5a,
+    };
+    let with = |flips: Vec<Flip>| {
+        Input {
+            blobs: chain.clone(),
+            flips,
+        }
+        .write()
+    };
+    vec![
+        ("delta-chain".to_owned(), with(vec![])),
+        (
+            "one-blob".to_owned(),
+            Input {
+                blobs: vec![Blob::Fresh(text, 63)],
+                flips: vec![],
+            }
+            .write(),
+        ),
+        ("pack-header".to_owned(), with(vec![flip(false, 5)])),
+        ("pack-entry-data".to_owned(), with(vec![flip(false, 400)])),
+        ("pack-trailer".to_owned(), with(vec![flip(false, u64::MAX)])),
+        (
+            "index-fanout".to_owned(),
+            with(vec![flip(true, 8 + 4 * 200)]),
+        ),
+        (
+            "index-offsets".to_owned(),
+            with(vec![flip(true, 1032 + 8 * 28 + 2)]),
+        ),
+    ]
+}

@@ -561,5 +561,8 @@ fn main() {
     for (name, bytes) in git_seeds::seeds() {
         put("diff_hash", &name, &bytes);
     }
+    for (name, bytes) in git_seeds::pack_seeds() {
+        put("diff_hash_pack", &name, &bytes);
+    }
     println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
 }

@@ -6,6 +6,7 @@
 //! bytes or a bad ARC-4 header is an error.
 
 mod arc4;
+mod bond;
 mod box_key;
 mod boxes;
 mod global;
@@ -14,6 +15,7 @@ mod rules;
 mod wire;
 
 pub use arc4::{encode_arc4_bytes, encode_u64_array, encode_weights, MAX_ARC4_ITEMS};
+pub use bond::{decode_bond, BondBox, BOND_LEN};
 pub use box_key::BoxKey;
 pub(crate) use boxes::check_key;
 pub use boxes::{

@@ -387,6 +387,7 @@ fn good_global() -> Vec<(Vec<u8>, GlobalValue)> {
             GlobalValue::Bytes(encode_point_weights(&PointWeights::default())),
         ),
         ("members", GlobalValue::Uint(2)),
+        ("bonds_held", GlobalValue::Uint(5)),
     ])
 }
 
@@ -397,7 +398,7 @@ fn global_state_decodes_strictly() {
     assert!(g.sealed);
     assert_eq!(g.repo, "https://git.example/fleet");
     assert_eq!(g.point_weights, PointWeights::default());
-    assert_eq!(g.members, 2);
+    assert_eq!((g.members, g.bonds_held), (2, 5));
     // An app from before the member count (schema 7 uint64) is not this app.
     let mut old = good_global();
     old.retain(|(k, _)| k != b"members");

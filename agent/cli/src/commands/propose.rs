@@ -247,11 +247,15 @@ pub fn treasury(a: &ProposeTreasuryArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.common.chain)?;
     let (id, c) = block_on(async {
         let (held, min) = app.node.balance(&app.address()).await?;
-        let spare = held.saturating_sub(min);
+        // Bonds held for proposers are not the treasury's to pay out (rule proposal_bond).
+        let bonds = app.global().await?.bonds_held;
+        let spare = held.saturating_sub(min).saturating_sub(bonds);
         if spare < a.amount {
             bail!(
-                "the treasury holds {} above its minimum balance, less than {}: deposit first (dao-agentctl deposit) or propose less",
+                "the treasury holds {} above its minimum balance and the {} of proposal bonds it \
+                 holds, less than {}: deposit first (dao-agentctl deposit) or propose less",
                 algo(spare),
+                algo(bonds),
                 algo(a.amount)
             );
         }

@@ -1,6 +1,7 @@
 //! A pure model of one DAO: members with weight histories, proposals, and the actions on them,
 //! each checked in the order the app checks them.
 
+use super::bond::{Bond, BondStatus};
 use super::error::RuleError;
 use super::liveness::check_live;
 use super::params::{
@@ -136,6 +137,8 @@ pub struct Proposal {
     pub voters: BTreeSet<String>,
     pub stored: Stored,
     pub eta: Option<u64>,
+    /// The bond paid with it (the rules' `proposal_bond` at creation), if any.
+    pub bond: Option<Bond>,
 }
 
 impl Proposal {
@@ -260,7 +263,7 @@ impl Governance {
             .ok_or(RuleError::UnknownProposal(id))
     }
 
-    fn proposal_mut(&mut self, id: u64) -> Result<&mut Proposal, RuleError> {
+    pub(super) fn proposal_mut(&mut self, id: u64) -> Result<&mut Proposal, RuleError> {
         id.checked_sub(1)
             .and_then(|i| self.proposals.get_mut(usize::try_from(i).ok()?))
             .ok_or(RuleError::UnknownProposal(id))
@@ -324,6 +327,11 @@ impl Governance {
             voters: BTreeSet::new(),
             stored: Stored::Voting,
             eta: None,
+            bond: (r.proposal_bond > 0).then_some(Bond {
+                amount: r.proposal_bond,
+                status: BondStatus::Held,
+                canceled_before_start: false,
+            }),
         });
         Ok(id)
     }
@@ -381,6 +389,7 @@ impl Governance {
             None => Err(RuleError::OutcomeUndecided { id, end: p.end }),
             Some(Outcome::Defeated) => {
                 p.stored = Stored::Defeated;
+                self.settle_kept_bond(id)?;
                 Ok(ProposalState::Defeated)
             }
             Some(Outcome::Succeeded) => {
@@ -403,7 +412,11 @@ impl Governance {
             return Err(RuleError::VotingClosed { id });
         }
         p.stored = Stored::Canceled;
-        Ok(())
+        let early = now < p.start;
+        if let Some(b) = p.bond.as_mut() {
+            b.canceled_before_start = early;
+        }
+        self.settle_kept_bond(id)
     }
 
     /// Carries out a queued membership, hosts, parameters or treasury proposal.
@@ -516,15 +529,10 @@ fn check_rules(rules: &Rules) -> Result<(), RuleError> {
                 floor: TIMELOCK_FLOOR,
             })
         }
-        "proposal_bond" if rules.proposal_bond > MAX_BOND => {
+        "proposal_bond" => {
             return Err(RuleError::BondTooLarge {
                 bond: rules.proposal_bond,
                 max: MAX_BOND,
-            })
-        }
-        "proposal_bond" => {
-            return Err(RuleError::BondUnsupported {
-                bond: rules.proposal_bond,
             })
         }
         "heartbeat_interval" => {

@@ -243,13 +243,6 @@ fn the_bond_and_heartbeat_rules_refuse_with_the_apps_codes_in_its_order() {
         }),
         "bond_too_large"
     );
-    assert_eq!(
-        code(Rules {
-            proposal_bond: 1,
-            ..r
-        }),
-        "bond_unsupported"
-    );
     let hb = |heartbeat_interval| Rules {
         heartbeat_interval,
         ..r

@@ -190,15 +190,6 @@ impl Rules {
                 self.proposal_bond
             ),
         );
-        // The app of this version cannot collect or return a bond yet, so it refuses any.
-        check(
-            self.proposal_bond == 0 || self.proposal_bond > MAX_BOND,
-            "proposal_bond",
-            format!(
-                "{} microAlgos: this version of the app takes no bond yet, set 0",
-                self.proposal_bond
-            ),
-        );
         check(
             (HEARTBEAT_MIN..=HEARTBEAT_MAX).contains(&self.heartbeat_interval),
             "heartbeat_interval",
@@ -288,22 +279,18 @@ mod tests {
     }
 
     #[test]
-    fn a_bond_is_bounded_and_not_yet_taken() {
+    fn a_bond_is_at_most_a_million_algos() {
         let at = |proposal_bond| Rules {
             proposal_bond,
             ..Rules::default()
         };
-        assert_eq!(at(0).problems(), vec![]);
-        for bad in [1, MAX_BOND, MAX_BOND + 1, u64::MAX] {
+        for ok in [0, 1, MAX_BOND] {
+            assert_eq!(at(ok).problems(), vec![], "{ok}");
+        }
+        for bad in [MAX_BOND + 1, u64::MAX] {
             let p = at(bad).problems();
             assert_eq!(p.len(), 1, "{bad}: {p:?}");
             assert_eq!(p[0].field, "proposal_bond");
-            assert_eq!(
-                p[0].message.contains("no bond yet"),
-                bad <= MAX_BOND,
-                "{}",
-                p[0]
-            );
         }
     }
 

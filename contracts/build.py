@@ -44,8 +44,10 @@ RULES = [
     ("grace_period", "after eta + grace_period a queued proposal has expired (1 s .. 10 years)"),
     ("min_proposer_weight", "weight needed to propose (always at least 1; <= 10^12)"),
     ("vote_cap_ppm", "per-member voting power cap of the total weight at creation, ppm (0 = none)"),
+    ("proposal_bond", "microAlgos paid with each proposal (0 = no bond; <= 10^12)"),
+    ("heartbeat_interval", "least seconds between two heartbeats of one host (3600 .. 2592000)"),
 ]
-RULES_T = "(" + ",".join(["uint64"] * 10) + ")"
+RULES_T = "(" + ",".join(["uint64"] * len(RULES)) + ")"
 PROPOSAL_FIELDS = [
     ("proposer", "address"), ("kind", "uint64"), ("state", "uint64"), ("created", "uint64"),
     ("start", "uint64"), ("end", "uint64"), ("member_seq", "uint64"), ("total", "uint64"),
@@ -130,6 +132,8 @@ EVENTS = [
     ("RewardClaimed", [("id", "uint64"), ("validator", "address"), ("amount", "uint64"), ("hosts", "uint64")]),
     ("Rebalanced", [("id", "uint64"), ("commit", "byte[20]"), ("table_hash", "byte[32]")]),
     ("PointWeightsChanged", [("code", "uint64"), ("comment", "uint64"), ("text", "uint64")]),
+    ("BondRefunded", [("id", "uint64"), ("proposer", "address"), ("amount", "uint64")]),
+    ("BondKept", [("id", "uint64"), ("amount", "uint64")]),
 ]
 
 PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
@@ -244,6 +248,12 @@ METHODS = [
      "Propose new contributor point weights (kind 9).", False),
     ("get_point_weights", [], ("(uint64,uint64,uint64)", "", "PointWeights"), True, [],
      "The contributor point weights in force (half points per line: code, comment, text).", False),
+    ("refund_bond", [("uint64", "id", "")], ("uint64", "the amount paid back (microAlgos)"), False,
+     ["BondRefunded"],
+     "Anyone: pay a proposal's bond back to its proposer, once, when it passed, was defeated with its "
+     "quorum reached, or was canceled before voting started (fee: 2 x min, pooled; the proposer among the "
+     "accounts). Bonds of proposals that failed their quorum or were canceled while voting stay with the "
+     "treasury (finalize / cancel settle them, logging BondKept; both reference the \"d\" box).", False),
 ]
 
 GLOBAL_KEYS = {
@@ -259,6 +269,7 @@ GLOBAL_KEYS = {
     "attest_reward": ("AVMString", "AVMUint64", "microAlgos per agreeing attestation of an applied host"),
     "points": ("AVMString", "PointWeights", "contributor point weights in half points per line (code, comment, text)"),
     "members": ("AVMString", "AVMUint64", "number of addresses with a weight > 0 (used by the liveness check)"),
+    "bonds_held": ("AVMString", "AVMUint64", "proposal bonds held for their proposers (not spendable by the treasury)"),
 }
 BOX_MAPS = {
     "members": ("m", "address", "Member", "current weight and history length"),
@@ -344,7 +355,7 @@ def arc56(app_bin, clear_bin, errors, app_teal, clear_teal):
         "structs": STRUCTS,
         "methods": methods,
         "state": {
-            "schema": {"global": {"ints": 8, "bytes": 4}, "local": {"ints": 0, "bytes": 0}},
+            "schema": {"global": {"ints": 9, "bytes": 4}, "local": {"ints": 0, "bytes": 0}},
             "keys": {
                 "global": {k: {"keyType": kt, "valueType": vt, "key": base64.b64encode(k.encode()).decode(), "desc": d}
                            for k, (kt, vt, d) in GLOBAL_KEYS.items()},

@@ -29,7 +29,7 @@ ALGO = 1_000_000
 MAX_TOTAL = 10**12
 PPM = 10**6
 TEN_YEARS = 315_360_000
-GLOBAL_SCHEMA = (8, 4)  # docs/contract.md, "Global state"
+GLOBAL_SCHEMA = (9, 4)  # docs/contract.md, "Global state"
 T0 = 1_700_000_000  # base block timestamp
 
 
@@ -101,7 +101,7 @@ EVENT_SIGS = {e["name"]: f"{e['name']}({','.join(a['type'] for a in e['args'])})
 EVENTS = {n: _arc28_selector(sig) for n, sig in EVENT_SIGS.items()}
 EVENT_TYPES = {e["name"]: abi.ABIType.from_string("(" + ",".join(a["type"] for a in e["args"]) + ")")
                for e in SPEC["events"]}
-RULES_T = abi.ABIType.from_string("(" + ",".join(["uint64"] * 10) + ")")
+RULES_T = abi.ABIType.from_string("(" + ",".join(["uint64"] * 12) + ")")
 RULE_NAMES = [f["name"] for f in SPEC["structs"]["Rules"]]
 
 
@@ -126,7 +126,8 @@ def enc(t, v):
 def rules(**kw):
     r = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm=100_000,
              emergency_period=50, emergency_support_ppm=666_666, timelock=50, grace_period=1000,
-             min_proposer_weight=1, vote_cap_ppm=0)
+             min_proposer_weight=1, vote_cap_ppm=0,
+             proposal_bond=0, heartbeat_interval=86_400)
     r.update(kw)
     return [r[n] for n in RULE_NAMES]
 
@@ -414,13 +415,22 @@ class Gov:
     def next_id(self):
         return self.gs()[b"proposal_count"] + 1
 
-    def _propose(self, sender, name, args, payload_len, pay=None, ts=None, **kw):
+    def bond_in_force(self):
+        return int.from_bytes(self.gs()[b"rules"][80:88], "big")
+
+    def _propose(self, sender, name, args, payload_len, pay=None, ts=None, bond=None, before=(), **kw):
         i = self.next_id()
         cost = 2500 + 400 * (9 + 176 + payload_len)
         if name == "propose":  # deploy / emergency: the attestation policy snapshot, 9 + 16 bytes
             cost += 12_500
-        logs, dt = self.call(sender, name, args, pay=cost if pay is None else pay,
-                             boxes=[self.k_prop(i), self.k_member(sender), b"q" + u64(i)], ts=ts, **kw)
+        amount = self.bond_in_force() if bond is None else bond
+        before = list(before)
+        if amount:  # the bond: its own payment right before the box payment, and the "d" box
+            before.append((self.pay_txn(sender, amount, note=b"bond"), sender))
+            cost += 2500 + 400 * (9 + 32)
+        logs, dt = self.call(sender, name, args, pay=cost if pay is None else pay, before=before,
+                             boxes=[self.k_prop(i), self.k_member(sender), b"q" + u64(i), b"d" + u64(i)],
+                             ts=ts, **kw)
         rid = int.from_bytes(self.ret(logs), "big")
         assert rid == i
         return rid, logs
@@ -440,7 +450,7 @@ class Gov:
         return self._propose(sender, "propose_hosts", [host_id, a, url], 42 + 2 + len(url), **kw)
 
     def propose_parameters(self, sender, rules_list, url="u", **kw):
-        return self._propose(sender, "propose_parameters", [rules_list, url], 82 + 2 + len(url), **kw)
+        return self._propose(sender, "propose_parameters", [rules_list, url], 98 + 2 + len(url), **kw)
 
     def propose_treasury(self, sender, receiver, amount, url="u", **kw):
         a = receiver.addr if isinstance(receiver, Account) else receiver
@@ -455,11 +465,12 @@ class Gov:
         return self.call(voter, "vote", [pid, choice, h], pay=pay, boxes=boxes, ts=ts, **kw)
 
     def finalize(self, pid, sender=None, ts=None, **kw):
-        logs, dt = self.call(sender or self.creator, "finalize", [pid], boxes=[self.k_prop(pid)], ts=ts, **kw)
+        logs, dt = self.call(sender or self.creator, "finalize", [pid],
+                             boxes=[self.k_prop(pid), b"d" + u64(pid)], ts=ts, **kw)
         return self.ret(logs)[0], logs
 
     def cancel(self, sender, pid, ts=None, **kw):
-        return self.call(sender, "cancel", [pid], boxes=[self.k_prop(pid)], ts=ts, **kw)
+        return self.call(sender, "cancel", [pid], boxes=[self.k_prop(pid), b"d" + u64(pid)], ts=ts, **kw)
 
     def execute(self, pid, sender=None, pay=None, ts=None, fee=None, accounts=None, **kw):
         sender = sender or self.creator

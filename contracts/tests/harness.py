@@ -52,7 +52,8 @@ RETURN_PREFIX = bytes.fromhex("151f7c75")
 
 DEFAULT_RULES = dict(voting_delay=0, voting_period=100, support_ppm=500_000, quorum_ppm=0,
                      emergency_period=50, emergency_support_ppm=666_667, timelock=100,
-                     grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0)
+                     grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0,
+                     proposal_bond=0, heartbeat_interval=86_400)
 
 
 def box_cost(key_len, value_len):
@@ -149,7 +150,7 @@ class Gov:
     def pay_raw(self, sender, receiver, amount, at=None):
         self._eval([transaction.PaymentTxn(sender, self.sp, receiver, amount)], at)
 
-    def call(self, name, args, by=None, pay=None, pay_to=None, boxes=(), accounts=None, at=None,
+    def _call(self, name, args, by=None, pay=None, pay_to=None, boxes=(), accounts=None, at=None,
              fee=1000, extra=None, on_complete=transaction.OnComplete.NoOpOC, after=None, calls=1):
         """Call an ARC-4 method. `pay` is the amount of the grouped box-cost payment (methods with
         a pay argument); the default pays generously. Returns the decoded return value (or None)."""
@@ -257,7 +258,34 @@ class Gov:
 
     def _propose_boxes(self, by):
         i = u64(self.next_id())
-        return [b"p" + i, b"m" + encoding.decode_address(self.addr(by)), b"q" + i]
+        return [b"p" + i, b"m" + encoding.decode_address(self.addr(by)), b"q" + i, b"d" + i]
+
+    def bond_in_force(self):
+        return int.from_bytes(self.global_state()[b"rules"][80:88], "big")
+
+    def call(self, name, args, by=None, extra=None, bond=None, **kw):
+        """A proposal pays the rules' bond (or `bond`) in a payment of its own before the box
+        payment (docs/contract.md, "Proposal bond")."""
+        if name.startswith("propose"):
+            amount = self.bond_in_force() if bond is None else bond
+            if amount:
+                sender = self.addr(by) if by else self.creator
+                extra = [transaction.PaymentTxn(sender, self.sp, self.app_addr, amount, note=b"bond")] + list(extra or [])
+        return self._call(name, args, by=by, extra=extra, **kw)
+
+    def bond(self, pid):
+        raw = self.box(b"d" + u64(pid))
+        if raw is None:
+            return None
+        bond, status, settled_at, early = (int.from_bytes(raw[i:i + 8], "big") for i in range(0, 32, 8))
+        return {"bond": bond, "status": ["held", "refunded", "kept"][status], "settled_at": settled_at,
+                "canceled_early": early}
+
+    def refund_bond(self, pid, by=None, **kw):
+        p = self.proposal_raw(pid)
+        accounts = [p["proposer"]] if p else None
+        return self._call("refund_bond", [pid], by=by, boxes=[b"p" + u64(pid), b"d" + u64(pid)],
+                          accounts=accounts, fee=2000, **kw)
 
     def propose(self, by, kind=0, base=b"\xaa" * 20, head=b"\xbb" * 20, diff=b"\xcc" * 32, all_hosts=True,
                 hosts=(), url="https://git.example.org/fleet/pulls/1", **kw):
@@ -290,10 +318,10 @@ class Gov:
         return self.call("vote", [pid, choice, h], by=voter, boxes=boxes, **kw)
 
     def finalize(self, pid, by="anyone", **kw):
-        return self.call("finalize", [pid], by=by, boxes=[b"p" + u64(pid)], **kw)
+        return self.call("finalize", [pid], by=by, boxes=[b"p" + u64(pid), b"d" + u64(pid)], **kw)
 
     def cancel(self, by, pid, **kw):
-        return self.call("cancel", [pid], by=by, boxes=[b"p" + u64(pid)], **kw)
+        return self.call("cancel", [pid], by=by, boxes=[b"p" + u64(pid), b"d" + u64(pid)], **kw)
 
     def execute(self, pid, by="anyone", **kw):
         p = self.proposal_raw(pid)

@@ -8,7 +8,8 @@ from harness import (MAX_HOSTS, MAX_URL, APP_BIN, CLEAR_BIN, EXTRA_PAGES, GLOBAL
 
 RULES = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm=200_000,
              emergency_period=40, emergency_support_ppm=666_667, timelock=50, grace_period=30,
-             min_proposer_weight=5, vote_cap_ppm=0)
+             min_proposer_weight=5, vote_cap_ppm=0,
+             proposal_bond=0, heartbeat_interval=86_400)
 T0 = 1_000_000
 
 
@@ -296,15 +297,18 @@ def test_local_schema_must_be_empty():
 
 def test_global_schema_must_be_the_programs():
     # A deployer with the schema of an older app (before validators: 4 uint64; before point
-    # weights: 3 byte slices; before the member count: 7 uint64) learns it from the code.
+    # weights: 3 byte slices; before the member count: 7 uint64; before bonds: 8) learns it
+    # from the code.
     expect_create_error("bad_schema", global_schema=(4, 3))
     expect_create_error("bad_schema", global_schema=(7, 3))
     expect_create_error("bad_schema", global_schema=(7, 4))
-    expect_create_error("bad_schema", global_schema=(8, 5))
-    expect_create_error("bad_schema", global_schema=(9, 4))
+    expect_create_error("bad_schema", global_schema=(8, 4))
+    expect_create_error("bad_schema", global_schema=(9, 5))
+    expect_create_error("bad_schema", global_schema=(10, 4))
     g = Gov()
     assert g.global_state()[b"validators"] == 0
     assert g.global_state()[b"members"] == 0
+    assert g.global_state()[b"bonds_held"] == 0
 
 
 def test_unfunded_app_account_is_refused():

@@ -56,12 +56,15 @@ def run_step(gov, step):
         return gov.cancel(step["by"], step["proposal"])
     if op == "execute":
         return gov.execute(step["proposal"])
+    if op == "refund_bond":
+        return gov.refund_bond(step["proposal"], by=step.get("by"))
     raise ValueError(op)
 
 
 def check(gov, step):
     pid = step["proposal"]
-    known = {"at", "op", "proposal", "state", "tally", "voted_weight", "eta", "total", "quorum_votes"}
+    known = {"at", "op", "proposal", "state", "tally", "voted_weight", "eta", "total", "quorum_votes",
+             "bond", "bond_status", "bonds_held"}
     assert set(step) <= known, f"unknown check fields {set(step) - known}"
     if "state" in step:
         assert gov.get_state(pid) == step["state"]
@@ -72,6 +75,13 @@ def check(gov, step):
     for field in ("voted_weight", "eta", "total", "quorum_votes"):
         if field in step:
             assert p[field] == step[field], field
+    b = gov.bond(pid)
+    if "bond" in step:
+        assert (b["bond"] if b else 0) == step["bond"], "bond"
+    if "bond_status" in step:
+        assert (b["status"] if b else "none") == step["bond_status"], "bond_status"
+    if "bonds_held" in step:
+        assert gov.global_state()[b"bonds_held"] == step["bonds_held"], "bonds_held"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -103,6 +113,8 @@ def test_scenario(scenario):
             raise AssertionError(f"{where}: failed with {e.code}: {e.raw[:500]}") from None
         if step["op"] == "propose":
             assert result == step["id"], where
+        if step["op"] == "refund_bond" and "amount" in step:
+            assert result == step["amount"], where
         if step["op"] == "finalize":
             stored = {2: "defeated", 3: "queued"}[result]
             if "state" in step:

@@ -2,8 +2,8 @@
 //! hosts' reports, each with its box references and box payment (docs/contract.md).
 
 use crate::decode::{
-    deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array, BoxKey, ReportStatus,
-    Targets, VoteChoice, MAX_HOSTS, MAX_URL, PROPOSAL_HEADER,
+    deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array, parameters_payload_len,
+    BoxKey, ReportStatus, Targets, VoteChoice, BOND_LEN, MAX_HOSTS, MAX_URL, PROPOSAL_HEADER,
 };
 use crate::errors::ChainError;
 use crate::keys::Signer;
@@ -36,16 +36,24 @@ impl App {
         payload_len: usize,
         deploy: bool,
     ) -> Result<(u64, Confirmed), ChainError> {
-        let next = self.global().await?.proposal_count + 1;
+        let g = self.global().await?;
+        let next = g.proposal_count + 1;
         let mut boxes = vec![BoxKey::Proposal(next), BoxKey::Member(signer.address())];
         let mut cost = box_cost(9, PROPOSAL_HEADER + payload_len);
         if deploy {
             boxes.push(BoxKey::AttestPolicy(next));
             cost += box_cost(9, 16);
         }
-        let c = self
-            .call_method(signer, args, &boxes, Some(cost), None)
-            .await?;
+        // The rules in force decide the bond (docs/governance-rules.md, "Proposal bond").
+        let bond = g.rules.proposal_bond;
+        let c = if bond > 0 {
+            boxes.push(BoxKey::Bond(next));
+            cost += box_cost(9, BOND_LEN);
+            self.call_bonded(signer, args, &boxes, cost, bond).await?
+        } else {
+            self.call_method(signer, args, &boxes, Some(cost), None)
+                .await?
+        };
         let id = App::returned_id(&c)?;
         Ok((id, c))
     }
@@ -132,11 +140,12 @@ impl App {
         url: &str,
     ) -> Result<(u64, Confirmed), ChainError> {
         let args = vec![
-            method("propose_parameters(pay,(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string)uint64"),
+            method("propose_parameters(pay,(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string)uint64"),
             encode_rules(rules),
             App::url_arg(url)?,
         ];
-        self.propose_with(signer, args, 84 + url.len(), false).await
+        self.propose_with(signer, args, parameters_payload_len(url.len()), false)
+            .await
     }
 
     /// `propose_treasury`: pay `amount` µAlgo to `receiver` when executed.
@@ -188,15 +197,17 @@ impl App {
     /// state (2 defeated, 3 queued).
     pub async fn finalize(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
         let args = vec![method("finalize(uint64)uint8"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &[BoxKey::Proposal(id)], None, None)
-            .await
+        // A defeat without quorum settles the bond (if any) for the treasury: its box is read.
+        let boxes = [BoxKey::Proposal(id), BoxKey::Bond(id)];
+        self.call_method(signer, args, &boxes, None, None).await
     }
 
     /// `cancel`: the proposer, while voting.
     pub async fn cancel(&self, signer: &Signer, id: u64) -> Result<Confirmed, ChainError> {
         let args = vec![method("cancel(uint64)void"), id.to_be_bytes().to_vec()];
-        self.call_method(signer, args, &[BoxKey::Proposal(id)], None, None)
-            .await
+        // A cancel records in the bond box (if any) whether voting had started.
+        let boxes = [BoxKey::Proposal(id), BoxKey::Bond(id)];
+        self.call_method(signer, args, &boxes, None, None).await
     }
 
     /// `execute`: anyone, for a queued proposal of a kind executed on chain (all but deploy and

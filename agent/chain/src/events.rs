@@ -104,6 +104,18 @@ pub enum AppEvent {
         comment: u64,
         text: u64,
     },
+    /// A proposal's bond went back to its proposer (`refund_bond`).
+    BondRefunded {
+        id: u64,
+        proposer: Address,
+        amount: u64,
+    },
+    /// The treasury keeps a proposal's bond: it failed its quorum (finalize) or was canceled
+    /// after voting started.
+    BondKept {
+        id: u64,
+        amount: u64,
+    },
 }
 
 impl AppEvent {
@@ -119,7 +131,9 @@ impl AppEvent {
             | AppEvent::Attested { id, .. }
             | AppEvent::Agreed { id, .. }
             | AppEvent::RewardClaimed { id, .. }
-            | AppEvent::Rebalanced { id, .. } => Some(*id),
+            | AppEvent::Rebalanced { id, .. }
+            | AppEvent::BondRefunded { id, .. }
+            | AppEvent::BondKept { id, .. } => Some(*id),
             _ => None,
         }
     }
@@ -142,6 +156,8 @@ impl AppEvent {
             AppEvent::AttestationPolicyChanged { .. } => "AttestationPolicyChanged",
             AppEvent::Rebalanced { .. } => "Rebalanced",
             AppEvent::PointWeightsChanged { .. } => "PointWeightsChanged",
+            AppEvent::BondRefunded { .. } => "BondRefunded",
+            AppEvent::BondKept { .. } => "BondKept",
         }
     }
 }
@@ -152,7 +168,7 @@ pub fn selector(signature: &str) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-const SIGNATURES: [(&str, usize); 16] = [
+const SIGNATURES: [(&str, usize); 18] = [
     (
         "ProposalCreated(uint64,uint8,address,uint64,uint64)",
         8 + 1 + 32 + 8 + 8,
@@ -184,6 +200,8 @@ const SIGNATURES: [(&str, usize); 16] = [
     ("AttestationPolicyChanged(uint64,uint64)", 16),
     ("Rebalanced(uint64,byte[20],byte[32])", 8 + 20 + 32),
     ("PointWeightsChanged(uint64,uint64,uint64)", 24),
+    ("BondRefunded(uint64,address,uint64)", 8 + 32 + 8),
+    ("BondKept(uint64,uint64)", 16),
 ];
 
 /// What a log line of the app is.
@@ -262,7 +280,9 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
         12 => "ValidatorChanged",
         13 => "AttestationPolicyChanged",
         14 => "Rebalanced",
-        _ => "PointWeightsChanged",
+        15 => "PointWeightsChanged",
+        16 => "BondRefunded",
+        _ => "BondKept",
     };
     debug_assert!(sig.starts_with(name));
     if args.len() != *len {
@@ -396,10 +416,19 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
                 table_hash: arr32(args, 28),
             }
         }
-        _ => AppEvent::PointWeightsChanged {
+        15 => AppEvent::PointWeightsChanged {
             code: u64_at(args, 0),
             comment: u64_at(args, 8),
             text: u64_at(args, 16),
+        },
+        16 => AppEvent::BondRefunded {
+            id: u64_at(args, 0),
+            proposer: addr_at(args, 8),
+            amount: u64_at(args, 40),
+        },
+        _ => AppEvent::BondKept {
+            id: u64_at(args, 0),
+            amount: u64_at(args, 8),
         },
     }))
 }

@@ -85,7 +85,7 @@ pub fn formation_cost(
     extra_calls: usize,
 ) -> u64 {
     let pages = approval_len.saturating_sub(1) / 2048;
-    let app = 100_000 * (1 + pages as u64) + 28_500 * 8 + 50_000 * 4;
+    let app = 100_000 * (1 + pages as u64) + 28_500 * 9 + 50_000 * 4;
     let boxes = members as u64 * (box_cost(33, 16) + box_cost(41, 16))
         + hosts as u64 * box_cost(9, 32)
         + validators as u64 * box_cost(33, 8);
@@ -286,7 +286,9 @@ impl Node {
 
     /// The suggested parameters; a rate limit is waited out (within the confirmation timeout)
     /// as for a send: every transaction needs them first.
-    async fn params(&self) -> Result<algonaut::model::algod::SuggestedParams, ChainError> {
+    pub(crate) async fn params(
+        &self,
+    ) -> Result<algonaut::model::algod::SuggestedParams, ChainError> {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -351,7 +353,7 @@ impl Node {
         let params = self.params().await?;
         let pages = approval.len().max(clear.len()).saturating_sub(1) / 2048;
         let args = vec![
-            method("create((uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string,byte[20])void"),
+            method("create((uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string,byte[20])void"),
             encode_rules(rules),
             encode_arc4_bytes(repo.as_bytes()).map_err(build_err)?,
             genesis.to_vec(),
@@ -360,7 +362,7 @@ impl Node {
             algo_addr(&signer.address()),
             CompiledTeal(approval.to_vec()),
             CompiledTeal(clear.to_vec()),
-            StateSchema::new(8, 4),
+            StateSchema::new(9, 4),
             StateSchema::new(0, 0),
         )
         .extra_pages(u32::try_from(pages).map_err(build_err)?)

@@ -299,6 +299,8 @@ pub fn verify(
         voters,
         stored: h.stored,
         eta: matches!(h.stored, Stored::Queued | Stored::Executed).then_some(h.eta),
+        // The bond lives in its own box and plays no part in the tally or state checked here.
+        bond: None,
     };
     let state = engine.state_at(now);
     Ok(Verified {

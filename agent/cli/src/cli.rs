@@ -101,6 +101,9 @@ pub enum Command {
     Execute(ProposalCall),
     /// Cancel your own proposal while it is still being voted on.
     Cancel(ProposalCall),
+    /// Pay a proposal's bond back to its proposer (anyone may): once it passed, was defeated
+    /// with its quorum reached, or was canceled before voting started.
+    RefundBond(ProposalCall),
     /// List proposals: id, kind, state, tally, end of voting, targets.
     Proposals {
         #[command(flatten)]

@@ -74,6 +74,12 @@ enum Op {
     Execute {
         proposal: u64,
     },
+    /// Anyone asks for the proposal's bond back (docs/governance-rules.md, "Proposal bond").
+    RefundBond {
+        proposal: u64,
+        #[serde(default)]
+        amount: Option<u64>,
+    },
     Check {
         proposal: u64,
         #[serde(default)]
@@ -88,6 +94,15 @@ enum Op {
         total: Option<u64>,
         #[serde(default)]
         quorum_votes: Option<u64>,
+        /// The bond paid with the proposal (0: none).
+        #[serde(default)]
+        bond: Option<u64>,
+        /// "none", "held", "refunded" or "kept".
+        #[serde(default)]
+        bond_status: Option<String>,
+        /// Every bond the app holds, all proposals together.
+        #[serde(default)]
+        bonds_held: Option<u64>,
     },
 }
 
@@ -181,6 +196,11 @@ fn run(s: &Scenario) -> Result<(), String> {
             }),
             Op::Cancel { by, proposal } => g.cancel(by, *proposal, now),
             Op::Execute { proposal } => g.execute(*proposal, now),
+            Op::RefundBond { proposal, amount } => g.refund_bond(*proposal).map(|got| {
+                if let Some(want) = amount {
+                    assert_eq!(got, *want, "{}", here("refunded amount".into()));
+                }
+            }),
             Op::Check {
                 proposal,
                 state,
@@ -189,6 +209,9 @@ fn run(s: &Scenario) -> Result<(), String> {
                 eta,
                 total,
                 quorum_votes,
+                bond,
+                bond_status,
+                bonds_held,
             } => {
                 let p = g.proposal(*proposal).map_err(|e| here(e.to_string()))?;
                 let mut diffs = Vec::new();
@@ -214,6 +237,20 @@ fn run(s: &Scenario) -> Result<(), String> {
                 }
                 if let Some(w) = quorum_votes {
                     cmp("quorum_votes", w.to_string(), p.quorum_votes.to_string());
+                }
+                if let Some(w) = bond {
+                    cmp(
+                        "bond",
+                        w.to_string(),
+                        p.bond.map_or(0, |b| b.amount).to_string(),
+                    );
+                }
+                if let Some(w) = bond_status {
+                    let got = p.bond.map_or("none", |b| b.status.as_str());
+                    cmp("bond_status", w.clone(), got.to_string());
+                }
+                if let Some(w) = bonds_held {
+                    cmp("bonds_held", w.to_string(), g.bonds_held().to_string());
                 }
                 if !diffs.is_empty() {
                     return Err(here(diffs.join("; ")));
@@ -301,6 +338,12 @@ fn the_vectors_cover_every_error_code_and_state() {
         "bad_members",
         "rebalance_lowers_weight",
         "timelock_below_floor",
+        "bond_too_large",
+        "no_bond",
+        "bond_refunded",
+        "bond_kept",
+        "bond_not_final",
+        "heartbeat_interval_out_of_range",
         "would_freeze_vote",
         "would_freeze_proposer",
     ] {

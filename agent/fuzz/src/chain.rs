@@ -477,5 +477,6 @@ pub fn encode_global(g: &GlobalState) -> Vec<(Vec<u8>, GlobalValue)> {
             GlobalValue::Bytes(decode::encode_point_weights(&g.point_weights)),
         ),
         (k("members"), GlobalValue::Uint(g.members)),
+        (k("bonds_held"), GlobalValue::Uint(g.bonds_held)),
     ]
 }

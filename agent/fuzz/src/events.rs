@@ -139,6 +139,15 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
             "PointWeightsChanged(uint64,uint64,uint64)",
             vec![u(code), u(comment), u(text)],
         ),
+        AppEvent::BondRefunded {
+            id,
+            proposer,
+            amount,
+        } => (
+            "BondRefunded(uint64,address,uint64)",
+            vec![u(id), proposer.0.to_vec(), u(amount)],
+        ),
+        AppEvent::BondKept { id, amount } => ("BondKept(uint64,uint64)", vec![u(id), u(amount)]),
     };
     assert!(sig.starts_with(e.name()));
     let mut out = events::selector(sig).to_vec();

@@ -27,6 +27,8 @@ pub enum BoxKey {
     Validation(u64, u64),
     /// `k`: a validator's claimed reward for a proposal.
     Claim(u64, Address),
+    /// `d`: the bond paid with a proposal and where it is now.
+    Bond(u64),
 }
 
 fn push_u64(n: &mut Vec<u8>, v: u64) {
@@ -77,6 +79,10 @@ impl BoxKey {
                 n.push(b'q');
                 push_u64(&mut n, *id);
             }
+            BoxKey::Bond(id) => {
+                n.push(b'd');
+                push_u64(&mut n, *id);
+            }
             BoxKey::Attestation(id, h, a) => {
                 n.push(b'a');
                 push_u64(&mut n, *id);
@@ -107,7 +113,7 @@ impl BoxKey {
         let need = match prefix {
             b'm' | b'V' => 32,
             b'w' | b'v' | b'k' => 40,
-            b'p' | b'h' | b'q' => 8,
+            b'p' | b'h' | b'q' | b'd' => 8,
             b'r' | b'b' | b'g' => 16,
             b'a' | b'c' => 48,
             other => return Err(err(what(), Problem::UnknownPrefix(other))),
@@ -125,6 +131,7 @@ impl BoxKey {
             b'p' => BoxKey::Proposal(be(rest)),
             b'h' => BoxKey::Host(be(rest)),
             b'q' => BoxKey::AttestPolicy(be(rest)),
+            b'd' => BoxKey::Bond(be(rest)),
             b'v' => BoxKey::Vote(be(rest), addr(&rest[8..])),
             b'k' => BoxKey::Claim(be(rest), addr(&rest[8..])),
             b'r' => BoxKey::Report(be(rest), be(&rest[8..])),
@@ -148,6 +155,7 @@ impl fmt::Display for BoxKey {
             BoxKey::Rollback(id, h) => write!(f, "box b[{id}, {h}]"),
             BoxKey::Validator(a) => write!(f, "box V[{a}]"),
             BoxKey::AttestPolicy(id) => write!(f, "box q[{id}]"),
+            BoxKey::Bond(id) => write!(f, "box d[{id}]"),
             BoxKey::Attestation(id, h, a) => write!(f, "box a[{id}, {h}, {a}]"),
             BoxKey::ClosureCount(id, h, c) => write!(f, "box c[{id}, {h}, {}]", hex::encode(c)),
             BoxKey::Validation(id, h) => write!(f, "box g[{id}, {h}]"),

@@ -34,9 +34,12 @@ pub struct GlobalState {
     /// How many addresses have a weight above 0: with the total weight, what the app's liveness
     /// check works from (docs/governance-rules.md, "Liveness").
     pub members: u64,
+    /// The proposal bonds the app holds for their proposers: not the treasury's to spend
+    /// (docs/governance-rules.md, "Proposal bond").
+    pub bonds_held: u64,
 }
 
-const GLOBAL_KEYS: [&str; 12] = [
+const GLOBAL_KEYS: [&str; 13] = [
     "rules",
     "repo",
     "genesis",
@@ -49,6 +52,7 @@ const GLOBAL_KEYS: [&str; 12] = [
     "attest_reward",
     "points",
     "members",
+    "bonds_held",
 ];
 
 /// Decodes the global state from its key/value pairs. Every key must be present exactly once
@@ -145,5 +149,6 @@ pub fn decode_global(entries: &[(Vec<u8>, GlobalValue)]) -> Result<GlobalState, 
         point_weights: decode_point_weights(bytes("points")?)
             .map_err(|p| err("global \"points\"", p))?,
         members: uint("members")?,
+        bonds_held: uint("bonds_held")?,
     })
 }

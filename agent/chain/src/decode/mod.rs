@@ -6,6 +6,7 @@
 //! bytes or a bad ARC-4 header is an error.
 
 mod arc4;
+mod bond;
 mod box_key;
 mod boxes;
 mod global;
@@ -14,6 +15,7 @@ mod rules;
 mod wire;
 
 pub use arc4::{encode_arc4_bytes, encode_u64_array, encode_weights, MAX_ARC4_ITEMS};
+pub use bond::{decode_bond, BondBox, BOND_LEN};
 pub use box_key::BoxKey;
 pub(crate) use boxes::check_key;
 pub use boxes::{
@@ -27,8 +29,8 @@ pub use proposal::{
 };
 pub use rules::{
     decode_point_weights, decode_rules, decode_valid_rules, deploy_payload_len,
-    encode_point_weights, encode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_REPO, MAX_URL,
-    PROPOSAL_HEADER, REPORT_LEN,
+    encode_point_weights, encode_rules, parameters_payload_len, MAX_HOSTS, MAX_REBALANCE, MAX_REPO,
+    MAX_URL, PROPOSAL_HEADER, REPORT_LEN, RULES_LEN,
 };
 pub(crate) use wire::{err, exact, Reader};
 pub use wire::{DecodeError, Problem};

@@ -328,7 +328,7 @@ fn other_payloads_decode_strictly() {
     ));
     // parameters
     let mut p = encode_rules(&Rules::default());
-    p.extend(82u16.to_be_bytes());
+    p.extend(98u16.to_be_bytes());
     p.extend(tail("r"));
     let mut v = header(4, 0);
     v.extend(&p);
@@ -387,6 +387,7 @@ fn good_global() -> Vec<(Vec<u8>, GlobalValue)> {
             GlobalValue::Bytes(encode_point_weights(&PointWeights::default())),
         ),
         ("members", GlobalValue::Uint(2)),
+        ("bonds_held", GlobalValue::Uint(5)),
     ])
 }
 
@@ -397,7 +398,7 @@ fn global_state_decodes_strictly() {
     assert!(g.sealed);
     assert_eq!(g.repo, "https://git.example/fleet");
     assert_eq!(g.point_weights, PointWeights::default());
-    assert_eq!(g.members, 2);
+    assert_eq!((g.members, g.bonds_held), (2, 5));
     // An app from before the member count (schema 7 uint64) is not this app.
     let mut old = good_global();
     old.retain(|(k, _)| k != b"members");

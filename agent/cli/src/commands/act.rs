@@ -1,4 +1,4 @@
-//! vote, finalize, execute, cancel: one signed call each.
+//! vote, finalize, execute, cancel, refund-bond: one signed call each.
 
 use super::chain::{app, block_on, signer};
 use super::preflight::{can_spend, MIN_FEE};
@@ -36,6 +36,7 @@ pub enum Action {
     Finalize,
     Execute,
     Cancel,
+    RefundBond,
 }
 
 pub fn run(
@@ -67,6 +68,12 @@ pub fn run(
             Action::Finalize => ("finalized", app.finalize(&signer, id).await?),
             Action::Execute => ("executed", app.execute(&signer, id).await?),
             Action::Cancel => ("canceled", app.cancel(&signer, id).await?),
+            Action::RefundBond => {
+                super::bond_view::refundable(&app, id).await?;
+                let fee = dao_chain::bond::REFUND_FEE;
+                can_spend(&app, &signer.address(), fee, "the refund's fees").await?;
+                ("refunded the bond of", app.refund_bond(&signer, id).await?)
+            }
         };
         anyhow::Ok(r)
     })??;
@@ -78,11 +85,25 @@ pub fn run(
         },
         _ => None,
     };
+    let refunded = match action {
+        Action::RefundBond => confirmed
+            .returned
+            .as_deref()
+            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+            .map(u64::from_be_bytes),
+        _ => None,
+    };
     if json {
         print_json(&serde_json::json!({
             "id": id, "action": what, "txid": confirmed.txid, "round": confirmed.round, "state": stored,
-            "weight": weight,
+            "weight": weight, "refunded": refunded,
         }))?;
+    } else if let Some(amount) = refunded {
+        outln!(
+            "{what} proposal {id}: {amount} µAlgo to its proposer (round {}, tx {})",
+            confirmed.round,
+            confirmed.txid
+        );
     } else if let Some(w) = weight {
         outln!(
             "{what} proposal {id} with weight {w} (round {}, tx {})",

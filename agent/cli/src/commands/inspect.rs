@@ -1,5 +1,6 @@
 //! proposals, show, members, hosts: reads, with every tally re-computed locally.
 
+use super::bond_view::{bond_json, bond_text};
 use super::chain::{app, block_on, now};
 use super::print_json;
 use super::show_text::{outcome, render, rfc3339, shown_state, when};
@@ -171,6 +172,7 @@ pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> 
                     let mut j = verified_json(&v);
                     let reports = reports_of(&app, &v.proposal.payload, v.proposal.id).await?;
                     j["outcome"] = json!(outcome(&reports));
+                    j["bond"] = bond_json(&app, v.proposal.id, &v.proposal.header).await?;
                     Ok(j)
                 }
                 Err(e) => Err(json!({ "id": i + 1, "verified": false, "error": e })),
@@ -209,8 +211,11 @@ pub fn proposals(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> 
                         .collect::<Vec<_>>()
                         .join(","),
                 };
+                let bond = bond_text(&v["bond"], &v["id"], now)
+                    .map(|b| format!("  bond {b}"))
+                    .unwrap_or_default();
                 outln!(
-                    "{:>4}  {:<12} {:<26} {:>20}  {:<40}  {targets}",
+                    "{:>4}  {:<12} {:<26} {:>20}  {:<40}  {targets}{bond}",
                     v["id"],
                     v["kind"].as_str().unwrap_or("?"),
                     shown_state(v),
@@ -240,7 +245,7 @@ pub fn show(
     rebalance: &ShowRebalanceArgs,
 ) -> anyhow::Result<ExitCode> {
     let app = app(chain)?;
-    let (v, reports, check) = block_on(async {
+    let (v, reports, check, bond) = block_on(async {
         let knowledge = app.rules_knowledge().await?;
         let now = now(&app.node).await?;
         let v = app.verify_proposal(id, &knowledge, now).await?;
@@ -260,6 +265,7 @@ pub fn show(
             let (r, amended) = app.reports(id, h).await?;
             reports.push((h, r, amended));
         }
+        let bond = bond_json(&app, id, &v.proposal.header).await?;
         let check = super::rebalance_chain::check(
             &app,
             &v.proposal,
@@ -267,7 +273,7 @@ pub fn show(
             &rebalance.rules,
         )
         .await?;
-        anyhow::Ok((v, reports, check))
+        anyhow::Ok((v, reports, check, bond))
     })??;
     let mut out = verified_json(&v);
     out["votes"] = v
@@ -281,6 +287,7 @@ pub fn show(
         .collect();
     out["outcome"] = json!(outcome(&reports));
     out["reports"] = Value::Array(reports);
+    out["bond"] = bond;
     // A rebalance whose table does not recompute is reported and fails the command, so a
     // script that checks before voting stops there.
     let mismatch = check

@@ -1,4 +1,5 @@
 mod act;
+mod bond_view;
 mod chain;
 pub mod contributors;
 mod docs;
@@ -61,6 +62,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Finalize(c) => act::run(act::Action::Finalize, c.id, &c.chain, &c.key, c.json),
         Command::Execute(c) => act::run(act::Action::Execute, c.id, &c.chain, &c.key, c.json),
         Command::Cancel(c) => act::run(act::Action::Cancel, c.id, &c.chain, &c.key, c.json),
+        Command::RefundBond(c) => act::run(act::Action::RefundBond, c.id, &c.chain, &c.key, c.json),
         Command::Proposals { chain, json } => inspect::proposals(&chain, json),
         Command::Show {
             id,

@@ -58,8 +58,29 @@ pub async fn proposer_paying(
             "{me} holds weight {weight}; proposing needs at least {required} (min_proposer_weight): propose with a member's key"
         );
     }
-    let cost = box_cost(9, PROPOSAL_HEADER + payload_len) + extra + 2 * MIN_FEE;
-    can_spend(app, &me, cost, "the proposal box and fees").await
+    let bond = g.rules.proposal_bond;
+    if bond == 0 {
+        let cost = box_cost(9, PROPOSAL_HEADER + payload_len) + extra + 2 * MIN_FEE;
+        return can_spend(app, &me, cost, "the proposal box and fees").await;
+    }
+    // The bond's own payment and box (docs/governance-rules.md, "Proposal bond").
+    let cost = box_cost(9, PROPOSAL_HEADER + payload_len)
+        + extra
+        + box_cost(9, dao_chain::decode::BOND_LEN)
+        + bond
+        + 3 * MIN_FEE;
+    let what = format!(
+        "the proposal box, fees and the rule proposal_bond's {bond} µAlgo (returned when the \
+         proposal passes, is defeated with its quorum reached or is canceled before voting \
+         starts; kept by the treasury when it fails its quorum)"
+    );
+    can_spend(app, &me, cost, &what).await?;
+    eprintln!(
+        "this proposal pays a bond of {bond} µAlgo (rule proposal_bond); once its outcome is final, \
+         `dao-agentctl refund-bond ID` returns it if it passed, was defeated with its quorum \
+         reached or was canceled before voting started"
+    );
+    Ok(())
 }
 
 /// An Algorand address from the command line, with the flag it came from in the error.

@@ -11,6 +11,7 @@ use crate::cli::{
 };
 use crate::out::outln;
 use anyhow::{bail, Context};
+use dao_chain::decode::parameters_payload_len;
 use dao_chain::txn::Confirmed;
 use dao_core::address::Address;
 use dao_core::rules::{check_live, Rules, MAX_TOTAL_WEIGHT};
@@ -202,7 +203,7 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
                 e.code()
             )
         })?;
-        preflight::proposer(&app, &signer, 84 + a.common.url.len()).await?;
+        preflight::proposer(&app, &signer, parameters_payload_len(a.common.url.len())).await?;
         let (id, c) = app
             .propose_parameters(&signer, &after, &a.common.url)
             .await?;
@@ -246,11 +247,15 @@ pub fn treasury(a: &ProposeTreasuryArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.common.chain)?;
     let (id, c) = block_on(async {
         let (held, min) = app.node.balance(&app.address()).await?;
-        let spare = held.saturating_sub(min);
+        // Bonds held for proposers are not the treasury's to pay out (rule proposal_bond).
+        let bonds = app.global().await?.bonds_held;
+        let spare = held.saturating_sub(min).saturating_sub(bonds);
         if spare < a.amount {
             bail!(
-                "the treasury holds {} above its minimum balance, less than {}: deposit first (dao-agentctl deposit) or propose less",
+                "the treasury holds {} above its minimum balance and the {} of proposal bonds it \
+                 holds, less than {}: deposit first (dao-agentctl deposit) or propose less",
                 algo(spare),
+                algo(bonds),
                 algo(a.amount)
             );
         }

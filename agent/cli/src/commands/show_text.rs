@@ -143,6 +143,9 @@ pub fn render(v: &Value, now: u64) -> String {
     if let Some(eta) = v["eta"].as_u64() {
         let _ = writeln!(s, "  eta       {}", when(eta, now));
     }
+    if let Some(b) = super::bond_view::bond_text(&v["bond"], &v["id"], now) {
+        let _ = writeln!(s, "  bond      {b}");
+    }
     for vote in v["votes"].as_array().into_iter().flatten() {
         let _ = writeln!(
             s,

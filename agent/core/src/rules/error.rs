@@ -46,6 +46,18 @@ pub enum RuleError {
         "timelock {timelock} s is below the floor of {floor} s: rules must leave a window to react"
     )]
     TimelockBelowFloor { timelock: u64, floor: u64 },
+    #[error("proposal_bond {bond} microAlgos is above the largest bond, {max}")]
+    BondTooLarge { bond: u64, max: u64 },
+    #[error("proposal {id} was made without a bond: there is nothing to refund")]
+    NoBond { id: u64 },
+    #[error("the bond of proposal {id} was refunded already")]
+    BondRefunded { id: u64 },
+    #[error("the treasury keeps the bond of proposal {id}: it failed its quorum or was canceled after voting started")]
+    BondKept { id: u64 },
+    #[error("proposal {id} is still voting: its bond is refundable once it is finalized (or canceled before voting starts)")]
+    BondNotFinal { id: u64 },
+    #[error("heartbeat_interval {interval} s is outside {min} s (an hour) to {max} s (30 days)")]
+    HeartbeatIntervalOutOfRange { interval: u64, min: u64, max: u64 },
     #[error("this would freeze the DAO: {0}")]
     WouldFreezeVote(String),
     #[error("this would freeze the DAO: {0}")]
@@ -81,6 +93,12 @@ impl RuleError {
             RuleError::BadMembers(_) => "bad_members",
             RuleError::RebalanceLowersWeight { .. } => "rebalance_lowers_weight",
             RuleError::TimelockBelowFloor { .. } => "timelock_below_floor",
+            RuleError::BondTooLarge { .. } => "bond_too_large",
+            RuleError::NoBond { .. } => "no_bond",
+            RuleError::BondRefunded { .. } => "bond_refunded",
+            RuleError::BondKept { .. } => "bond_kept",
+            RuleError::BondNotFinal { .. } => "bond_not_final",
+            RuleError::HeartbeatIntervalOutOfRange { .. } => "heartbeat_interval_out_of_range",
             RuleError::NoMembers => "no_members",
             RuleError::ProposalsExist => "proposals_exist",
             RuleError::WouldFreezeVote(_) => "would_freeze_vote",

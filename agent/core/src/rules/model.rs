@@ -1,9 +1,12 @@
 //! A pure model of one DAO: members with weight histories, proposals, and the actions on them,
 //! each checked in the order the app checks them.
 
+use super::bond::{Bond, BondStatus};
 use super::error::RuleError;
 use super::liveness::check_live;
-use super::params::{Rules, MAX_TOTAL_WEIGHT, TIMELOCK_FLOOR};
+use super::params::{
+    Rules, HEARTBEAT_MAX, HEARTBEAT_MIN, MAX_BOND, MAX_TOTAL_WEIGHT, TIMELOCK_FLOOR,
+};
 use super::state::{ProposalState, Stored};
 use super::tally::{cap_weight, decide, quorum_votes, Outcome, Tally};
 use serde::{Deserialize, Serialize};
@@ -134,6 +137,8 @@ pub struct Proposal {
     pub voters: BTreeSet<String>,
     pub stored: Stored,
     pub eta: Option<u64>,
+    /// The bond paid with it (the rules' `proposal_bond` at creation), if any.
+    pub bond: Option<Bond>,
 }
 
 impl Proposal {
@@ -258,7 +263,7 @@ impl Governance {
             .ok_or(RuleError::UnknownProposal(id))
     }
 
-    fn proposal_mut(&mut self, id: u64) -> Result<&mut Proposal, RuleError> {
+    pub(super) fn proposal_mut(&mut self, id: u64) -> Result<&mut Proposal, RuleError> {
         id.checked_sub(1)
             .and_then(|i| self.proposals.get_mut(usize::try_from(i).ok()?))
             .ok_or(RuleError::UnknownProposal(id))
@@ -322,6 +327,11 @@ impl Governance {
             voters: BTreeSet::new(),
             stored: Stored::Voting,
             eta: None,
+            bond: (r.proposal_bond > 0).then_some(Bond {
+                amount: r.proposal_bond,
+                status: BondStatus::Held,
+                canceled_before_start: false,
+            }),
         });
         Ok(id)
     }
@@ -379,6 +389,7 @@ impl Governance {
             None => Err(RuleError::OutcomeUndecided { id, end: p.end }),
             Some(Outcome::Defeated) => {
                 p.stored = Stored::Defeated;
+                self.settle_kept_bond(id)?;
                 Ok(ProposalState::Defeated)
             }
             Some(Outcome::Succeeded) => {
@@ -401,7 +412,11 @@ impl Governance {
             return Err(RuleError::VotingClosed { id });
         }
         p.stored = Stored::Canceled;
-        Ok(())
+        let early = now < p.start;
+        if let Some(b) = p.bond.as_mut() {
+            b.canceled_before_start = early;
+        }
+        self.settle_kept_bond(id)
     }
 
     /// Carries out a queued membership, hosts, parameters or treasury proposal.
@@ -505,12 +520,29 @@ fn check_rules(rules: &Rules) -> Result<(), RuleError> {
     if problems.is_empty() {
         return Ok(());
     }
-    // The app checks every other rule before the floor, with its own code for the floor.
-    if problems[0].field == "timelock" && rules.timelock < TIMELOCK_FLOOR {
-        return Err(RuleError::TimelockBelowFloor {
-            timelock: rules.timelock,
-            floor: TIMELOCK_FLOOR,
-        });
+    // The app checks the rules in field order and stops at the first that fails; the timelock
+    // floor and the last two fields have codes of their own there.
+    match problems[0].field {
+        "timelock" if rules.timelock < TIMELOCK_FLOOR => {
+            return Err(RuleError::TimelockBelowFloor {
+                timelock: rules.timelock,
+                floor: TIMELOCK_FLOOR,
+            })
+        }
+        "proposal_bond" => {
+            return Err(RuleError::BondTooLarge {
+                bond: rules.proposal_bond,
+                max: MAX_BOND,
+            })
+        }
+        "heartbeat_interval" => {
+            return Err(RuleError::HeartbeatIntervalOutOfRange {
+                interval: rules.heartbeat_interval,
+                min: HEARTBEAT_MIN,
+                max: HEARTBEAT_MAX,
+            })
+        }
+        _ => {}
     }
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     Err(RuleError::InvalidRules(text.join("; ")))

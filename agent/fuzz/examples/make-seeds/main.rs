@@ -302,7 +302,7 @@ fn box_seed(name: &str, key: &BoxKey, value: &[u8]) {
         BoxKey::AttestPolicy(_) => 8,
         BoxKey::Attestation(..) => 9,
         BoxKey::Validation(..) => 10,
-        BoxKey::Claim(..) | BoxKey::ClosureCount(..) => 6,
+        BoxKey::Claim(..) | BoxKey::ClosureCount(..) | BoxKey::Bond(_) => 6,
     };
     put("chain_box", name, &write_box(key, sel, value));
 }
@@ -371,13 +371,14 @@ fn chain_box() {
         attest_reward: 1_000,
         point_weights: PointWeights::default(),
         members: 3,
+        bonds_held: 0,
     };
     put("chain_box", "global", &write_global(&encode_global(&g)));
     let mut dup = encode_global(&g);
     dup.push((b"sealed".to_vec(), GlobalValue::Uint(1)));
     put("chain_box", "global-duplicate-key", &write_global(&dup));
     let mut bad_rules = encode_global(&g);
-    bad_rules[0].1 = GlobalValue::Bytes(vec![0; 80]);
+    bad_rules[0].1 = GlobalValue::Bytes(vec![0; 96]);
     put(
         "chain_box",
         "global-invalid-rules",

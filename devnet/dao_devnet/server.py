@@ -70,6 +70,18 @@ class Devnet:
         self.token = token
         self.switches = switches or chain.switches or Switches()
         self.shutdown = threading.Event()
+        # API requests served, per route ("GET /v2/blocks/*/logs"), for tests and benchmarks
+        # that count what a client asks (GET /devnet/requests); refused ones count too.
+        self.requests_lock = threading.Lock()
+        self.requests = {}
+
+    def count_request(self, route):
+        with self.requests_lock:
+            self.requests[route] = self.requests.get(route, 0) + 1
+
+    def request_counts(self):
+        with self.requests_lock:
+            return {"total": sum(self.requests.values()), "routes": dict(sorted(self.requests.items()))}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -125,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         if path not in PUBLIC_PATHS and not self._authorized():
             return self._error(401, "Invalid API Token")
         if path not in PUBLIC_PATHS and not path.startswith("/devnet/"):
+            self.devnet.count_request(route_name(method, path))
             refusal = self.devnet.switches.refusal()
             if refusal is not None:
                 status, headers, rbody = refusal
@@ -427,6 +440,9 @@ class Handler(BaseHTTPRequestHandler):
         return {**self.devnet.switches.as_json(), "pending": self.chain.pending_count(),
                 "oldest-round": self.chain.oldest_round(), "last-round": self.chain.last_round}
 
+    def devnet_requests(self, q, body):
+        return self.devnet.request_counts()
+
     def devnet_block(self, q, body):
         rnd = self.chain.empty_block()
         return {"round": rnd, "timestamp": self.chain.block(rnd)["ts"]}
@@ -459,7 +475,17 @@ ROUTES = [
     ("POST", r"/devnet/block", Handler.devnet_block),
     ("POST", r"/devnet/switches", Handler.devnet_switches),
     ("GET", r"/devnet/switches", Handler.devnet_status),
+    ("GET", r"/devnet/requests", Handler.devnet_requests),
 ]
+
+
+def route_name(method, path):
+    """The route a request takes, its parameters as `*` ("GET /v2/blocks/*/logs"); the path
+    itself when no route matches."""
+    for m, pattern, _ in ROUTES:
+        if m == method and re.fullmatch(pattern, path):
+            return f"{m} {pattern.replace('([^/]+)', '*')}"
+    return f"{method} {path}"
 
 
 class Server(ThreadingHTTPServer):

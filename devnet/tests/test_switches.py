@@ -192,3 +192,17 @@ def test_algod_errors_for_a_missing_apps_boxes_and_a_refused_groups_lookup(dn):
     switch(dn, algod_errors=True)
     assert http(dn, "GET", "/v2/applications/999999/boxes") == (200, {"boxes": []})
     assert http(dn, "GET", f"/v2/transactions/pending/{refused.get_txid()}")[0] == 404
+
+
+def test_requests_are_counted_per_route(dn):
+    before = http(dn, "GET", "/devnet/requests")[1]
+    raw(dn, "/v2/status")
+    raw(dn, "/v2/blocks/1/logs")
+    raw(dn, "/v2/blocks/1/logs")
+    raw(dn, "/health")  # public: not an API request a budget is about
+    raw(dn, "/v2/nowhere")
+    after = http(dn, "GET", "/devnet/requests")[1]
+    grew = {k: v - before["routes"].get(k, 0) for k, v in after["routes"].items()
+            if v != before["routes"].get(k, 0)}
+    assert grew == {"GET /v2/status": 1, "GET /v2/blocks/*/logs": 2, "GET /v2/nowhere": 1}
+    assert after["total"] - before["total"] == 4

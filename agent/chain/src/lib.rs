@@ -14,6 +14,7 @@
 
 pub mod attest;
 pub mod backoff;
+pub mod budget;
 pub mod calls;
 pub mod decode;
 pub mod errors;

@@ -9,8 +9,10 @@
 //!
 //! The bodies decode into algonaut's own model types, so callers see the same values as before.
 
+use crate::budget::Meter;
 use crate::errors::ChainError;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The largest answer read: a box page of 1,000 names or a block's logs is far below it, and a
@@ -23,6 +25,9 @@ pub(crate) struct Rest {
     client: reqwest::Client,
     base: String,
     token: String,
+    /// The request budget and count, shared by every clone (and by algonaut's requests,
+    /// [`crate::node::Node::call`]).
+    pub(crate) meter: Arc<Meter>,
 }
 
 /// Without the token.
@@ -50,6 +55,7 @@ impl Rest {
             client,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            meter: Arc::new(Meter::default()),
         })
     }
 
@@ -129,6 +135,8 @@ impl Rest {
                 retry_after,
             })
         };
+        // Waiting for the budget is not part of the request's time limit: it is not a failure.
+        self.meter.admit().await;
         match tokio::time::timeout(limit, exchange).await {
             Ok(r) => r,
             Err(_) => Err(ChainError::Timeout {

@@ -344,6 +344,43 @@ impl App {
         })
     }
 
+    /// [`App::rules_knowledge`] from the parameters proposals the caller already knows of (it
+    /// classified every proposal before, e.g. the survey's persisted cache): reads only those,
+    /// so the cost follows the rule changes, not the DAO's history. `unclassified`: some
+    /// proposal could not be read, and might be a parameters proposal: the knowledge is then
+    /// incomplete.
+    pub async fn rules_knowledge_of(
+        &self,
+        current: Rules,
+        parameters: impl IntoIterator<Item = u64>,
+        unclassified: bool,
+    ) -> Result<RulesKnowledge, ChainError> {
+        let mut candidates = vec![current];
+        let mut complete = !unclassified;
+        for id in parameters {
+            let p = match self.proposal(id).await {
+                Ok(p) => p,
+                Err(ChainError::Decode(_)) => {
+                    complete = false;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let (ProposalPayload::Parameters { rules, .. }, Stored::Executed) =
+                (&p.payload, p.header.stored)
+            {
+                complete = false;
+                if !candidates.contains(rules) {
+                    candidates.push(*rules);
+                }
+            }
+        }
+        Ok(RulesKnowledge {
+            candidates,
+            complete,
+        })
+    }
+
     /// Reads a proposal, its votes and its voters' histories, and verifies them at `now`.
     pub async fn verify_proposal(
         &self,
@@ -351,31 +388,39 @@ impl App {
         rules: &RulesKnowledge,
         now: u64,
     ) -> Result<Verified, VerifyError> {
+        let members = self
+            .member_addresses()
+            .await
+            .map_err(|source| VerifyError::Read { id, source })?;
+        self.verify_proposal_among(id, rules, now, &members).await
+    }
+
+    /// [`App::verify_proposal`] with the app's members already listed
+    /// ([`App::member_addresses`], e.g. once for a whole survey): each member's vote box is read
+    /// by its key (`v` ++ id ++ address) instead of listing every box of the app, so the cost
+    /// follows the members, not the DAO's history. A vote by an account missing from `members`
+    /// (listed before it joined) is not read, and the recomputed tally then disagrees with the
+    /// proposal's `voters`: never a wrong verdict, only a refusal until the next listing.
+    pub async fn verify_proposal_among(
+        &self,
+        id: u64,
+        rules: &RulesKnowledge,
+        now: u64,
+        members: &[Address],
+    ) -> Result<Verified, VerifyError> {
         let read = |source| VerifyError::Read { id, source };
         let p = self.proposal(id).await.map_err(read)?;
-        let keys = self.box_keys().await.map_err(read)?;
         let mut votes = Vec::new();
-        for k in keys {
-            if let crate::decode::BoxKey::Vote(pid, voter) = k {
-                if pid != id {
-                    continue;
-                }
-                let record = self
-                    .vote_record(id, &voter)
-                    .await
-                    .map_err(read)?
-                    .ok_or_else(|| {
-                        read(ChainError::NotFound {
-                            what: k.to_string(),
-                        })
-                    })?;
-                let history = self.member_history(&voter).await.map_err(read)?;
-                votes.push(VoteEvidence {
-                    voter,
-                    record,
-                    history,
-                });
-            }
+        for voter in members {
+            let Some(record) = self.vote_record(id, voter).await.map_err(read)? else {
+                continue;
+            };
+            let history = self.member_history(voter).await.map_err(read)?;
+            votes.push(VoteEvidence {
+                voter: *voter,
+                record,
+                history,
+            });
         }
         verify(&p, &votes, rules, now)
     }

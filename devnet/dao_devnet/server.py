@@ -440,6 +440,23 @@ class Handler(BaseHTTPRequestHandler):
         return {**self.devnet.switches.as_json(), "pending": self.chain.pending_count(),
                 "oldest-round": self.chain.oldest_round(), "last-round": self.chain.last_round}
 
+    def devnet_replicate(self, q, body):
+        try:
+            req = json.loads(body or b"{}")
+            app_id, template, first, last = req["app_id"], req["template"], req["first"], req["last"]
+            prefixes = [p.encode() for p in req["prefixes"]]
+            counter = req["counter"].encode()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise HTTPError(400, 'body must be JSON {"app_id", "template", "first", "last", "prefixes": ["p"], '
+                                 '"counter"}') from None
+        ints = (app_id, template, first, last)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2**63 for n in ints) \
+                or first > last or last - first >= 100_000 or any(len(p) != 1 for p in prefixes):
+            raise HTTPError(400, "ids must be positive, first <= last, at most 100,000 at once; "
+                                 "prefixes one byte each")
+        rnd = self.chain.replicate(app_id, template, first, last, prefixes, counter)
+        return {"round": rnd, "copies": (last - first + 1) * len(prefixes)}
+
     def devnet_requests(self, q, body):
         return self.devnet.request_counts()
 
@@ -476,6 +493,7 @@ ROUTES = [
     ("POST", r"/devnet/switches", Handler.devnet_switches),
     ("GET", r"/devnet/switches", Handler.devnet_status),
     ("GET", r"/devnet/requests", Handler.devnet_requests),
+    ("POST", r"/devnet/replicate", Handler.devnet_replicate),
 ]
 
 

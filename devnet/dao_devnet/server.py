@@ -13,7 +13,7 @@ from algosdk import encoding as sdk_encoding
 
 from . import encode
 from .chain import GENESIS_HASH, GENESIS_ID, PROTO, SubmitError, block_hash as hash_of_block
-from .ledger import EvalError, min_balance, pack
+from .ledger import EvalError, box_key, min_balance, pack
 from .switches import SwitchError, Switches
 
 WAIT_FOR_BLOCK_TIMEOUT = 60.0
@@ -333,7 +333,8 @@ class Handler(BaseHTTPRequestHandler):
             raise HTTPError(400, "Query argument name is required, but not found")
         name = app_call_bytes(q["name"])
         with self.chain.cond:
-            value = self.chain.ledger.app_boxes(app_id).get(name)
+            # by its key, as algod reads one box: not a pass over every box of the app
+            value = self.chain.ledger.boxes.get(box_key(app_id, name))
             last = self.chain.last_round
         if value is None:
             raise HTTPError(404, "box not found")

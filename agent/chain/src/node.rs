@@ -297,11 +297,19 @@ struct BoxName {
 pub struct App {
     pub node: Node,
     pub app_id: u64,
+    /// Which proposals are parameters proposals, as far as read (shared by clones): a
+    /// proposal's kind is fixed at creation, so [`App::rules_knowledge`] reads each proposal
+    /// once per process and then only the parameters proposals.
+    pub(crate) kinds: std::sync::Arc<std::sync::Mutex<crate::verify::KindIndex>>,
 }
 
 impl App {
     pub fn new(node: Node, app_id: u64) -> App {
-        App { node, app_id }
+        App {
+            node,
+            app_id,
+            kinds: Default::default(),
+        }
     }
 
     /// The app account's address (the treasury).

@@ -45,6 +45,15 @@ pub struct RulesKnowledge {
     pub complete: bool,
 }
 
+/// The proposals [`App::rules_knowledge`] has classified: all up to `classified`, of which these
+/// are parameters proposals and these did not decode (read again next time).
+#[derive(Debug, Default)]
+pub struct KindIndex {
+    classified: u64,
+    parameters: BTreeSet<u64>,
+    undecodable: BTreeSet<u64>,
+}
+
 /// One vote as read from the chain, with the voter's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoteEvidence {
@@ -313,31 +322,61 @@ pub fn verify(
 
 impl App {
     /// What the client can know about past rules: the current rules and those of every executed
-    /// parameters proposal (reads every proposal box).
+    /// parameters proposal. The first call of a process reads every proposal box; later ones
+    /// read only the proposals created since, the parameters proposals (their state changes)
+    /// and those that did not decode ([`KindIndex`]), so the follower's, the validator's and
+    /// the pre-activation re-check's cost does not grow with the DAO's history.
     pub async fn rules_knowledge(&self) -> Result<RulesKnowledge, ChainError> {
         let g = self.global().await?;
+        let (from, mut parameters, mut undecodable) = {
+            let k = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
+            if k.classified > g.proposal_count {
+                // Fewer proposals than already classified: another chain behind the same URL.
+                (1, BTreeSet::new(), BTreeSet::new())
+            } else {
+                (
+                    k.classified + 1,
+                    k.parameters.clone(),
+                    k.undecodable.clone(),
+                )
+            }
+        };
         let mut candidates = vec![g.rules];
         let mut complete = true;
-        for id in 1..=g.proposal_count {
+        let to_read: Vec<u64> = parameters
+            .iter()
+            .chain(&undecodable)
+            .copied()
+            .chain(from..=g.proposal_count)
+            .collect();
+        for id in to_read {
             // A proposal box that does not decode cannot be a parameters proposal we can use:
             // the knowledge is then incomplete, and no other proposal is held up by it.
             let p = match self.proposal(id).await {
                 Ok(p) => p,
                 Err(ChainError::Decode(_)) => {
                     complete = false;
+                    undecodable.insert(id);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            if let (ProposalPayload::Parameters { rules, .. }, Stored::Executed) =
-                (&p.payload, p.header.stored)
-            {
-                complete = false;
-                if !candidates.contains(rules) {
-                    candidates.push(*rules);
+            undecodable.remove(&id);
+            if let ProposalPayload::Parameters { rules, .. } = &p.payload {
+                parameters.insert(id);
+                if p.header.stored == Stored::Executed {
+                    complete = false;
+                    if !candidates.contains(rules) {
+                        candidates.push(*rules);
+                    }
                 }
             }
         }
+        *self.kinds.lock().unwrap_or_else(|p| p.into_inner()) = KindIndex {
+            classified: g.proposal_count,
+            parameters,
+            undecodable,
+        };
         Ok(RulesKnowledge {
             candidates,
             complete,

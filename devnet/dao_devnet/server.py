@@ -13,7 +13,7 @@ from algosdk import encoding as sdk_encoding
 
 from . import encode
 from .chain import GENESIS_HASH, GENESIS_ID, PROTO, SubmitError, block_hash as hash_of_block
-from .ledger import EvalError, min_balance, pack
+from .ledger import EvalError, box_key, min_balance, pack
 from .switches import SwitchError, Switches
 
 WAIT_FOR_BLOCK_TIMEOUT = 60.0
@@ -70,6 +70,18 @@ class Devnet:
         self.token = token
         self.switches = switches or chain.switches or Switches()
         self.shutdown = threading.Event()
+        # API requests served, per route ("GET /v2/blocks/*/logs"), for tests and benchmarks
+        # that count what a client asks (GET /devnet/requests); refused ones count too.
+        self.requests_lock = threading.Lock()
+        self.requests = {}
+
+    def count_request(self, route):
+        with self.requests_lock:
+            self.requests[route] = self.requests.get(route, 0) + 1
+
+    def request_counts(self):
+        with self.requests_lock:
+            return {"total": sum(self.requests.values()), "routes": dict(sorted(self.requests.items()))}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -125,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         if path not in PUBLIC_PATHS and not self._authorized():
             return self._error(401, "Invalid API Token")
         if path not in PUBLIC_PATHS and not path.startswith("/devnet/"):
+            self.devnet.count_request(route_name(method, path))
             refusal = self.devnet.switches.refusal()
             if refusal is not None:
                 status, headers, rbody = refusal
@@ -320,7 +333,8 @@ class Handler(BaseHTTPRequestHandler):
             raise HTTPError(400, "Query argument name is required, but not found")
         name = app_call_bytes(q["name"])
         with self.chain.cond:
-            value = self.chain.ledger.app_boxes(app_id).get(name)
+            # by its key, as algod reads one box: not a pass over every box of the app
+            value = self.chain.ledger.boxes.get(box_key(app_id, name))
             last = self.chain.last_round
         if value is None:
             raise HTTPError(404, "box not found")
@@ -427,6 +441,26 @@ class Handler(BaseHTTPRequestHandler):
         return {**self.devnet.switches.as_json(), "pending": self.chain.pending_count(),
                 "oldest-round": self.chain.oldest_round(), "last-round": self.chain.last_round}
 
+    def devnet_replicate(self, q, body):
+        try:
+            req = json.loads(body or b"{}")
+            app_id, template, first, last = req["app_id"], req["template"], req["first"], req["last"]
+            prefixes = [p.encode() for p in req["prefixes"]]
+            counter = req["counter"].encode()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise HTTPError(400, 'body must be JSON {"app_id", "template", "first", "last", "prefixes": ["p"], '
+                                 '"counter"}') from None
+        ints = (app_id, template, first, last)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2**63 for n in ints) \
+                or first > last or last - first >= 100_000 or any(len(p) != 1 for p in prefixes):
+            raise HTTPError(400, "ids must be positive, first <= last, at most 100,000 at once; "
+                                 "prefixes one byte each")
+        rnd = self.chain.replicate(app_id, template, first, last, prefixes, counter)
+        return {"round": rnd, "copies": (last - first + 1) * len(prefixes)}
+
+    def devnet_requests(self, q, body):
+        return self.devnet.request_counts()
+
     def devnet_block(self, q, body):
         rnd = self.chain.empty_block()
         return {"round": rnd, "timestamp": self.chain.block(rnd)["ts"]}
@@ -459,7 +493,18 @@ ROUTES = [
     ("POST", r"/devnet/block", Handler.devnet_block),
     ("POST", r"/devnet/switches", Handler.devnet_switches),
     ("GET", r"/devnet/switches", Handler.devnet_status),
+    ("GET", r"/devnet/requests", Handler.devnet_requests),
+    ("POST", r"/devnet/replicate", Handler.devnet_replicate),
 ]
+
+
+def route_name(method, path):
+    """The route a request takes, its parameters as `*` ("GET /v2/blocks/*/logs"); the path
+    itself when no route matches."""
+    for m, pattern, _ in ROUTES:
+        if m == method and re.fullmatch(pattern, path):
+            return f"{m} {pattern.replace('([^/]+)', '*')}"
+    return f"{method} {path}"
 
 
 class Server(ThreadingHTTPServer):

@@ -7,11 +7,11 @@ import urllib.request
 from email.utils import parsedate_to_datetime
 
 import pytest
-from algosdk import transaction
+from algosdk import logic, transaction
 from algosdk.error import AlgodHTTPError
 
 from helpers import box_app as make_box_app
-from helpers import http, send
+from helpers import compile_teal, http, send
 
 OFF = {"prune": None, "confirm_every_ms": None, "fail": None, "fee_per_byte": 0, "max_boxes": 0,
        "algod_errors": False}
@@ -192,3 +192,75 @@ def test_algod_errors_for_a_missing_apps_boxes_and_a_refused_groups_lookup(dn):
     switch(dn, algod_errors=True)
     assert http(dn, "GET", "/v2/applications/999999/boxes") == (200, {"boxes": []})
     assert http(dn, "GET", f"/v2/transactions/pending/{refused.get_txid()}")[0] == 404
+
+
+def test_requests_are_counted_per_route(dn):
+    before = http(dn, "GET", "/devnet/requests")[1]
+    raw(dn, "/v2/status")
+    raw(dn, "/v2/blocks/1/logs")
+    raw(dn, "/v2/blocks/1/logs")
+    raw(dn, "/health")  # public: not an API request a budget is about
+    raw(dn, "/v2/nowhere")
+    after = http(dn, "GET", "/devnet/requests")[1]
+    grew = {k: v - before["routes"].get(k, 0) for k, v in after["routes"].items()
+            if v != before["routes"].get(k, 0)}
+    assert grew == {"GET /v2/status": 1, "GET /v2/blocks/*/logs": 2, "GET /v2/nowhere": 1}
+    assert after["total"] - before["total"] == 4
+
+
+# A global counter and one box "p" ++ itob(1), made by the first call.
+COUNTER_APP = """#pragma version 10
+txn ApplicationID
+bnz call
+byte "count"
+int 1
+app_global_put
+int 1
+return
+call:
+byte "p"
+int 1
+itob
+concat
+int 16
+box_create
+assert
+int 1
+"""
+
+
+def test_replicate_copies_id_named_boxes_and_sets_the_counter(dn):
+    sp = dn.client.suggested_params()
+    create = transaction.ApplicationCreateTxn(
+        dn.addr("dev1"), sp, transaction.OnComplete.NoOpOC, compile_teal(dn, COUNTER_APP),
+        compile_teal(dn, "#pragma version 10\nint 1\n"), transaction.StateSchema(1, 0),
+        transaction.StateSchema(0, 0))
+    _, [info] = send(dn, [create], ["dev1"])
+    app = info["application-index"]
+    one = b"p" + (1).to_bytes(8, "big")
+    fund = transaction.PaymentTxn(dn.addr("dev1"), sp, logic.get_application_address(app), 200_000)
+    call = transaction.ApplicationCallTxn(dn.addr("dev1"), sp, app, transaction.OnComplete.NoOpOC,
+                                          boxes=[(0, one)])
+    send(dn, [fund, call], ["dev1", "dev1"])
+    body = {"app_id": app, "template": 1, "first": 2, "last": 40, "prefixes": ["p"], "counter": "count"}
+    st, out = http(dn, "POST", "/devnet/replicate", body)
+    assert st == 200 and out["copies"] == 39, out
+    st, boxes = http(dn, "GET", f"/v2/applications/{app}/boxes")
+    names = sorted(base64.b64decode(b["name"]) for b in boxes["boxes"])
+    assert names == [b"p" + i.to_bytes(8, "big") for i in range(1, 41)]
+    st, v = http(dn, "GET", f"/v2/applications/{app}/box?name=b64:"
+                 + base64.b64encode(b"p" + (40).to_bytes(8, "big")).decode())
+    assert base64.b64decode(v["value"]) == bytes(16)
+    st, a = http(dn, "GET", f"/v2/applications/{app}")
+    assert [kv["value"]["uint"] for kv in a["params"]["global-state"]] == [40]
+    # The app account paid for the boxes as box payments would have: still above its minimum,
+    # and the app still runs.
+    st, acct = http(dn, "GET", f"/v2/accounts/{logic.get_application_address(app)}")
+    assert acct["total-boxes"] == 40 and acct["amount"] >= acct["min-balance"]
+    sp = dn.client.suggested_params()
+    send(dn, [transaction.PaymentTxn(dn.addr("dev1"), sp, logic.get_application_address(app), 1)], ["dev1"])
+    # Nothing to copy from, or a bad request: refused, nothing changes.
+    st, out = http(dn, "POST", "/devnet/replicate", {**body, "template": 99})
+    assert st == 404 and "no box" in out["message"]
+    st, out = http(dn, "POST", "/devnet/replicate", {**body, "first": 50, "last": 41})
+    assert st == 400

@@ -146,7 +146,20 @@ pub struct Follower {
     /// Consecutive 404s for a round the node should have (a lagging node): the backoff grows
     /// across them, and a round that loads resets it.
     lagging: u32,
+    /// A 404 is taken for pruning only for a round more than this far behind the node's last
+    /// round ([`NON_ARCHIVAL_RETENTION`]).
+    retention: u64,
 }
+
+/// How many recent rounds any algod keeps, archival or not. A non-archival node deletes a block
+/// only once every ledger tracker is done with it: the transaction tail keeps the last
+/// `MaxTxnLife` (1,000) rounds to detect duplicates, plus `DeeperBlockHeaderHistory` (1), and
+/// a node tracking catchpoints `CatchpointLookback` (320) more (go-algorand dd6de88f,
+/// `Ledger.notifyCommit`, config/consensus.go; config/localTemplate.go's `Archival` says "the
+/// last 1321 blocks"). So a 404 for a round less than 1,000 behind the node's last round is not
+/// pruning: behind a load balancer, it is a backend that has not reached the round yet (or one
+/// that answered the last round from another backend), and the round is retried.
+pub const NON_ARCHIVAL_RETENTION: u64 = 1000;
 
 /// The events of app `app_id` among the logs of round `round` (`(txid, app id, log lines)` in
 /// block order, as [`crate::node::Node::block_logs`] returns them), in order, before their
@@ -210,7 +223,16 @@ impl Follower {
             entropy: AtomicU64::new(seed | 1),
             gaps: Vec::new(),
             lagging: 0,
+            retention: NON_ARCHIVAL_RETENTION,
         })
+    }
+
+    /// Takes a 404 for pruning only `rounds` behind the node's last round instead of
+    /// [`NON_ARCHIVAL_RETENTION`]: for a devnet that prunes to a few rounds (its `prune`
+    /// switch), never for a real node.
+    pub fn with_retention(mut self, rounds: u64) -> Follower {
+        self.retention = rounds;
+        self
     }
 
     /// The last round whose events were all handed out and acknowledged.
@@ -353,8 +375,9 @@ impl Follower {
     /// one log line naming the skipped range. Nothing the agent acts on is lost: the executor's
     /// and the validator's passes read every proposal and report from the app's current state
     /// (boxes), on the next event or their periodic re-survey; events only wake them sooner.
-    /// A node whose own last round answers 404 too is lagging behind its peers (a load balancer
-    /// in front of several), not pruning: the round is then tried again later.
+    /// A round less than [`NON_ARCHIVAL_RETENTION`] behind the node's last round, or a node
+    /// whose own last round answers 404 too, is lagging behind its peers (a load balancer in
+    /// front of several at different rounds), not pruning: the round is then tried again later.
     async fn skip_pruned(&mut self, r: u64, e: ChainError) -> Result<(), FollowError> {
         let last = self
             .retrying(|app| {
@@ -363,21 +386,24 @@ impl Follower {
             })
             .await?;
         self.last_known = self.last_known.max(last);
-        let oldest = if last > r && self.available(last).await? && !self.available(r).await? {
-            // Invariant: r is gone, hi is available.
-            let (mut lo, mut hi) = (r, last);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if self.available(mid).await? {
-                    hi = mid;
-                } else {
-                    lo = mid;
+        // Within the retention every node has the round: a 404 there is a lagging backend.
+        let beyond_retention = last.saturating_sub(r) > self.retention;
+        let oldest =
+            if beyond_retention && self.available(last).await? && !self.available(r).await? {
+                // Invariant: r is gone, hi is available.
+                let (mut lo, mut hi) = (r, last);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if self.available(mid).await? {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
                 }
-            }
-            Some(hi)
-        } else {
-            None
-        };
+                Some(hi)
+            } else {
+                None
+            };
         let Some(oldest) = oldest else {
             // The same backoff (and the same sparse logging) as any other trouble, counted
             // across calls: each call is one more attempt at the same round.

@@ -15,6 +15,7 @@
 pub mod attest;
 pub mod backoff;
 pub mod bond;
+pub mod budget;
 pub mod calls;
 pub mod decode;
 pub mod errors;

@@ -101,6 +101,21 @@ impl Node {
         &self.url
     }
 
+    /// Limits this node's requests to `per_second` (config `chain.max_requests_per_second`):
+    /// one token bucket for this node and every clone made of it afterwards, so call it before
+    /// handing the node to the roles. A request waiting for the budget waits; it does not fail.
+    pub fn limit_requests(&mut self, per_second: f64) {
+        self.rest.meter = std::sync::Arc::new(crate::budget::Meter {
+            budget: Some(crate::budget::RequestBudget::new(per_second)),
+            requests: std::sync::atomic::AtomicU64::new(self.requests_made()),
+        });
+    }
+
+    /// The requests this node and its clones have made so far (every path, reads and sends).
+    pub fn requests_made(&self) -> u64 {
+        self.rest.meter.requests()
+    }
+
     /// Runs one algod request with the request timeout, naming it in errors.
     pub(crate) async fn call<T, F>(
         &self,
@@ -111,6 +126,8 @@ impl Node {
     where
         F: Future<Output = Result<T, algonaut::Error>>,
     {
+        // Waiting for the budget is not part of the request's time limit: it is not a failure.
+        self.rest.meter.admit().await;
         match tokio::time::timeout(limit, f).await {
             Err(_) => Err(ChainError::Timeout {
                 url: self.url.clone(),
@@ -280,11 +297,19 @@ struct BoxName {
 pub struct App {
     pub node: Node,
     pub app_id: u64,
+    /// Which proposals are parameters proposals, as far as read (shared by clones): a
+    /// proposal's kind is fixed at creation, so [`App::rules_knowledge`] reads each proposal
+    /// once per process and then only the parameters proposals.
+    pub(crate) kinds: std::sync::Arc<std::sync::Mutex<crate::verify::KindIndex>>,
 }
 
 impl App {
     pub fn new(node: Node, app_id: u64) -> App {
-        App { node, app_id }
+        App {
+            node,
+            app_id,
+            kinds: Default::default(),
+        }
     }
 
     /// The app account's address (the treasury).
@@ -332,14 +357,39 @@ impl App {
     /// that the pages describe one state. A node without pagination answers the whole list
     /// without `next-token`, which ends the loop as well.
     pub async fn box_keys(&self) -> Result<Vec<BoxKey>, ChainError> {
+        self.box_keys_with_prefix(&[]).await
+    }
+
+    /// The app's members: the names of its `m` boxes, listed by prefix (algod.oas2.json,
+    /// GetApplicationBoxes `prefix`), so the answer grows with the members and not with the
+    /// proposals and votes. A member's box is never deleted (docs/contract.md, "Boxes"), so
+    /// every account that ever voted is among them.
+    pub async fn member_addresses(&self) -> Result<Vec<Address>, ChainError> {
+        Ok(self
+            .box_keys_with_prefix(b"m")
+            .await?
+            .into_iter()
+            .filter_map(|k| match k {
+                BoxKey::Member(a) => Some(a),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// [`App::box_keys`] of the boxes whose names start with `prefix` (all when empty).
+    pub async fn box_keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<BoxKey>, ChainError> {
         let what = format!("GET /v2/applications/{}/boxes", self.app_id);
         let path = format!("/v2/applications/{}/boxes", self.app_id);
         let mut keys = Vec::new();
         let mut next: Option<String> = None;
         let mut round: Option<String> = None;
         let limit = BOX_PAGE.to_string();
+        let prefix_arg = format!("b64:{}", data_encoding::BASE64.encode(prefix));
         for _ in 0..MAX_BOX_PAGES {
             let mut query = vec![("limit", limit.as_str())];
+            if !prefix.is_empty() {
+                query.push(("prefix", &prefix_arg));
+            }
             if let Some(n) = &next {
                 query.push(("next", n));
             }
@@ -357,7 +407,10 @@ impl App {
                     .map_err(|_| {
                         ChainError::Invalid(format!("{what}: a box name is not base64"))
                     })?;
-                keys.push(BoxKey::parse(&name)?);
+                // An algod from before pagination ignores `prefix` and lists every box.
+                if name.starts_with(prefix) {
+                    keys.push(BoxKey::parse(&name)?);
+                }
             }
             match page.next_token {
                 Some(token) if !token.is_empty() => {

@@ -5,12 +5,18 @@
 //!   agent needs a block's timestamp only, and algonaut 0.9 fails to decode whole blocks of
 //!   real networks, docs/real-nodes.md);
 //! - see a refusal's `Retry-After` header (algonaut keeps only the status and the body), which a
-//!   rate-limited client must honour.
+//!   rate-limited client must honour;
+//! - follow no redirect (reqwest's default follows ten, token header and all) and cap what an
+//!   answer may make the agent hold.
 //!
-//! The bodies decode into algonaut's own model types, so callers see the same values as before.
+//! Sends (`POST /v2/transactions`, a msgpack body of algonaut's signed transactions) and the
+//! suggested parameters go through it too, with the same policies. The bodies decode into
+//! algonaut's own model types, so callers see the same values as before.
 
+use crate::budget::Meter;
 use crate::errors::ChainError;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The largest answer read: a box page of 1,000 names or a block's logs is far below it, and a
@@ -23,6 +29,9 @@ pub(crate) struct Rest {
     client: reqwest::Client,
     base: String,
     token: String,
+    /// The request budget and count, shared by every clone (and by algonaut's requests,
+    /// [`crate::node::Node::call`]).
+    pub(crate) meter: Arc<Meter>,
 }
 
 /// Without the token.
@@ -50,6 +59,7 @@ impl Rest {
             client,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            meter: Arc::new(Meter::default()),
         })
     }
 
@@ -62,18 +72,39 @@ impl Rest {
         query: &[(&str, &str)],
         limit: Duration,
     ) -> Result<T, ChainError> {
-        let body = self.get_bytes(what, path, query, limit).await?;
-        serde_json::from_slice(&body).map_err(|e| ChainError::Invalid(format!(
+        let body = self.exchange(what, path, query, None, limit).await?;
+        self.decode(what, &body)
+    }
+
+    /// `POST path` of a msgpack body (algod's `application/x-binary`, e.g. a signed group to
+    /// `/v2/transactions`) within `limit`, the JSON answer decoded as `T`; refusals as
+    /// [`Rest::get`].
+    pub(crate) async fn post_msgpack<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: Vec<u8>,
+        limit: Duration,
+    ) -> Result<T, ChainError> {
+        let answer = self.exchange(what, path, &[], Some(body), limit).await?;
+        self.decode(what, &answer)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, what: &str, body: &[u8]) -> Result<T, ChainError> {
+        serde_json::from_slice(body).map_err(|e| ChainError::Invalid(format!(
             "algod at {}: {what}: the answer does not decode ({e}); is this an algod v2 REST endpoint?",
             self.base
         )))
     }
 
-    async fn get_bytes(
+    /// One request (a GET, or a POST when there is a body) and its whole answer, at most
+    /// [`MAX_BODY`].
+    async fn exchange(
         &self,
         what: &str,
         path: &str,
         query: &[(&str, &str)],
+        post: Option<Vec<u8>>,
         limit: Duration,
     ) -> Result<Vec<u8>, ChainError> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
@@ -85,7 +116,14 @@ impl Rest {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut req = self.client.get(url);
+        let mut req = match post {
+            None => self.client.get(url),
+            Some(body) => self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-binary")
+                .body(body),
+        };
         if !self.token.is_empty() {
             req = req.header("X-Algo-API-Token", &self.token);
         }
@@ -129,6 +167,8 @@ impl Rest {
                 retry_after,
             })
         };
+        // Waiting for the budget is not part of the request's time limit: it is not a failure.
+        self.meter.admit().await;
         match tokio::time::timeout(limit, exchange).await {
             Ok(r) => r,
             Err(_) => Err(ChainError::Timeout {
@@ -253,6 +293,33 @@ mod tests {
             "the redirect was followed, token and all"
         );
         assert!(!format!("{rest:?}").contains("secret-token"));
+    }
+
+    #[tokio::test]
+    async fn a_send_is_not_redirected_either() {
+        let (elsewhere, reached) =
+            one_answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".into(), 0).await;
+        let (url, _) = one_answer(
+            format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {elsewhere}/v2/transactions\r\nContent-Length: 0\r\n\r\n"),
+            0,
+        )
+        .await;
+        let rest = Rest::new(&url, "secret-token").unwrap();
+        let e = rest
+            .post_msgpack::<serde_json::Value>(
+                "POST /v2/transactions",
+                "/v2/transactions",
+                vec![0x80],
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ChainError::Http { status: 307, .. }), "{e}");
+        assert!(
+            !reached.await.unwrap(),
+            "the signed group and the token went elsewhere"
+        );
+        assert_eq!(rest.meter.requests(), 1);
     }
 
     #[tokio::test]

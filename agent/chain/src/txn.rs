@@ -178,14 +178,21 @@ impl Node {
     /// Sends a signed group. A rate limit refused the request before algod looked at it, so the
     /// group is sent again when the node says (`Retry-After`), within the confirmation timeout.
     async fn send_group(&self, signed: &[SignedTransaction]) -> Result<(), ChainError> {
+        // algod takes a group as its signed transactions' msgpack, one after the other.
+        let mut body = Vec::new();
+        for t in signed {
+            body.extend(algonaut::core::ToMsgPack::to_msg_pack(t).map_err(build_err)?);
+        }
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let sent = self
-                .call(
+            let sent: Result<serde_json::Value, _> = self
+                .rest
+                .post_msgpack(
                     "POST /v2/transactions",
+                    "/v2/transactions",
+                    body.clone(),
                     self.timeouts.request,
-                    self.algod.send_transactions(signed),
                 )
                 .await;
             match sent {
@@ -195,22 +202,12 @@ impl Node {
                     let left = self.timeouts.confirm.saturating_sub(started.elapsed());
                     tokio::time::sleep(poll_delay(attempt, e.retry_after()).min(left)).await;
                 }
-                Err(ChainError::Algod { source, url, what }) => {
-                    if let algonaut::Error::Request(r) = source.as_ref() {
-                        if let algonaut::error::RequestErrorDetails::Http {
-                            status: 400,
-                            message,
-                        } = &r.details
-                        {
-                            let raw = serde_json::from_str::<serde_json::Value>(message)
-                                .ok()
-                                .and_then(|v| v["message"].as_str().map(str::to_owned))
-                                .unwrap_or_else(|| message.clone());
-                            return Err(classify_rejection(raw));
-                        }
-                    }
-                    return Err(ChainError::Algod { source, url, what });
-                }
+                // algod refused the group itself: its message says why (the app's pc, …).
+                Err(ChainError::Http {
+                    status: 400,
+                    message,
+                    ..
+                }) => return Err(classify_rejection(message)),
                 Err(e) => return Err(e),
             }
         }
@@ -293,10 +290,12 @@ impl Node {
         let mut attempt = 0u32;
         loop {
             let r = self
-                .call(
+                .rest
+                .get(
                     "GET /v2/transactions/params",
+                    "/v2/transactions/params",
+                    &[],
                     self.timeouts.request,
-                    self.algod.suggested_params(),
                 )
                 .await;
             match r {

@@ -45,6 +45,15 @@ pub struct RulesKnowledge {
     pub complete: bool,
 }
 
+/// The proposals [`App::rules_knowledge`] has classified: all up to `classified`, of which these
+/// are parameters proposals and these did not decode (read again next time).
+#[derive(Debug, Default)]
+pub struct KindIndex {
+    classified: u64,
+    parameters: BTreeSet<u64>,
+    undecodable: BTreeSet<u64>,
+}
+
 /// One vote as read from the chain, with the voter's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoteEvidence {
@@ -315,14 +324,81 @@ pub fn verify(
 
 impl App {
     /// What the client can know about past rules: the current rules and those of every executed
-    /// parameters proposal (reads every proposal box).
+    /// parameters proposal. The first call of a process reads every proposal box; later ones
+    /// read only the proposals created since, the parameters proposals (their state changes)
+    /// and those that did not decode ([`KindIndex`]), so the follower's, the validator's and
+    /// the pre-activation re-check's cost does not grow with the DAO's history.
     pub async fn rules_knowledge(&self) -> Result<RulesKnowledge, ChainError> {
         let g = self.global().await?;
+        let (from, mut parameters, mut undecodable) = {
+            let k = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
+            if k.classified > g.proposal_count {
+                // Fewer proposals than already classified: another chain behind the same URL.
+                (1, BTreeSet::new(), BTreeSet::new())
+            } else {
+                (
+                    k.classified + 1,
+                    k.parameters.clone(),
+                    k.undecodable.clone(),
+                )
+            }
+        };
         let mut candidates = vec![g.rules];
         let mut complete = true;
-        for id in 1..=g.proposal_count {
+        let to_read: Vec<u64> = parameters
+            .iter()
+            .chain(&undecodable)
+            .copied()
+            .chain(from..=g.proposal_count)
+            .collect();
+        for id in to_read {
             // A proposal box that does not decode cannot be a parameters proposal we can use:
             // the knowledge is then incomplete, and no other proposal is held up by it.
+            let p = match self.proposal(id).await {
+                Ok(p) => p,
+                Err(ChainError::Decode(_)) => {
+                    complete = false;
+                    undecodable.insert(id);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            undecodable.remove(&id);
+            if let ProposalPayload::Parameters { rules, .. } = &p.payload {
+                parameters.insert(id);
+                if p.header.stored == Stored::Executed {
+                    complete = false;
+                    if !candidates.contains(rules) {
+                        candidates.push(*rules);
+                    }
+                }
+            }
+        }
+        *self.kinds.lock().unwrap_or_else(|p| p.into_inner()) = KindIndex {
+            classified: g.proposal_count,
+            parameters,
+            undecodable,
+        };
+        Ok(RulesKnowledge {
+            candidates,
+            complete,
+        })
+    }
+
+    /// [`App::rules_knowledge`] from the parameters proposals the caller already knows of (it
+    /// classified every proposal before, e.g. the survey's persisted cache): reads only those,
+    /// so the cost follows the rule changes, not the DAO's history. `unclassified`: some
+    /// proposal could not be read, and might be a parameters proposal: the knowledge is then
+    /// incomplete.
+    pub async fn rules_knowledge_of(
+        &self,
+        current: Rules,
+        parameters: impl IntoIterator<Item = u64>,
+        unclassified: bool,
+    ) -> Result<RulesKnowledge, ChainError> {
+        let mut candidates = vec![current];
+        let mut complete = !unclassified;
+        for id in parameters {
             let p = match self.proposal(id).await {
                 Ok(p) => p,
                 Err(ChainError::Decode(_)) => {
@@ -353,31 +429,39 @@ impl App {
         rules: &RulesKnowledge,
         now: u64,
     ) -> Result<Verified, VerifyError> {
+        let members = self
+            .member_addresses()
+            .await
+            .map_err(|source| VerifyError::Read { id, source })?;
+        self.verify_proposal_among(id, rules, now, &members).await
+    }
+
+    /// [`App::verify_proposal`] with the app's members already listed
+    /// ([`App::member_addresses`], e.g. once for a whole survey): each member's vote box is read
+    /// by its key (`v` ++ id ++ address) instead of listing every box of the app, so the cost
+    /// follows the members, not the DAO's history. A vote by an account missing from `members`
+    /// (listed before it joined) is not read, and the recomputed tally then disagrees with the
+    /// proposal's `voters`: never a wrong verdict, only a refusal until the next listing.
+    pub async fn verify_proposal_among(
+        &self,
+        id: u64,
+        rules: &RulesKnowledge,
+        now: u64,
+        members: &[Address],
+    ) -> Result<Verified, VerifyError> {
         let read = |source| VerifyError::Read { id, source };
         let p = self.proposal(id).await.map_err(read)?;
-        let keys = self.box_keys().await.map_err(read)?;
         let mut votes = Vec::new();
-        for k in keys {
-            if let crate::decode::BoxKey::Vote(pid, voter) = k {
-                if pid != id {
-                    continue;
-                }
-                let record = self
-                    .vote_record(id, &voter)
-                    .await
-                    .map_err(read)?
-                    .ok_or_else(|| {
-                        read(ChainError::NotFound {
-                            what: k.to_string(),
-                        })
-                    })?;
-                let history = self.member_history(&voter).await.map_err(read)?;
-                votes.push(VoteEvidence {
-                    voter,
-                    record,
-                    history,
-                });
-            }
+        for voter in members {
+            let Some(record) = self.vote_record(id, voter).await.map_err(read)? else {
+                continue;
+            };
+            let history = self.member_history(voter).await.map_err(read)?;
+            votes.push(VoteEvidence {
+                voter: *voter,
+                record,
+                history,
+            });
         }
         verify(&p, &votes, rules, now)
     }

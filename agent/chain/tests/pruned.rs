@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use dao_chain::decode::VoteChoice;
 use dao_chain::events::AppEvent;
-use dao_chain::follow::{read_watermark, Backoff, FollowOptions, Follower};
+use dao_chain::follow::{read_watermark, Backoff, FollowOptions, Follower, Status};
 use dao_chain::node::App;
 use std::time::Duration;
 
@@ -48,7 +48,9 @@ async fn a_follower_behind_a_pruned_range_skips_it_once_and_loses_nothing_the_ex
             verify: true,
         },
     )
-    .unwrap();
+    .unwrap()
+    // The devnet prunes to 4 rounds where algod keeps at least 1,000.
+    .with_retention(4);
     // A vote after the gap: the first event the follower can still see.
     let voted = dao
         .app
@@ -83,4 +85,68 @@ async fn a_follower_behind_a_pruned_range_skips_it_once_and_loses_nothing_the_ex
     assert_eq!(v.votes.len(), 2);
     // What the skipped events were about is in the app's state.
     assert_eq!(dao.app.proposal(id).await.unwrap().header.for_, 30);
+}
+
+/// Behind a load balancer whose backends are at different rounds, a round may answer 404 on
+/// one backend while another already served a later last round. Within the rounds every algod
+/// keeps (1,000), that is never pruning: the follower retries, and delivers the round's events
+/// once a backend has it, with no gap.
+#[tokio::test]
+async fn a_404_within_the_retention_is_a_lagging_backend_retried_not_skipped() {
+    let dn = Devnet::start();
+    let dao = form(&dn, true).await;
+    let (_, created) = dao
+        .app
+        .propose_deploy(&dao.members[0], &emergency_deploy())
+        .await
+        .unwrap();
+    // The backend the follower reaches answers 404 for the rounds it needs.
+    dn.switch(r#"{"prune": 4}"#).await;
+    for _ in 0..6 {
+        dn.post("/devnet/block", "").await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Follower::new(
+        App::new(dao.app.node.clone(), dao.app.app_id),
+        FollowOptions {
+            watermark_file: dir.path().join("wm.json"),
+            start_after: dao.before,
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(400),
+            },
+            verify: true,
+        },
+    )
+    .unwrap();
+    let status = f.status_handle();
+    // The formation's events come first (the follower starts before the app was created).
+    let task = tokio::spawn(async move {
+        loop {
+            let e = f.next().await.unwrap();
+            if matches!(e.event, AppEvent::ProposalCreated { .. }) {
+                return (e, f);
+            }
+        }
+    });
+    // Wait until the follower has met the 404 (it retries, and says so).
+    let retrying = async {
+        loop {
+            if matches!(*status.lock().unwrap(), Status::Retrying { .. }) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), retrying)
+        .await
+        .expect("the follower never retried the round");
+    // The backend catches up: every round is served again.
+    dn.switch(r#"{"prune": null}"#).await;
+    let (e, f) = tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("the follower did not resume")
+        .unwrap();
+    assert_eq!(e.round, created.round);
+    assert!(f.gaps().is_empty(), "skipped {:?}", f.gaps());
 }

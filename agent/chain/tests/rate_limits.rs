@@ -159,3 +159,30 @@ async fn a_transaction_whose_send_and_confirmation_polls_are_rate_limited_is_see
     dn.switch(r#"{"fail": null}"#).await;
     assert!(node.last_round().await.unwrap() > before);
 }
+
+/// The send and the suggested parameters go through the agent's own client, which sees
+/// `Retry-After`: a 403 with one is a rate limit to wait out (an abuse shield's), not a refused
+/// token. (Through algonaut, which drops headers, the first 403 failed the send.)
+#[tokio::test]
+async fn a_send_refused_with_403_and_retry_after_waits_and_goes_through() {
+    let dn = Devnet::start();
+    let node = dn.node();
+    let payer = dn.account(1);
+    let receiver = dn.account(2).address();
+    let (_, before) = dn.requests().await;
+    // The parameters and the send are refused in turn (every second request).
+    dn.switch(r#"{"fail": {"status": 403, "every": 2, "retry_after": 1}}"#)
+        .await;
+    let txid = tokio::time::timeout(Duration::from_secs(60), node.pay(&payer, &receiver, 1_000))
+        .await
+        .unwrap()
+        .expect("a 403 with Retry-After is waited out");
+    assert_eq!(txid.len(), 52);
+    assert!(dn.switches().await["refused"].as_u64().unwrap() >= 2);
+    dn.switch(r#"{"fail": null}"#).await;
+    let (_, after) = dn.requests().await;
+    let grew =
+        |route: &str| after[route].as_u64().unwrap_or(0) - before[route].as_u64().unwrap_or(0);
+    assert!(grew("POST /v2/transactions") >= 1, "{after}");
+    assert!(grew("GET /v2/transactions/params") >= 1, "{after}");
+}

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use dao_core::config::{parse, Network, Role, SwitchMode};
+use dao_core::config::{parse, Network, RequestRate, Role, SwitchMode};
 use std::path::Path;
 use std::time::Duration;
 
@@ -344,6 +344,29 @@ build_timeout = "0s"
             "{want} not in {p:#?}"
         );
     }
+}
+
+#[test]
+fn the_request_budget_is_optional_and_must_let_the_agent_follow() {
+    assert_eq!(parse(MINIMAL).unwrap().chain.max_requests_per_second, None);
+    let with = |v: &str| {
+        MINIMAL.replace(
+            "[chain]\n",
+            &format!("[chain]\nmax_requests_per_second = {v}\n"),
+        )
+    };
+    let rate = |v: &str| parse(&with(v)).unwrap().chain.max_requests_per_second;
+    assert_eq!(rate("2"), Some(RequestRate(2.0)));
+    assert_eq!(rate("0.75"), Some(RequestRate(0.75)));
+    for bad in ["0", "0.2", "-1", "nan", "inf"] {
+        let p = problems(&with(bad));
+        assert!(
+            p.iter()
+                .any(|l| l.contains("chain.max_requests_per_second") && l.contains("at least 0.5")),
+            "{bad}: {p:?}"
+        );
+    }
+    assert!(!problems(&with("\"fast\"")).is_empty());
 }
 
 #[test]

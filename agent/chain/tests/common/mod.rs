@@ -94,6 +94,14 @@ impl Devnet {
         serde_json::from_str(r.split_once("\r\n\r\n").unwrap().1).unwrap()
     }
 
+    /// The API requests the devnet served, per route (GET /devnet/requests): `(total, routes)`.
+    pub async fn requests(&self) -> (u64, serde_json::Value) {
+        let r = http_request(&self.addr(), "GET", "/devnet/requests", &self.token, "").await;
+        let v: serde_json::Value =
+            serde_json::from_str(r.split_once("\r\n\r\n").unwrap().1).unwrap();
+        (v["total"].as_u64().unwrap(), v["routes"].clone())
+    }
+
     /// Moves block time forward by `seconds` (one empty block).
     pub async fn advance(&self, seconds: u64) {
         let r = self

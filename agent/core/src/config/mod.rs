@@ -96,7 +96,22 @@ pub struct Chain {
     /// The highest fee, µAlgo, the agent pays for one transaction when the node asks more
     /// than the minimum under congestion (docs/operations.md, "Fees").
     pub max_fee: u64,
+    /// At most this many requests per second to algod, from every role of the agent together
+    /// (docs/operations.md, "Capacity"); None: no budget.
+    pub max_requests_per_second: Option<RequestRate>,
 }
+
+/// A request rate, per second: finite and positive (so equality is that of the number).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RequestRate(pub f64);
+
+impl Eq for RequestRate {}
+
+/// The smallest `chain.max_requests_per_second`. Following costs 2 requests per block at the
+/// chain's tip and 1 per block while catching up (the logs alone): with MainNet's blocks of
+/// about 2.8 s, below 1/2.8 ≈ 0.36 requests per second an agent can only fall further behind,
+/// until the node prunes what it has not read. 0.5 leaves it room to catch up.
+pub const MIN_REQUEST_RATE: f64 = 0.5;
 
 /// `chain.max_fee` when unset: ten times the minimum fee.
 pub const DEFAULT_MAX_FEE: u64 = 10_000;
@@ -320,6 +335,21 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                 format!("{max_fee} µAlgo is below the protocol's minimum fee of 1000: no transaction could be sent"),
             );
         }
+        let max_requests_per_second = match c.max_requests_per_second {
+            Some(r) if r.is_finite() && r >= MIN_REQUEST_RATE => Some(RequestRate(r)),
+            Some(r) => {
+                p.add(
+                    "chain.max_requests_per_second",
+                    format!(
+                        "{r} is not a rate the agent can follow a chain with: give at least \
+                         {MIN_REQUEST_RATE} (following alone takes up to 2 requests per block), \
+                         or leave it out for no budget"
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
         Some(Chain {
             algod_url: url?,
             algod_token_file: token,
@@ -327,6 +357,7 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
             network: network?,
             allowed_program_hashes: hashes,
             max_fee,
+            max_requests_per_second,
         })
     });
 

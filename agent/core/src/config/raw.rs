@@ -29,6 +29,7 @@ pub struct RawChain {
     pub network: Option<String>,
     pub allowed_program_hashes: Option<Vec<Value>>,
     pub max_fee: Option<u64>,
+    pub max_requests_per_second: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

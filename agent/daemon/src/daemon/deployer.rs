@@ -207,6 +207,8 @@ impl Deployer {
             s.rollback = rb;
             s.last = last;
         }
+        // The survey's floor survives a restart (daemon/survey/cache.rs).
+        let survey_cache = Cache::persisted(setup.dir.join("survey.json"));
         let d = Deployer {
             setup,
             edges,
@@ -215,7 +217,7 @@ impl Deployer {
             shared,
             activation: Mutex::new(()),
             passing: Mutex::new(()),
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(survey_cache),
             _instance: instance,
         };
         d.scan_journal();

@@ -131,6 +131,10 @@ pub async fn run_with(
         Node::with_token_file(&cfg.chain.algod_url, cfg.chain.algod_token_file.as_deref())
             .map_err(|e| Fatal::Other(e.to_string()))?;
     node.max_fee = Some(cfg.chain.max_fee);
+    // Before the roles get their clones: one budget for all of them.
+    if let Some(rate) = cfg.chain.max_requests_per_second {
+        node.limit_requests(rate.0);
+    }
     let fetches = roles.contains(&Role::Executor) || roles.contains(&Role::Validator);
     let expected: Vec<&str> = match (&cfg.source, fetches) {
         (Some(s), true) => s.allowed_remotes.iter().map(String::as_str).collect(),

@@ -5,16 +5,23 @@
 //! the rules engine (tally, thresholds, state) before it counts as approved, and the host's
 //! standing (the last proposal it applied, the commit it runs) comes from the app's reports, so
 //! a host whose journal was lost still never goes back (no downgrade).
+//!
+//! Its cost is flat in the DAO's history ([`Cache`]: a persisted floor below which every
+//! proposal is final for this host; members' vote boxes read by key, not by listing every box;
+//! past rules from the parameters proposals already seen).
 
 use crate::executor::verify::Lineage;
 use crate::executor::Approved;
 use dao_chain::decode::{ProposalPayload, ReportStatus};
 use dao_chain::verify::RulesKnowledge;
 use dao_chain::{App, ChainError};
+use dao_core::address::Address;
 use dao_core::diff_hash::DiffHash;
 use dao_core::rules::ProposalState;
 use git2::Oid;
-use std::collections::{BTreeMap, BTreeSet};
+
+mod cache;
+pub use cache::Cache;
 
 /// One proposal the host has to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,19 +69,6 @@ impl Survey {
     }
 }
 
-/// What a survey learned that can never change, so the next survey need not read it again: a
-/// proposal's payload is fixed at creation and a host's report is final (its amendment is
-/// written by this agent, and does not change the report).
-#[derive(Debug, Default)]
-pub struct Cache {
-    /// Proposals that are not deploys targeting this host.
-    elsewhere: BTreeSet<u64>,
-    /// Parameters proposals seen: while there are none, the rules never changed.
-    parameters: BTreeSet<u64>,
-    /// Reported deploy proposals targeting this host: the report's status and the change.
-    reported: BTreeMap<u64, (ReportStatus, Approved)>,
-}
-
 fn approved_of(
     id: u64,
     base: &[u8; 20],
@@ -89,14 +83,17 @@ fn approved_of(
     })
 }
 
-/// Reads every proposal not in `cache` and this host's reports. Fails only when algod does (try
-/// again later); a malformed or unverifiable proposal is listed in `unverified` and otherwise
-/// ignored.
+/// Reads every proposal from `cache`'s floor on that it does not hold, and this host's reports.
+/// Fails only when algod does (try again later); a malformed or unverifiable proposal is listed
+/// in `unverified` and otherwise ignored (and holds the floor).
 pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, ChainError> {
     let last = app.node.last_round().await?;
     let now = app.node.block_timestamp(last).await?;
     let global = app.global().await?;
+    cache.bind(app.app_id, host, global.proposal_count);
     let mut rules: Option<RulesKnowledge> = None;
+    // Listed once per survey, and only when some proposal needs verifying.
+    let mut members: Option<Vec<Address>> = None;
     let mut s = Survey {
         now,
         ..Survey::default()
@@ -110,10 +107,14 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
             s.approved.push(approved.clone());
         }
     };
+    let floor = cache.floor();
+    for (id, (status, approved)) in cache.reported.range(..floor) {
+        note_report(&mut s, *id, *status, approved);
+    }
     // Whether some earlier proposal could not be read (and might be a parameters proposal).
     let mut unclassified = false;
-    for id in 1..=global.proposal_count {
-        if cache.elsewhere.contains(&id) {
+    for id in floor..=global.proposal_count {
+        if cache.elsewhere.contains(&id) || cache.settled.contains(&id) {
             continue;
         }
         if let Some((status, approved)) = cache.reported.get(&id) {
@@ -141,10 +142,12 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
         } = &p.payload
         else {
             cache.elsewhere.insert(id);
+            cache.mark();
             continue;
         };
         if !targets.includes(host) {
             cache.elsewhere.insert(id);
+            cache.mark();
             continue;
         }
         let Some(approved) = approved_of(id, base, head, diff_hash) else {
@@ -156,6 +159,7 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
         if let Some(r) = report {
             note_report(&mut s, id, r.status, &approved);
             cache.reported.insert(id, (r.status, approved));
+            cache.mark();
             continue;
         }
         let knowledge = match &rules {
@@ -167,9 +171,20 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
                 candidates: vec![global.rules],
                 complete: true,
             }),
-            None => rules.insert(app.rules_knowledge().await?),
+            None => rules.insert(
+                app.rules_knowledge_of(
+                    global.rules,
+                    cache.parameters.iter().copied(),
+                    unclassified,
+                )
+                .await?,
+            ),
         };
-        let verified = match app.verify_proposal(id, knowledge, now).await {
+        let voters = match &members {
+            Some(m) => m,
+            None => members.insert(app.member_addresses().await?),
+        };
+        let verified = match app.verify_proposal_among(id, knowledge, now, voters).await {
             Ok(v) => v,
             Err(dao_chain::verify::VerifyError::Read { source, .. })
                 if !matches!(source, ChainError::Decode(_) | ChainError::NotFound { .. }) =>
@@ -193,8 +208,15 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
                 s.approved.push(approved);
             }
             ProposalState::Expired => s.actions.push(Action::Expired(approved)),
+            // Neither can ever be queued: final for this host.
+            ProposalState::Defeated | ProposalState::Canceled => {
+                cache.settled.insert(id);
+                cache.mark();
+            }
             _ => {}
         }
     }
+    cache.advance(global.proposal_count);
+    cache.save();
     Ok(s)
 }

@@ -108,6 +108,19 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let Value::Object(d) = &v["drift"] {
+        outln!(
+            "drift       DRIFT: runs {}, approved {} ({}); policy {}{}",
+            opt(&d["running"]),
+            opt(&d["approved"]),
+            opt(&d["approved_by"]),
+            opt(&d["policy"]),
+            match &d["refused"] {
+                Value::String(r) => format!("; not reactivated: {r}"),
+                _ => String::new(),
+            }
+        );
+    }
     if let Value::Object(c) = &v["current"] {
         outln!(
             "now         proposal {}: {} {}",

@@ -34,6 +34,8 @@ pub struct Shared {
     /// The deployment built and waiting for the validators' attestation quorum.
     pub awaiting_attestations: Option<AwaitingAttestations>,
     pub rollback: Option<OperatorRollback>,
+    /// The host runs a system the agent did not activate (daemon/drift.rs).
+    pub drift: Option<super::drift::Drift>,
     /// Proposals targeting this host that do not verify: never acted on.
     pub unverified: Vec<(u64, String)>,
     pub chain_time: u64,
@@ -158,7 +160,11 @@ pub struct Deployer {
     pub passing: Mutex<()>,
     cache: Mutex<Cache>,
     _instance: Box<dyn InstanceLock>,
+    /// Told of each new drift (the on_outcome hook with `drift`).
+    pub on_drift: Option<DriftSink>,
 }
+
+pub type DriftSink = Box<dyn Fn(&super::drift::Drift) + Send + Sync>;
 
 impl Deployer {
     /// Takes the state directory (one agent per state directory), checks that the key is the
@@ -217,6 +223,7 @@ impl Deployer {
             passing: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
             _instance: instance,
+            on_drift: None,
         };
         d.scan_journal();
         d.log_self_upgrade();
@@ -314,6 +321,10 @@ impl Deployer {
         // agent that the last deployment brought.
         if let Some(planned) = self.self_upgrade_due(&records) {
             return Pass::SelfUpgrade(planned);
+        }
+        if !self.stopping() {
+            let _guard = self.activation.lock().unwrap_or_else(|p| p.into_inner());
+            self.check_drift(&records);
         }
         if self.paused() {
             return Pass::Idle {

@@ -8,6 +8,7 @@
 pub mod chain;
 pub mod credentials;
 pub mod deployer;
+pub mod drift;
 pub mod files;
 pub mod following;
 pub mod health;
@@ -198,6 +199,7 @@ pub async fn run_with(
         });
         let edges = setup.edges();
         let hooks = hooks(&cfg, &setup, &edges);
+        let drift_hooks = hooks.clone();
         let observer =
             crate::observe::observer(observer, metrics.clone(), hooks, edges.clock.now_ms());
         let chain = Arc::new(chain::ChainEdge {
@@ -214,10 +216,14 @@ pub async fn run_with(
             .await
             .map_err(|e| Fatal::Other(format!("the executor's start failed: {e}")))?
         };
-        let d = Arc::new(start.map_err(|e| match e {
+        let mut d = start.map_err(|e| match e {
             StartError::Setup(why) => Fatal::Config(why),
             StartError::Other(why) => Fatal::Other(why),
-        })?);
+        })?;
+        if let Some(h) = drift_hooks {
+            d.on_drift = Some(Box::new(move |drift| h.fire_drift(drift)));
+        }
+        let d = Arc::new(d);
         if let Some(m) = &metrics {
             m.executor(Arc::clone(&d));
         }

@@ -56,6 +56,7 @@ impl Deployer {
             "unverified": s.unverified,
             "chain_time": s.chain_time,
             "dependencies": s.dependencies,
+            "drift": s.drift,
             "generation": self.edges.system.current().ok().flatten(),
         })
     }

@@ -130,6 +130,8 @@ EVENTS = [
     ("RewardClaimed", [("id", "uint64"), ("validator", "address"), ("amount", "uint64"), ("hosts", "uint64")]),
     ("Rebalanced", [("id", "uint64"), ("commit", "byte[20]"), ("table_hash", "byte[32]")]),
     ("PointWeightsChanged", [("code", "uint64"), ("comment", "uint64"), ("text", "uint64")]),
+    ("Heartbeat", [("host_id", "uint64"), ("toplevel_sha256", "byte[32]"), ("generation", "uint64"),
+                   ("last_proposal", "uint64"), ("drift", "bool"), ("at", "uint64")]),
 ]
 
 PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
@@ -244,6 +246,14 @@ METHODS = [
      "Propose new contributor point weights (kind 9).", False),
     ("get_point_weights", [], ("(uint64,uint64,uint64)", "", "PointWeights"), True, [],
      "The contributor point weights in force (half points per line: code, comment, text).", False),
+    ("heartbeat", [PAY, ("uint64", "host_id", ""),
+                   ("byte[32]", "toplevel_sha256", "sha256 of the toplevel store path the host runs"),
+                   ("uint64", "generation", "system profile generation"),
+                   ("uint64", "last_proposal", "the last proposal the host reported on (0: none)"),
+                   ("bool", "drift", "the host runs a system its agent did not activate")],
+     ("void", ""), False, ["Heartbeat"],
+     "The host's registered agent: record what the host runs, at most once per heartbeat interval "
+     "(docs/heartbeats.md).", False),
 ]
 
 GLOBAL_KEYS = {
@@ -274,6 +284,8 @@ BOX_MAPS = {
     "closure_counts": ("c", "(uint64,uint64,byte[32])", "AVMUint64", "built attestations per (proposal, host, closure)"),
     "validations": ("g", "(uint64,uint64)", "ValidationSummary", "summary per (proposal, host)"),
     "reward_claims": ("k", "(uint64,address)", "RewardClaim", "one per (proposal, validator)"),
+    "heartbeats": ("H", "uint64", "AVMBytes", "a host's last heartbeat: toplevel_sha256, generation, "
+                   "last_proposal, drift, at (64 bytes)"),
 }
 
 

@@ -230,3 +230,67 @@ async fn reactivate_switches_back_to_the_approved_generation_and_refuses_when_it
     assert_eq!(running(&f), hand);
     assert_eq!(s["drift"]["running"], hand.as_str());
 }
+
+fn sha(path: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(path.as_bytes()).into()
+}
+
+/// Waits for a heartbeat on chain that `pred` accepts.
+async fn heartbeat_until(
+    f: &Fixture,
+    what: &str,
+    pred: impl Fn(&dao_chain::decode::Heartbeat) -> bool,
+) -> dao_chain::decode::Heartbeat {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        call(f, "Resume").await.unwrap();
+        if let Some(h) = f.app.last_heartbeat(support::HOST).await.unwrap() {
+            if pred(&h) {
+                return h;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen; status {}\nagent log:\n{}",
+            status(f).await,
+            f.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_go_at_start_then_once_per_interval_and_carry_the_drift() {
+    let f = Fixture::new(0).await;
+    let _agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    // The first one at start: the host runs generation 1, has reported nothing, has no drift.
+    let first = heartbeat_until(&f, "the first heartbeat", |_| true).await;
+    let gen1 = std::fs::read_link(f.profile().with_file_name("system-1-link")).unwrap();
+    assert_eq!(first.toplevel_sha256, sha(gen1.to_str().unwrap()));
+    assert_eq!(
+        (first.generation, first.last_proposal, first.drift),
+        (1, 0, false)
+    );
+    let s = pass_until(&f, "the heartbeat in status", |s| {
+        s["heartbeat"]["last_at"] == first.at
+    })
+    .await;
+    assert_eq!(s["heartbeat"]["next_at"], first.at + 86_400, "{s}");
+
+    let (id, _applied, hand) = deployed_then_hand_built(&f).await;
+    switch_by_hand(&f, &hand);
+    pass_until(&f, "drift in status", |s| s["drift"].is_object()).await;
+    // Not before the interval, in chain time: the box still holds the first heartbeat.
+    assert_eq!(
+        f.app.last_heartbeat(support::HOST).await.unwrap(),
+        Some(first)
+    );
+    f.dn.advance(86_400);
+    let next = heartbeat_until(&f, "the next heartbeat", |h| h.at > first.at).await;
+    assert_eq!(next.toplevel_sha256, sha(&hand));
+    assert_eq!((next.last_proposal, next.drift), (id, true));
+    assert!(next.at >= first.at + 86_400);
+    assert!(f.log().contains("heartbeat sent"));
+}

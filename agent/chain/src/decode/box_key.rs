@@ -27,6 +27,8 @@ pub enum BoxKey {
     Validation(u64, u64),
     /// `k`: a validator's claimed reward for a proposal.
     Claim(u64, Address),
+    /// `H`: a host's last heartbeat.
+    Heartbeat(u64),
 }
 
 fn push_u64(n: &mut Vec<u8>, v: u64) {
@@ -77,6 +79,10 @@ impl BoxKey {
                 n.push(b'q');
                 push_u64(&mut n, *id);
             }
+            BoxKey::Heartbeat(h) => {
+                n.push(b'H');
+                push_u64(&mut n, *h);
+            }
             BoxKey::Attestation(id, h, a) => {
                 n.push(b'a');
                 push_u64(&mut n, *id);
@@ -107,7 +113,7 @@ impl BoxKey {
         let need = match prefix {
             b'm' | b'V' => 32,
             b'w' | b'v' | b'k' => 40,
-            b'p' | b'h' | b'q' => 8,
+            b'p' | b'h' | b'q' | b'H' => 8,
             b'r' | b'b' | b'g' => 16,
             b'a' | b'c' => 48,
             other => return Err(err(what(), Problem::UnknownPrefix(other))),
@@ -125,6 +131,7 @@ impl BoxKey {
             b'p' => BoxKey::Proposal(be(rest)),
             b'h' => BoxKey::Host(be(rest)),
             b'q' => BoxKey::AttestPolicy(be(rest)),
+            b'H' => BoxKey::Heartbeat(be(rest)),
             b'v' => BoxKey::Vote(be(rest), addr(&rest[8..])),
             b'k' => BoxKey::Claim(be(rest), addr(&rest[8..])),
             b'r' => BoxKey::Report(be(rest), be(&rest[8..])),
@@ -152,6 +159,7 @@ impl fmt::Display for BoxKey {
             BoxKey::ClosureCount(id, h, c) => write!(f, "box c[{id}, {h}, {}]", hex::encode(c)),
             BoxKey::Validation(id, h) => write!(f, "box g[{id}, {h}]"),
             BoxKey::Claim(id, a) => write!(f, "box k[{id}, {a}]"),
+            BoxKey::Heartbeat(h) => write!(f, "box H[{h}]"),
         }
     }
 }

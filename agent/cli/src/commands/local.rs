@@ -121,6 +121,17 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
+    if let Value::Object(h) = &v["heartbeat"] {
+        outln!(
+            "heartbeat   last at {} (chain time), next from {}{}",
+            opt(&h["last_at"]),
+            opt(&h["next_at"]),
+            match &h["problem"] {
+                Value::String(p) => format!("; FAILING: {p}"),
+                _ => String::new(),
+            }
+        );
+    }
     if let Value::Object(c) = &v["current"] {
         outln!(
             "now         proposal {}: {} {}",

@@ -36,6 +36,8 @@ pub struct Shared {
     pub rollback: Option<OperatorRollback>,
     /// The host runs a system the agent did not activate (daemon/drift.rs).
     pub drift: Option<super::drift::Drift>,
+    /// The last heartbeat on chain and the next one due (daemon/heartbeat.rs).
+    pub heartbeat: super::heartbeat::HeartbeatStatus,
     /// Proposals targeting this host that do not verify: never acted on.
     pub unverified: Vec<(u64, String)>,
     pub chain_time: u64,
@@ -162,6 +164,8 @@ pub struct Deployer {
     _instance: Box<dyn InstanceLock>,
     /// Told of each new drift (the on_outcome hook with `drift`).
     pub on_drift: Option<DriftSink>,
+    /// Where heartbeats go (None: none are sent, as in dao-sim).
+    pub heartbeats: Option<Arc<dyn super::heartbeat::Heartbeats>>,
 }
 
 pub type DriftSink = Box<dyn Fn(&super::drift::Drift) + Send + Sync>;
@@ -224,6 +228,7 @@ impl Deployer {
             cache: Mutex::new(Cache::default()),
             _instance: instance,
             on_drift: None,
+            heartbeats: None,
         };
         d.scan_journal();
         d.log_self_upgrade();
@@ -327,6 +332,7 @@ impl Deployer {
             self.check_drift(&records);
         }
         if self.paused() {
+            self.maybe_heartbeat(None, &records);
             return Pass::Idle {
                 next_eta: None,
                 now: 0,
@@ -376,6 +382,7 @@ impl Deployer {
             warn!(proposal = id, "not acting on proposal {id}: {why}");
         }
         let Some(action) = s.actions.iter().find(|a| open(a.approved())) else {
+            self.maybe_heartbeat(Some(s.now), &records);
             return Pass::Idle {
                 next_eta: s.next_eta,
                 now: s.now,

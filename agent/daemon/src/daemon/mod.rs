@@ -12,6 +12,7 @@ pub mod drift;
 pub mod files;
 pub mod following;
 pub mod health;
+pub mod heartbeat;
 pub mod logging;
 pub mod network;
 pub mod notify;
@@ -207,6 +208,7 @@ pub async fn run_with(
             signer: signer(&cfg)?,
             runtime: tokio::runtime::Handle::current(),
         });
+        let heartbeats: Arc<dyn heartbeat::Heartbeats> = chain.clone();
         let start = {
             let setup = Arc::clone(&setup);
             let shared = Arc::clone(&shared);
@@ -220,6 +222,7 @@ pub async fn run_with(
             StartError::Setup(why) => Fatal::Config(why),
             StartError::Other(why) => Fatal::Other(why),
         })?;
+        d.heartbeats = Some(heartbeats);
         if let Some(h) = drift_hooks {
             d.on_drift = Some(Box::new(move |drift| h.fire_drift(drift)));
         }

@@ -57,6 +57,7 @@ impl Deployer {
             "chain_time": s.chain_time,
             "dependencies": s.dependencies,
             "drift": s.drift,
+            "heartbeat": s.heartbeat,
             "generation": self.edges.system.current().ok().flatten(),
         })
     }

@@ -44,8 +44,10 @@ RULES = [
     ("grace_period", "after eta + grace_period a queued proposal has expired (1 s .. 10 years)"),
     ("min_proposer_weight", "weight needed to propose (always at least 1; <= 10^12)"),
     ("vote_cap_ppm", "per-member voting power cap of the total weight at creation, ppm (0 = none)"),
+    ("proposal_bond", "microAlgos paid with each proposal (0 = no bond; <= 10^12)"),
+    ("heartbeat_interval", "least seconds between two heartbeats of one host (3600 .. 2592000)"),
 ]
-RULES_T = "(" + ",".join(["uint64"] * 10) + ")"
+RULES_T = "(" + ",".join(["uint64"] * len(RULES)) + ")"
 PROPOSAL_FIELDS = [
     ("proposer", "address"), ("kind", "uint64"), ("state", "uint64"), ("created", "uint64"),
     ("start", "uint64"), ("end", "uint64"), ("member_seq", "uint64"), ("total", "uint64"),

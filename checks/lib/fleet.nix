@@ -167,6 +167,8 @@ let
     grace_period = 86400
     min_proposer_weight = 1
     vote_cap_ppm = 0
+    proposal_bond = 0
+    heartbeat_interval = 86400
   '';
 
   # What the test script knows of the fleet (checks/lib/fleet.py reads it).

@@ -101,7 +101,7 @@ EVENT_SIGS = {e["name"]: f"{e['name']}({','.join(a['type'] for a in e['args'])})
 EVENTS = {n: _arc28_selector(sig) for n, sig in EVENT_SIGS.items()}
 EVENT_TYPES = {e["name"]: abi.ABIType.from_string("(" + ",".join(a["type"] for a in e["args"]) + ")")
                for e in SPEC["events"]}
-RULES_T = abi.ABIType.from_string("(" + ",".join(["uint64"] * 10) + ")")
+RULES_T = abi.ABIType.from_string("(" + ",".join(["uint64"] * 12) + ")")
 RULE_NAMES = [f["name"] for f in SPEC["structs"]["Rules"]]
 
 
@@ -126,7 +126,8 @@ def enc(t, v):
 def rules(**kw):
     r = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm=100_000,
              emergency_period=50, emergency_support_ppm=666_666, timelock=50, grace_period=1000,
-             min_proposer_weight=1, vote_cap_ppm=0)
+             min_proposer_weight=1, vote_cap_ppm=0,
+             proposal_bond=0, heartbeat_interval=86_400)
     r.update(kw)
     return [r[n] for n in RULE_NAMES]
 
@@ -440,7 +441,7 @@ class Gov:
         return self._propose(sender, "propose_hosts", [host_id, a, url], 42 + 2 + len(url), **kw)
 
     def propose_parameters(self, sender, rules_list, url="u", **kw):
-        return self._propose(sender, "propose_parameters", [rules_list, url], 82 + 2 + len(url), **kw)
+        return self._propose(sender, "propose_parameters", [rules_list, url], 98 + 2 + len(url), **kw)
 
     def propose_treasury(self, sender, receiver, amount, url="u", **kw):
         a = receiver.addr if isinstance(receiver, Account) else receiver

@@ -86,7 +86,7 @@ def test_propose_hosts_oversized_host_id(dao, dacc):
 def test_propose_parameters_short_rules(dao, dacc):
     g = dao
     from conftest import RULES_T, rules
-    args = [selector("propose_parameters"), enc(RULES_T, rules())[:72], enc("string", "u")]
+    args = [selector("propose_parameters"), enc(RULES_T, rules())[:80], enc("string", "u")]
     g.reject(g.call, dacc.alice, "propose_parameters", raw_args=args, pay=200_000,
              boxes=[g.k_prop(1), g.k_member(dacc.alice)], code="bad_encoding")
 

@@ -52,7 +52,8 @@ RETURN_PREFIX = bytes.fromhex("151f7c75")
 
 DEFAULT_RULES = dict(voting_delay=0, voting_period=100, support_ppm=500_000, quorum_ppm=0,
                      emergency_period=50, emergency_support_ppm=666_667, timelock=100,
-                     grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0)
+                     grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0,
+                     proposal_bond=0, heartbeat_interval=86_400)
 
 
 def box_cost(key_len, value_len):

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 R = dict(voting_delay=0, voting_period=100, support_ppm=500000, quorum_ppm=0, emergency_period=50,
-         emergency_support_ppm=666667, timelock=100, grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0)
+         emergency_support_ppm=666667, timelock=100, grace_period=1000, min_proposer_weight=1, vote_cap_ppm=0,
+         proposal_bond=0, heartbeat_interval=86_400)
 
 
 def rules(**kw):

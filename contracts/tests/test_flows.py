@@ -7,7 +7,8 @@ from harness import (MAX_HOSTS, MAX_URL, DERIVED, RULE_NAMES, SPEC, ZERO, Gov, b
 
 RULES = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm=200_000,
              emergency_period=40, emergency_support_ppm=666_667, timelock=50, grace_period=30,
-             min_proposer_weight=1, vote_cap_ppm=0)
+             min_proposer_weight=1, vote_cap_ppm=0,
+             proposal_bond=0, heartbeat_interval=86_400)
 T0 = 1_000_000
 EVENTS = {}
 for e in SPEC["events"]:
@@ -173,7 +174,7 @@ def test_costs_of_the_largest_inputs():
                        ("propose_treasury", ("alice", "bob", 2**64 - 1))):
         getattr(g, kind)(*args, url=url, pay=box_cost(9, 176 + 42 + 2 + MAX_URL))
     g.propose_hosts("alice", 2**64 - 1, "agent1", url=url, pay=box_cost(9, 176 + 42 + 2 + MAX_URL))
-    g.propose_parameters("alice", RULES, url=url, pay=box_cost(9, 176 + 82 + 2 + MAX_URL))
+    g.propose_parameters("alice", RULES, url=url, pay=box_cost(9, 176 + 98 + 2 + MAX_URL))
     # a long member history: the vote reads two entries whatever the history length
     for w in range(1, 40):
         g.set_member("bob", w)

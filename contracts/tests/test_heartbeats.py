@@ -47,3 +47,13 @@ def test_only_the_hosts_agent_may_heartbeat_and_the_box_is_paid():
     expect_error(g, "host_not_registered", heartbeat, g, "agent1", 3)
     expect_error(g, "unknown_proposal", heartbeat, g, "agent1", 1, last_proposal=1)
     expect_error(g, "mbr_not_paid", heartbeat, g, "agent1", 1, pay=box_cost(9, 64) - 1)
+
+
+def test_the_interval_is_the_rules_heartbeat_interval():
+    g = Gov(rules={"heartbeat_interval": 3600})
+    g.set_host(1, g.account("agent1"))
+    heartbeat(g, "agent1", 1)
+    g.now += 3599
+    expect_error(g, "heartbeat_too_early", heartbeat, g, "agent1", 1, pay=0)
+    g.now += 1
+    heartbeat(g, "agent1", 1, pay=0)

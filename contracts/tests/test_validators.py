@@ -8,7 +8,8 @@ from test_flows import events
 
 RULES = dict(voting_delay=10, voting_period=100, support_ppm=500_000, quorum_ppm=200_000,
              emergency_period=40, emergency_support_ppm=666_667, timelock=50, grace_period=30,
-             min_proposer_weight=1, vote_cap_ppm=0)
+             min_proposer_weight=1, vote_cap_ppm=0,
+             proposal_bond=0, heartbeat_interval=86_400)
 T0 = 1_000_000
 X = b"\x58" * 32          # the closure the honest validators build
 Y = b"\x59" * 32          # a different one

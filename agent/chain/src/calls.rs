@@ -3,8 +3,8 @@
 
 use crate::decode::{
     decode_heartbeat, deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array,
-    BoxKey, Heartbeat, ReportStatus, Targets, VoteChoice, HEARTBEAT_LEN, MAX_HOSTS, MAX_URL,
-    PROPOSAL_HEADER,
+    parameters_payload_len, BoxKey, Heartbeat, ReportStatus, Targets, VoteChoice, HEARTBEAT_LEN,
+    MAX_HOSTS, MAX_URL, PROPOSAL_HEADER,
 };
 use crate::errors::ChainError;
 use crate::keys::Signer;
@@ -133,11 +133,12 @@ impl App {
         url: &str,
     ) -> Result<(u64, Confirmed), ChainError> {
         let args = vec![
-            method("propose_parameters(pay,(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string)uint64"),
+            method("propose_parameters(pay,(uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string)uint64"),
             encode_rules(rules),
             App::url_arg(url)?,
         ];
-        self.propose_with(signer, args, 84 + url.len(), false).await
+        self.propose_with(signer, args, parameters_payload_len(url.len()), false)
+            .await
     }
 
     /// `propose_treasury`: pay `amount` µAlgo to `receiver` when executed.

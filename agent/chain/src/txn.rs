@@ -351,7 +351,7 @@ impl Node {
         let params = self.params().await?;
         let pages = approval.len().max(clear.len()).saturating_sub(1) / 2048;
         let args = vec![
-            method("create((uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string,byte[20])void"),
+            method("create((uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64,uint64),string,byte[20])void"),
             encode_rules(rules),
             encode_arc4_bytes(repo.as_bytes()).map_err(build_err)?,
             genesis.to_vec(),

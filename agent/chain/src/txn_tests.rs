@@ -41,6 +41,12 @@ fn box_costs_match_the_contract_table() {
     );
     // membership payload with u bytes: 94,100 + 400·u
     assert_eq!(box_cost(9, PROPOSAL_HEADER + 44), 94_100);
-    // parameters: 110,100 + 400·u
-    assert_eq!(box_cost(9, PROPOSAL_HEADER + 84), 110_100);
+    // parameters: 116,500 + 400·u
+    assert_eq!(
+        box_cost(
+            9,
+            PROPOSAL_HEADER + crate::decode::parameters_payload_len(0)
+        ),
+        116_500
+    );
 }

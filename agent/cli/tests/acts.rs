@@ -264,6 +264,16 @@ fn parameters_treasury_and_deposits_are_proposed_checked_and_executed() {
                 Some(1),
                 "would_freeze_proposer",
             ),
+            (
+                &[p, "--set", "heartbeat_interval=60", "--url", URL],
+                Some(1),
+                "heartbeat_interval: must be 3600 s (an hour) to 2592000 s (30 days), got 60",
+            ),
+            (
+                &[p, "--set", "proposal_bond=1000000000001", "--url", URL],
+                Some(1),
+                "proposal_bond: must be 0 (no bond) to 1000000000000 microAlgos",
+            ),
         ],
     );
     let rules = ctl.ok(&["rules"], None);
@@ -271,9 +281,13 @@ fn parameters_treasury_and_deposits_are_proposed_checked_and_executed() {
     assert_eq!(rules["members"], 3, "{rules}");
     assert_eq!(rules["liveness"]["live"], true, "{rules}");
     assert_eq!(rules["rules"]["timelock"], 10, "{rules}");
+    assert_eq!(rules["rules"]["heartbeat_interval"], 86_400, "{rules}");
+    assert_eq!(rules["rules"]["proposal_bond"], 0, "{rules}");
     let text = String::from_utf8_lossy(&ctl.run(&["rules"], None).stdout).into_owned();
     assert!(
-        text.contains("timelock floor") && text.contains("live:"),
+        text.contains("timelock floor")
+            && text.contains("live:")
+            && text.contains(&format!("{:<22} {:>14}", "heartbeat_interval", 86_400)),
         "{text}"
     );
     let out = ctl.run(

@@ -301,6 +301,9 @@ fn the_vectors_cover_every_error_code_and_state() {
         "bad_members",
         "rebalance_lowers_weight",
         "timelock_below_floor",
+        "bond_too_large",
+        "bond_unsupported",
+        "heartbeat_interval_out_of_range",
         "would_freeze_vote",
         "would_freeze_proposer",
     ] {

@@ -171,9 +171,11 @@ pub fn encode_payload(p: &ProposalPayload) -> Vec<u8> {
                 r.grace_period,
                 r.min_proposer_weight,
                 r.vote_cap_ppm,
+                r.proposal_bond,
+                r.heartbeat_interval,
             ];
             (
-                "(uint64[10],string)",
+                "(uint64[12],string)",
                 vec![
                     AbiValue::Array(words.iter().map(|w| AbiValue::from(*w)).collect()),
                     AbiValue::String(description_url.clone()),

@@ -8,7 +8,7 @@
 //!   the limit. So our limit is 65,534 and the error names the field: "ARC-4 string: 65535 is
 //!   longer than the limit 65534". No call can reach it: the app's own limits are far lower
 //!   (a URL of 256 bytes, 16 hosts, 8 weights) and a transaction's arguments total 2 KiB;
-//! - static values (`bool`, the 80-byte rules of ten `uint64`): one byte or big-endian words, where
+//! - static values (`bool`, the 96-byte rules of twelve `uint64`): one byte or big-endian words, where
 //!   algonaut would add an error path that cannot be taken;
 //! - all decoding of box and global bytes (see the top of `wire.rs` for the evidence).
 

@@ -29,8 +29,8 @@ pub use proposal::{
 };
 pub use rules::{
     decode_point_weights, decode_rules, decode_valid_rules, deploy_payload_len,
-    encode_point_weights, encode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_REPO, MAX_URL,
-    PROPOSAL_HEADER, REPORT_LEN,
+    encode_point_weights, encode_rules, parameters_payload_len, MAX_HOSTS, MAX_REBALANCE, MAX_REPO,
+    MAX_URL, PROPOSAL_HEADER, REPORT_LEN, RULES_LEN,
 };
 pub(crate) use wire::{err, exact, Reader};
 pub use wire::{DecodeError, Problem};

@@ -4,6 +4,7 @@
 use super::box_key::BoxKey;
 use super::rules::{
     decode_point_weights, decode_rules, MAX_HOSTS, MAX_REBALANCE, MAX_URL, PROPOSAL_HEADER,
+    RULES_LEN,
 };
 use super::wire::{err, DecodeError, Problem, Reader};
 use dao_core::address::Address;
@@ -356,9 +357,10 @@ pub fn decode_payload(kind: Kind, payload: &[u8]) -> Result<ProposalPayload, Pro
             })
         }
         Kind::Parameters => {
-            let rules = decode_rules(r.take(80, 82)?)?;
-            let off = r.u16(82)?;
-            let description_url = url_tail(payload, off, 82)?;
+            const HEAD: usize = RULES_LEN + 2;
+            let rules = decode_rules(r.take(RULES_LEN, HEAD)?)?;
+            let off = r.u16(HEAD)?;
+            let description_url = url_tail(payload, off, HEAD)?;
             Ok(ProposalPayload::Parameters {
                 rules,
                 description_url,

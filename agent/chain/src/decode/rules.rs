@@ -1,4 +1,4 @@
-//! The 80-byte `Rules` struct and the app's size limits (the dynamic ARC-4 encoders are in
+//! The 96-byte `Rules` struct and the app's size limits (the dynamic ARC-4 encoders are in
 //! `arc4.rs`).
 
 use super::wire::{be, exact, Problem};
@@ -15,13 +15,15 @@ pub const MAX_HOSTS: usize = 16;
 pub const MAX_REBALANCE: usize = 8;
 /// Size of the fixed proposal header.
 pub const PROPOSAL_HEADER: usize = 176;
+/// Size of the `Rules` struct: twelve uint64.
+pub const RULES_LEN: usize = 96;
 /// Size of a `Report`.
 pub const REPORT_LEN: usize = 88;
 
-/// Decodes the 80-byte `Rules` struct: ten big-endian uint64 in the order of the rules table.
+/// Decodes the 96-byte `Rules` struct: twelve big-endian uint64 in the order of the rules table.
 /// Validity (`Rules::problems`) is not checked here; [`decode_valid_rules`] does both.
 pub fn decode_rules(bytes: &[u8]) -> Result<Rules, Problem> {
-    exact(bytes, 80)?;
+    exact(bytes, RULES_LEN)?;
     let f = |i: usize| be(&bytes[i * 8..]);
     Ok(Rules {
         voting_delay: f(0),
@@ -34,6 +36,8 @@ pub fn decode_rules(bytes: &[u8]) -> Result<Rules, Problem> {
         grace_period: f(7),
         min_proposer_weight: f(8),
         vote_cap_ppm: f(9),
+        proposal_bond: f(10),
+        heartbeat_interval: f(11),
     })
 }
 
@@ -85,10 +89,18 @@ pub fn encode_rules(r: &Rules) -> Vec<u8> {
         r.grace_period,
         r.min_proposer_weight,
         r.vote_cap_ppm,
+        r.proposal_bond,
+        r.heartbeat_interval,
     ]
     .iter()
     .flat_map(|v| v.to_be_bytes())
     .collect()
+}
+
+/// The parameters payload the app stores for a description URL of `url` bytes: the rules, the
+/// URL's offset and the URL with its length prefix.
+pub fn parameters_payload_len(url: usize) -> usize {
+    RULES_LEN + 2 + 2 + url
 }
 
 /// The deploy payload the app stores for these arguments (its length decides the box cost).

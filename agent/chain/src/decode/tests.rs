@@ -328,7 +328,7 @@ fn other_payloads_decode_strictly() {
     ));
     // parameters
     let mut p = encode_rules(&Rules::default());
-    p.extend(82u16.to_be_bytes());
+    p.extend(98u16.to_be_bytes());
     p.extend(tail("r"));
     let mut v = header(4, 0);
     v.extend(&p);

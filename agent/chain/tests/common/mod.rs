@@ -180,6 +180,8 @@ pub fn test_rules() -> Rules {
         grace_period: 3600,
         min_proposer_weight: 1,
         vote_cap_ppm: 0,
+        proposal_bond: 0,
+        heartbeat_interval: dao_core::rules::HEARTBEAT_DEFAULT,
     }
 }
 

@@ -101,7 +101,7 @@ fn rules(a: &FormArgs) -> anyhow::Result<Rules> {
         .with_context(|| format!("cannot read the rules file {}", path.display()))?;
     let rules: Rules = toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not a rules file (all ten rules, docs/governance-rules.md)",
+            "{} is not a rules file (the rules of docs/governance-rules.md; proposal_bond and heartbeat_interval may be left out)",
             path.display()
         )
     })?;

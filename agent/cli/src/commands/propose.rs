@@ -11,6 +11,7 @@ use crate::cli::{
 };
 use crate::out::outln;
 use anyhow::{bail, Context};
+use dao_chain::decode::parameters_payload_len;
 use dao_chain::txn::Confirmed;
 use dao_core::address::Address;
 use dao_core::rules::{check_live, Rules, MAX_TOTAL_WEIGHT};
@@ -202,7 +203,7 @@ pub fn parameters(a: &ProposeParametersArgs) -> anyhow::Result<ExitCode> {
                 e.code()
             )
         })?;
-        preflight::proposer(&app, &signer, 84 + a.common.url.len()).await?;
+        preflight::proposer(&app, &signer, parameters_payload_len(a.common.url.len())).await?;
         let (id, c) = app
             .propose_parameters(&signer, &after, &a.common.url)
             .await?;

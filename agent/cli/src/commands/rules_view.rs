@@ -45,7 +45,7 @@ pub fn run(a: &ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_text(r: &Rules, total: u64, members: u64, live: &Value) {
-    let rows: [(&str, u64, &str); 10] = [
+    let rows: [(&str, u64, &str); 12] = [
         ("voting_delay", r.voting_delay, "s"),
         ("voting_period", r.voting_period, "s"),
         ("support_ppm", r.support_ppm, "ppm"),
@@ -59,6 +59,16 @@ fn print_text(r: &Rules, total: u64, members: u64, live: &Value) {
             "vote_cap_ppm",
             r.vote_cap_ppm,
             "ppm of the total weight (0 = no cap)",
+        ),
+        (
+            "proposal_bond",
+            r.proposal_bond,
+            "microAlgos paid with each proposal (0 = no bond)",
+        ),
+        (
+            "heartbeat_interval",
+            r.heartbeat_interval,
+            "s: the least time between two heartbeats of one host",
         ),
     ];
     for (name, value, unit) in rows {

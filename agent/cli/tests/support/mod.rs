@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 pub const RULES: &str =
     "voting_delay = 0\nvoting_period = 100\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
 emergency_period = 50\nemergency_support_ppm = 666667\ntimelock = 10\ngrace_period = 1000\n\
-min_proposer_weight = 1\nvote_cap_ppm = 0\n";
+min_proposer_weight = 1\nvote_cap_ppm = 0\nproposal_bond = 0\nheartbeat_interval = 86400\n";
 
 /// dao-agentctl pointed at one DAO (its repo-spec file) on a devnet.
 pub struct Ctl<'a> {

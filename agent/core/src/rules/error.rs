@@ -46,6 +46,12 @@ pub enum RuleError {
         "timelock {timelock} s is below the floor of {floor} s: rules must leave a window to react"
     )]
     TimelockBelowFloor { timelock: u64, floor: u64 },
+    #[error("proposal_bond {bond} microAlgos is above the largest bond, {max}")]
+    BondTooLarge { bond: u64, max: u64 },
+    #[error("proposal_bond {bond} microAlgos: this version of the app takes no bond yet, set 0")]
+    BondUnsupported { bond: u64 },
+    #[error("heartbeat_interval {interval} s is outside {min} s (an hour) to {max} s (30 days)")]
+    HeartbeatIntervalOutOfRange { interval: u64, min: u64, max: u64 },
     #[error("this would freeze the DAO: {0}")]
     WouldFreezeVote(String),
     #[error("this would freeze the DAO: {0}")]
@@ -81,6 +87,9 @@ impl RuleError {
             RuleError::BadMembers(_) => "bad_members",
             RuleError::RebalanceLowersWeight { .. } => "rebalance_lowers_weight",
             RuleError::TimelockBelowFloor { .. } => "timelock_below_floor",
+            RuleError::BondTooLarge { .. } => "bond_too_large",
+            RuleError::BondUnsupported { .. } => "bond_unsupported",
+            RuleError::HeartbeatIntervalOutOfRange { .. } => "heartbeat_interval_out_of_range",
             RuleError::NoMembers => "no_members",
             RuleError::ProposalsExist => "proposals_exist",
             RuleError::WouldFreezeVote(_) => "would_freeze_vote",

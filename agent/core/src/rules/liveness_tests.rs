@@ -3,7 +3,7 @@
 //! issue 21. A deliberately broken check is shown to fail the same property.
 
 use super::*;
-use crate::rules::params::{PPM, TIMELOCK_FLOOR};
+use crate::rules::params::{HEARTBEAT_DEFAULT, PPM, TIMELOCK_FLOOR};
 use crate::rules::{Choice, Governance, Kind, Payload, ProposalState, Rules};
 
 /// The seeded sequence every run checks (dao_testkit's xorshift64*).
@@ -36,6 +36,8 @@ fn random_rules(r: &mut Rng) -> Rules {
             _ => r.below(40),
         },
         vote_cap_ppm: ppm(r),
+        proposal_bond: 0,
+        heartbeat_interval: HEARTBEAT_DEFAULT,
     }
 }
 

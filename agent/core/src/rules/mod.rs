@@ -13,6 +13,9 @@ mod tally;
 pub use error::RuleError;
 pub use liveness::{check_live, guaranteed_for, guaranteed_heaviest};
 pub use model::{Choice, Governance, Kind, Payload, Proposal};
-pub use params::{Rules, RulesProblem, MAX_DURATION, MAX_TOTAL_WEIGHT, PPM, TIMELOCK_FLOOR};
+pub use params::{
+    Rules, RulesProblem, HEARTBEAT_DEFAULT, HEARTBEAT_MAX, HEARTBEAT_MIN, MAX_BOND, MAX_DURATION,
+    MAX_TOTAL_WEIGHT, PPM, TIMELOCK_FLOOR,
+};
 pub use state::{ProposalState, Stored};
 pub use tally::{cap_weight, decide, passes, quorum_votes, support_passes, Outcome, Tally};

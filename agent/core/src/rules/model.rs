@@ -3,7 +3,9 @@
 
 use super::error::RuleError;
 use super::liveness::check_live;
-use super::params::{Rules, MAX_TOTAL_WEIGHT, TIMELOCK_FLOOR};
+use super::params::{
+    Rules, HEARTBEAT_MAX, HEARTBEAT_MIN, MAX_BOND, MAX_TOTAL_WEIGHT, TIMELOCK_FLOOR,
+};
 use super::state::{ProposalState, Stored};
 use super::tally::{cap_weight, decide, quorum_votes, Outcome, Tally};
 use serde::{Deserialize, Serialize};
@@ -505,12 +507,34 @@ fn check_rules(rules: &Rules) -> Result<(), RuleError> {
     if problems.is_empty() {
         return Ok(());
     }
-    // The app checks every other rule before the floor, with its own code for the floor.
-    if problems[0].field == "timelock" && rules.timelock < TIMELOCK_FLOOR {
-        return Err(RuleError::TimelockBelowFloor {
-            timelock: rules.timelock,
-            floor: TIMELOCK_FLOOR,
-        });
+    // The app checks the rules in field order and stops at the first that fails; the timelock
+    // floor and the last two fields have codes of their own there.
+    match problems[0].field {
+        "timelock" if rules.timelock < TIMELOCK_FLOOR => {
+            return Err(RuleError::TimelockBelowFloor {
+                timelock: rules.timelock,
+                floor: TIMELOCK_FLOOR,
+            })
+        }
+        "proposal_bond" if rules.proposal_bond > MAX_BOND => {
+            return Err(RuleError::BondTooLarge {
+                bond: rules.proposal_bond,
+                max: MAX_BOND,
+            })
+        }
+        "proposal_bond" => {
+            return Err(RuleError::BondUnsupported {
+                bond: rules.proposal_bond,
+            })
+        }
+        "heartbeat_interval" => {
+            return Err(RuleError::HeartbeatIntervalOutOfRange {
+                interval: rules.heartbeat_interval,
+                min: HEARTBEAT_MIN,
+                max: HEARTBEAT_MAX,
+            })
+        }
+        _ => {}
     }
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     Err(RuleError::InvalidRules(text.join("; ")))

@@ -224,3 +224,54 @@ fn a_rebalance_executes_whole_or_not_at_all() {
         (45, 5, 110, seq + 2)
     );
 }
+
+#[test]
+fn the_bond_and_heartbeat_rules_refuse_with_the_apps_codes_in_its_order() {
+    let g = dao(&[("a", 10)]);
+    let code = |rules: Rules| {
+        let mut g = g.clone();
+        g.propose("a", Kind::Parameters, Payload::Parameters(rules), 0)
+            .unwrap_err()
+            .code()
+    };
+    let r = g.rules;
+    let huge = MAX_BOND + 1;
+    assert_eq!(
+        code(Rules {
+            proposal_bond: huge,
+            ..r
+        }),
+        "bond_too_large"
+    );
+    assert_eq!(
+        code(Rules {
+            proposal_bond: 1,
+            ..r
+        }),
+        "bond_unsupported"
+    );
+    let hb = |heartbeat_interval| Rules {
+        heartbeat_interval,
+        ..r
+    };
+    assert_eq!(
+        code(hb(HEARTBEAT_MIN - 1)),
+        "heartbeat_interval_out_of_range"
+    );
+    assert_eq!(
+        code(hb(HEARTBEAT_MAX + 1)),
+        "heartbeat_interval_out_of_range"
+    );
+    // The app stops at the first field that fails, in the order of the rules table.
+    let both = Rules {
+        proposal_bond: huge,
+        heartbeat_interval: 0,
+        ..r
+    };
+    assert_eq!(code(both), "bond_too_large");
+    let cap_first = Rules {
+        vote_cap_ppm: crate::rules::PPM + 1,
+        ..both
+    };
+    assert_eq!(code(cap_first), "invalid_rules");
+}

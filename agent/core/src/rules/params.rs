@@ -19,6 +19,26 @@ pub const MAX_DURATION: u64 = 10 * 365 * 24 * 3600;
 /// the timelock. docs/governance-rules.md, "Reaction window".
 pub const TIMELOCK_FLOOR: u64 = 10;
 
+/// The largest `proposal_bond`, in microAlgos (a million Algos; the app's MAX_BOND): far above
+/// any sensible price for a proposal, and small enough that sums of bonds never near 2⁶⁴.
+pub const MAX_BOND: u64 = 1_000_000_000_000;
+
+/// The least `heartbeat_interval`, in seconds: a host may not fill the chain with liveness
+/// reports more often than hourly (the app's HEARTBEAT_MIN).
+pub const HEARTBEAT_MIN: u64 = 3600;
+
+/// The largest `heartbeat_interval`, in seconds (30 days, the app's HEARTBEAT_MAX): a host that
+/// went silent is noticed within a month.
+pub const HEARTBEAT_MAX: u64 = 30 * 24 * 3600;
+
+/// The usual `heartbeat_interval`: one heartbeat a day. Rules written before the field existed
+/// (forming specs, proposals' TOML) get it when they leave it out.
+pub const HEARTBEAT_DEFAULT: u64 = 24 * 3600;
+
+fn heartbeat_default() -> u64 {
+    HEARTBEAT_DEFAULT
+}
+
 /// The rules of a DAO. Durations are seconds; ratios are parts per million.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +54,12 @@ pub struct Rules {
     pub min_proposer_weight: u64,
     /// 0 means no cap.
     pub vote_cap_ppm: u64,
+    /// MicroAlgos paid with each proposal; 0 means no bond. Left out of a spec, 0.
+    #[serde(default)]
+    pub proposal_bond: u64,
+    /// The least time, in seconds, between two heartbeats of one host. Left out of a spec, a day.
+    #[serde(default = "heartbeat_default")]
+    pub heartbeat_interval: u64,
 }
 
 impl Default for Rules {
@@ -51,6 +77,8 @@ impl Default for Rules {
             grace_period: 7 * 24 * 3600,
             min_proposer_weight: 1,
             vote_cap_ppm: 0,
+            proposal_bond: 0,
+            heartbeat_interval: HEARTBEAT_DEFAULT,
         }
     }
 }
@@ -154,6 +182,31 @@ impl Rules {
                 self.vote_cap_ppm
             ),
         );
+        check(
+            self.proposal_bond <= MAX_BOND,
+            "proposal_bond",
+            format!(
+                "must be 0 (no bond) to {MAX_BOND} microAlgos, got {}",
+                self.proposal_bond
+            ),
+        );
+        // The app of this version cannot collect or return a bond yet, so it refuses any.
+        check(
+            self.proposal_bond == 0 || self.proposal_bond > MAX_BOND,
+            "proposal_bond",
+            format!(
+                "{} microAlgos: this version of the app takes no bond yet, set 0",
+                self.proposal_bond
+            ),
+        );
+        check(
+            (HEARTBEAT_MIN..=HEARTBEAT_MAX).contains(&self.heartbeat_interval),
+            "heartbeat_interval",
+            format!(
+                "must be {HEARTBEAT_MIN} s (an hour) to {HEARTBEAT_MAX} s (30 days), got {}",
+                self.heartbeat_interval
+            ),
+        );
         out
     }
 }
@@ -180,6 +233,8 @@ mod tests {
             grace_period: 0,
             min_proposer_weight: MAX_TOTAL_WEIGHT + 1,
             vote_cap_ppm: PPM + 1,
+            proposal_bond: MAX_BOND + 1,
+            heartbeat_interval: HEARTBEAT_MIN - 1,
         };
         let fields: Vec<_> = r.problems().iter().map(|p| p.field).collect();
         assert_eq!(
@@ -194,7 +249,9 @@ mod tests {
                 "timelock",
                 "grace_period",
                 "min_proposer_weight",
-                "vote_cap_ppm"
+                "vote_cap_ppm",
+                "proposal_bond",
+                "heartbeat_interval"
             ]
         );
     }
@@ -212,6 +269,55 @@ mod tests {
             assert_eq!(p[0].field, "timelock");
             assert!(p[0].message.contains("below the floor"), "{}", p[0]);
         }
+    }
+
+    #[test]
+    fn the_heartbeat_interval_is_an_hour_to_thirty_days() {
+        let at = |heartbeat_interval| Rules {
+            heartbeat_interval,
+            ..Rules::default()
+        };
+        for ok in [HEARTBEAT_MIN, HEARTBEAT_DEFAULT, HEARTBEAT_MAX] {
+            assert_eq!(at(ok).problems(), vec![], "{ok}");
+        }
+        for bad in [0, HEARTBEAT_MIN - 1, HEARTBEAT_MAX + 1, u64::MAX] {
+            let p = at(bad).problems();
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].field, "heartbeat_interval");
+        }
+    }
+
+    #[test]
+    fn a_bond_is_bounded_and_not_yet_taken() {
+        let at = |proposal_bond| Rules {
+            proposal_bond,
+            ..Rules::default()
+        };
+        assert_eq!(at(0).problems(), vec![]);
+        for bad in [1, MAX_BOND, MAX_BOND + 1, u64::MAX] {
+            let p = at(bad).problems();
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert_eq!(p[0].field, "proposal_bond");
+            assert_eq!(
+                p[0].message.contains("no bond yet"),
+                bad <= MAX_BOND,
+                "{}",
+                p[0]
+            );
+        }
+    }
+
+    #[test]
+    fn specs_without_the_new_fields_get_no_bond_and_a_daily_heartbeat() {
+        let mut v = serde_json::to_value(Rules::default()).unwrap();
+        let m = v.as_object_mut().unwrap();
+        m.remove("proposal_bond");
+        m.remove("heartbeat_interval");
+        let r: Rules = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            (r.proposal_bond, r.heartbeat_interval),
+            (0, HEARTBEAT_DEFAULT)
+        );
     }
 
     #[test]

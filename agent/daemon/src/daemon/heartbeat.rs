@@ -11,9 +11,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-/// The interval until the rules carry their own (docs/heartbeats.md, "Interval").
-pub const INTERVAL_S: u64 = 86_400;
-
 /// What one heartbeat says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Beat {
@@ -166,7 +163,15 @@ impl Heartbeats for ChainEdge {
                 .last_heartbeat(host)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok((now, last.map(|h| h.at), INTERVAL_S))
+            // The rules in force: the app checks the same value.
+            let interval = self
+                .app
+                .global()
+                .await
+                .map_err(|e| e.to_string())?
+                .rules
+                .heartbeat_interval;
+            Ok((now, last.map(|h| h.at), interval))
         })
     }
 

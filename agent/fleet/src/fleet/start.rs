@@ -326,7 +326,8 @@ impl Parts {
              timelock the app allows (10 s).\n\
              voting_delay = 0\nvoting_period = 600\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
              emergency_period = 300\nemergency_support_ppm = 666667\ntimelock = 10\n\
-             grace_period = 86400\nmin_proposer_weight = 1\nvote_cap_ppm = 0\n";
+             grace_period = 86400\nmin_proposer_weight = 1\nvote_cap_ppm = 0\n\
+             proposal_bond = 0\nheartbeat_interval = 86400\n";
         std::fs::write(self.repo.work.join("rules.toml"), rules)?;
         let mut args: Vec<String> = vec![
             "form".into(),

@@ -134,6 +134,8 @@ EVENTS = [
     ("PointWeightsChanged", [("code", "uint64"), ("comment", "uint64"), ("text", "uint64")]),
     ("BondRefunded", [("id", "uint64"), ("proposer", "address"), ("amount", "uint64")]),
     ("BondKept", [("id", "uint64"), ("amount", "uint64")]),
+    ("Heartbeat", [("host_id", "uint64"), ("toplevel_sha256", "byte[32]"), ("generation", "uint64"),
+                   ("last_proposal", "uint64"), ("drift", "bool"), ("at", "uint64")]),
 ]
 
 PAY = ("pay", "mbr_payment", "payment to the app account covering the minimum-balance increase of the boxes this call creates")
@@ -254,6 +256,14 @@ METHODS = [
      "quorum reached, or was canceled before voting started (fee: 2 x min, pooled; the proposer among the "
      "accounts). Bonds of proposals that failed their quorum or were canceled while voting stay with the "
      "treasury (finalize / cancel settle them, logging BondKept; both reference the \"d\" box).", False),
+    ("heartbeat", [PAY, ("uint64", "host_id", ""),
+                   ("byte[32]", "toplevel_sha256", "sha256 of the toplevel store path the host runs"),
+                   ("uint64", "generation", "system profile generation"),
+                   ("uint64", "last_proposal", "the last proposal the host reported on (0: none)"),
+                   ("bool", "drift", "the host runs a system its agent did not activate")],
+     ("void", ""), False, ["Heartbeat"],
+     "The host's registered agent: record what the host runs, at most once per heartbeat interval "
+     "(docs/heartbeats.md).", False),
 ]
 
 GLOBAL_KEYS = {
@@ -285,6 +295,8 @@ BOX_MAPS = {
     "closure_counts": ("c", "(uint64,uint64,byte[32])", "AVMUint64", "built attestations per (proposal, host, closure)"),
     "validations": ("g", "(uint64,uint64)", "ValidationSummary", "summary per (proposal, host)"),
     "reward_claims": ("k", "(uint64,address)", "RewardClaim", "one per (proposal, validator)"),
+    "heartbeats": ("H", "uint64", "AVMBytes", "a host's last heartbeat: toplevel_sha256, generation, "
+                   "last_proposal, drift, at (64 bytes)"),
 }
 
 

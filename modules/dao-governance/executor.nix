@@ -218,6 +218,23 @@ in
                     module refuses it, since the unit's sandbox would block the switch.
                   '';
                 };
+                drift = mkOption {
+                  type = types.enum [
+                    "report"
+                    "reactivate"
+                  ];
+                  default = "report";
+                  description = ''
+                    What the executor does when the host runs a system it did not activate
+                    (someone ran `nixos-rebuild switch` by hand): `report` shows it in
+                    `dao-agentctl status`, the `dao_agent_drift` metric, the on_outcome hook
+                    (`drift`) and the next heartbeat on chain, and leaves the host as it is.
+                    `reactivate` also switches back to the approved generation through the
+                    deployment's own profile, switch, health check and revert; when that
+                    generation was deleted or garbage-collected it refuses
+                    (`approved_generation_gone`) and reports. See docs/heartbeats.md.
+                  '';
+                };
                 fetch_timeout = duration "5m" "How long fetching the approved commits from one remote may take.";
                 dry_build_timeout = duration "30m" "How long the dry build (evaluation) may take.";
                 build_timeout = duration "2h" "How long building the toplevel may take.";

@@ -2,8 +2,9 @@
 //! hosts' reports, each with its box references and box payment (docs/contract.md).
 
 use crate::decode::{
-    deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array, parameters_payload_len,
-    BoxKey, ReportStatus, Targets, VoteChoice, BOND_LEN, MAX_HOSTS, MAX_URL, PROPOSAL_HEADER,
+    decode_heartbeat, deploy_payload_len, encode_arc4_bytes, encode_rules, encode_u64_array,
+    parameters_payload_len, BoxKey, Heartbeat, ReportStatus, Targets, VoteChoice, BOND_LEN,
+    HEARTBEAT_LEN, MAX_HOSTS, MAX_URL, PROPOSAL_HEADER,
 };
 use crate::errors::ChainError;
 use crate::keys::Signer;
@@ -305,5 +306,41 @@ impl App {
         ];
         self.call_method(signer, args, &boxes, Some(box_cost(17, 88)), None)
             .await
+    }
+
+    /// `heartbeat`: the host's agent records what the host runs (docs/heartbeats.md). The first
+    /// heartbeat of a host pays for its `H` box; later ones replace it and pay nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn heartbeat(
+        &self,
+        signer: &Signer,
+        host_id: u64,
+        toplevel_sha256: [u8; 32],
+        generation: u64,
+        last_proposal: u64,
+        drift: bool,
+        first: bool,
+    ) -> Result<Confirmed, ChainError> {
+        let boxes = [BoxKey::Host(host_id), BoxKey::Heartbeat(host_id)];
+        let args = vec![
+            method("heartbeat(pay,uint64,byte[32],uint64,uint64,bool)void"),
+            host_id.to_be_bytes().to_vec(),
+            toplevel_sha256.to_vec(),
+            generation.to_be_bytes().to_vec(),
+            last_proposal.to_be_bytes().to_vec(),
+            vec![if drift { 0x80 } else { 0 }],
+        ];
+        let pay = if first { box_cost(9, HEARTBEAT_LEN) } else { 0 };
+        self.call_method(signer, args, &boxes, Some(pay), None)
+            .await
+    }
+
+    /// A host's last heartbeat, None before its first.
+    pub async fn last_heartbeat(&self, host_id: u64) -> Result<Option<Heartbeat>, ChainError> {
+        let k = BoxKey::Heartbeat(host_id);
+        match self.read_box(&k).await? {
+            Some(v) => Ok(Some(decode_heartbeat(&k, &v)?)),
+            None => Ok(None),
+        }
     }
 }

@@ -48,6 +48,15 @@ pub enum AppEvent {
         generation: u64,
         logs_sha256: [u8; 32],
     },
+    /// A host's heartbeat (docs/heartbeats.md): what it runs, at chain time `at`.
+    Heartbeat {
+        host_id: u64,
+        toplevel_sha256: [u8; 32],
+        generation: u64,
+        last_proposal: u64,
+        drift: bool,
+        at: u64,
+    },
     MemberChanged {
         member: Address,
         weight: u64,
@@ -146,6 +155,7 @@ impl AppEvent {
             AppEvent::ProposalCanceled { .. } => "ProposalCanceled",
             AppEvent::ProposalExecuted { .. } => "ProposalExecuted",
             AppEvent::ExecutionReported { .. } => "ExecutionReported",
+            AppEvent::Heartbeat { .. } => "Heartbeat",
             AppEvent::MemberChanged { .. } => "MemberChanged",
             AppEvent::HostChanged { .. } => "HostChanged",
             AppEvent::Sealed { .. } => "Sealed",
@@ -204,6 +214,42 @@ const SIGNATURES: [(&str, usize); 18] = [
     ("BondKept(uint64,uint64)", 16),
 ];
 
+const HEARTBEAT: &str = "Heartbeat(uint64,byte[32],uint64,uint64,bool,uint64)";
+
+/// The `Heartbeat` event's arguments: host, toplevel, generation, last proposal, drift, at.
+fn decode_heartbeat(args: &[u8]) -> Result<AppEvent, LogError> {
+    let name = "Heartbeat";
+    let expected = 8 + 32 + 8 + 8 + 1 + 8;
+    if args.len() != expected {
+        return Err(LogError::Length {
+            name,
+            expected,
+            got: args.len(),
+        });
+    }
+    let drift = match args[56] {
+        0x00 => false,
+        0x80 => true,
+        byte => {
+            return Err(LogError::Field {
+                name,
+                problem: Problem::Bool {
+                    field: "drift",
+                    byte,
+                },
+            })
+        }
+    };
+    Ok(AppEvent::Heartbeat {
+        host_id: u64_at(args, 0),
+        toplevel_sha256: arr32(args, 8),
+        generation: u64_at(args, 40),
+        last_proposal: u64_at(args, 48),
+        drift,
+        at: u64_at(args, 57),
+    })
+}
+
 /// What a log line of the app is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Log {
@@ -258,6 +304,9 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
     let (sel, args) = log.split_at(4);
     if sel == RETURN_PREFIX {
         return Ok(Log::Return(args.to_vec()));
+    }
+    if sel == selector(HEARTBEAT) {
+        return decode_heartbeat(args).map(Log::Event);
     }
     let (index, (sig, len)) = SIGNATURES
         .iter()

@@ -120,7 +120,7 @@ pub enum Command {
     Fleet(FleetArgs),
     /// The lineage each host ran from the genesis commit, with every inconsistency named
     /// (exits 1 when there is one).
-    Audit(ListArgs),
+    Audit(AuditArgs),
     /// Show one proposal: everything stored, the tally re-computed locally, each host's report.
     Show {
         /// The proposal id.
@@ -340,6 +340,18 @@ pub struct ListArgs {
     /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Run on a host: also compare what it runs (--current-system) with its last report.
+    #[arg(long, value_name = "HOST_ID")]
+    pub host: Option<u64>,
+    /// The link to the running system that --host reads.
+    #[arg(long, value_name = "PATH", default_value = "/run/current-system")]
+    pub current_system: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

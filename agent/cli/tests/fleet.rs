@@ -138,3 +138,133 @@ fn fleet_shows_each_host_and_audit_names_a_change_off_the_lineage() {
         "{findings}"
     );
 }
+
+fn sha(path: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(path.as_bytes()).into()
+}
+
+/// Host 1 applies v1 and heartbeats it; then someone switches it by hand: its next heartbeat
+/// carries another toplevel and the drift flag, and `fleet --json` and `audit --json` (with and
+/// without `--host`) name it.
+#[test]
+fn fleet_and_audit_name_a_hand_made_switch_from_the_heartbeats() {
+    let dn = Devnet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = fleet(dir.path());
+    let genesis = git(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    let h2 = format!("2={}", dn.address(5));
+    let ctl = Ctl {
+        dn: &dn,
+        spec: form(&dn, dir.path(), &work, &["--host", &h2]),
+    };
+    std::fs::write(work.join("web.nix"), "{ services.nginx.enable = true; }\n").unwrap();
+    git(&work, &["commit", "-q", "-am", "nginx"]);
+    let v1 = git(&work, &["rev-parse", "HEAD"]).trim().to_owned();
+    let p1 = ctl.ok(
+        &[
+            "submit",
+            "--repo",
+            work.to_str().unwrap(),
+            "--base",
+            &genesis,
+            "--head",
+            &v1,
+            "--target",
+            "1",
+            "--description",
+            "https://git.example.org/fleet/pulls/1",
+        ],
+        Some(1),
+    )["id"]
+        .as_u64()
+        .unwrap();
+    let id = p1.to_string();
+    ctl.ok(&["vote", &id, "for"], Some(1));
+    ctl.ok(&["vote", &id, "for"], Some(2));
+    ctl.ok(&["finalize", &id], Some(3));
+    dn.advance(31);
+    let app = ctl.app();
+    let rt = support::runtime();
+    let agent1 = Signer::from_file(&dn.key_file(4)).unwrap();
+    let approved = "/nix/store/7qicprmwgpwn9fahha1hplsbk8hnq8wf-nixos-system-web-v1";
+    rt.block_on(app.report(
+        &agent1,
+        p1,
+        1,
+        ReportStatus::Applied,
+        sha(approved),
+        2,
+        [0; 32],
+    ))
+    .unwrap();
+    rt.block_on(app.heartbeat(&agent1, 1, sha(approved), 2, p1, false, true))
+        .unwrap();
+    let current = dir.path().join("current-system");
+    std::os::unix::fs::symlink(approved, &current).unwrap();
+    let on_host = [
+        "audit",
+        "--host",
+        "1",
+        "--current-system",
+        current.to_str().unwrap(),
+    ];
+
+    let rows = ctl.ok(&["fleet"], None);
+    let web = &rows[0];
+    assert_eq!(web["host_id"], 1, "{rows}");
+    assert_eq!(
+        web["heartbeat"]["toplevel_sha256"],
+        hex::encode(sha(approved))
+    );
+    assert_eq!(web["heartbeat"]["last_proposal"], p1);
+    assert_eq!(
+        (web["drift"].clone(), web["silent"].clone()),
+        (json!(false), json!(false))
+    );
+    assert_eq!(
+        rows[1]["silent"],
+        json!(true),
+        "host 2 never sent one: {rows}"
+    );
+    assert_eq!(ctl.ok(&["audit"], None)["findings"], json!([]));
+    assert_eq!(ctl.ok(&on_host, None)["findings"], json!([]));
+
+    // By hand: another system, seen by the agent (drift) and in the next heartbeat a day later.
+    let hand = "/nix/store/rc3ksw3grsm0na03lmx9m1gxnw4ps8ja-nixos-system-web-by-hand";
+    std::fs::remove_file(&current).unwrap();
+    std::os::unix::fs::symlink(hand, &current).unwrap();
+    let out = ctl.run(
+        &on_host
+            .iter()
+            .copied()
+            .chain(["--json"])
+            .collect::<Vec<_>>(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        a["findings"].to_string().contains(&format!("runs {hand}")),
+        "{a}"
+    );
+    dn.advance(86_400);
+    rt.block_on(app.heartbeat(&agent1, 1, sha(hand), 3, p1, true, false))
+        .unwrap();
+    let rows = ctl.ok(&["fleet"], None);
+    assert_eq!(rows[0]["drift"], json!(true), "{rows}");
+    assert_eq!(
+        rows[0]["heartbeat"]["toplevel_sha256"],
+        hex::encode(sha(hand))
+    );
+    let out = ctl.run(&["audit", "--json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = a["findings"].to_string();
+    assert!(findings.contains("changed without a report"), "{findings}");
+    assert!(findings.contains(&hex::encode(sha(hand))), "{findings}");
+    assert!(findings.contains("drift"), "{findings}");
+    // Two intervals later without a heartbeat: silent.
+    dn.advance(2 * 86_400 + 1);
+    assert_eq!(ctl.ok(&["fleet"], None)[0]["silent"], json!(true));
+}

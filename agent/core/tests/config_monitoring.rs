@@ -82,3 +82,33 @@ fn bad_metrics_and_hooks_are_each_named_by_their_key() {
     assert!(problems("[metrics]\nport = 0\n")[0].starts_with("metrics.port: 0 cannot be used"));
     assert!(problems("[metrics]\nlisten = \"x\"\n")[0].contains("unknown field `listen`"));
 }
+
+#[test]
+fn drift_reports_by_default_reads_run_current_system_and_names_a_bad_policy() {
+    use dao_core::config::{DriftPolicy, DEFAULT_CURRENT_SYSTEM};
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.executor.drift, DriftPolicy::Report);
+    assert_eq!(
+        c.executor.current_system,
+        std::path::PathBuf::from(DEFAULT_CURRENT_SYSTEM)
+    );
+    let c = parse(&format!(
+        "{MINIMAL}[executor]\ndrift = \"reactivate\"\ncurrent_system = \"/srv/host/current-system\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.executor.drift, DriftPolicy::Reactivate);
+    assert_eq!(
+        c.executor.current_system,
+        std::path::PathBuf::from("/srv/host/current-system")
+    );
+    let p = problems("[executor]\ndrift = \"revert\"\ncurrent_system = \"run/current-system\"\n");
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("executor.drift:") && m.contains("\"reactivate\"")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|m| m.starts_with("executor.current_system:")),
+        "{p:?}"
+    );
+}

@@ -3,7 +3,7 @@
 //! with the `mutants` feature; without it [`active`] is always false and nothing of this ships.
 
 /// The mutants, each re-introducing one finding of issue 13 or a hole issue 14 closes.
-pub const ALL: [(&str, &str); 9] = [
+pub const ALL: [(&str, &str); 10] = [
     (
         "expired_applied",
         "finding 1: expiry is re-checked only while no journal record exists",
@@ -36,6 +36,10 @@ pub const ALL: [(&str, &str); 9] = [
     (
         "upgrade_before_report",
         "issue 18: the executor hands over to a new agent before its outcome is reported",
+    ),
+    (
+        "drift_unseen",
+        "issue 15: the executor never compares what the host runs with what it activated",
     ),
     (
         "no_self_upgrade",

@@ -291,6 +291,8 @@ allowed_remotes = ["{remote}"]
 system_profile = "{profile}"
 # No systemd on this machine: switch-to-configuration runs as the agent's child.
 switch_mode = "direct"
+# This host's "/" is its sandbox: drift is read from its own run/current-system.
+current_system = "{root}/run/current-system"
 
 [executor.health]
 timeout = "{health}"

@@ -457,6 +457,22 @@ fn a_governed_fleet_applies_refuses_and_rolls_back_exactly_as_approved() {
         .map(|r| r["host_id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, BTreeSet::from([web, db]));
+    // Every host heartbeats from its start: what it runs, never silent, no drift, and its
+    // last outcome beside it.
+    for r in dumped.as_array().unwrap() {
+        let beat = &r["heartbeat"];
+        assert_eq!(
+            beat["toplevel_sha256"].as_str().map(str::len),
+            Some(64),
+            "{r}"
+        );
+        assert_eq!(
+            (r["silent"].clone(), r["drift"].clone()),
+            (serde_json::json!(false), serde_json::json!(false)),
+            "{r}"
+        );
+        assert!(r["last"]["status"].is_string(), "{r}");
+    }
     let dumped_audit: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dump.path().join("audit.json")).unwrap())
             .unwrap();

@@ -67,6 +67,24 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
                 logs_sha256.to_vec(),
             ],
         ),
+        AppEvent::Heartbeat {
+            host_id,
+            toplevel_sha256,
+            generation,
+            last_proposal,
+            drift,
+            at,
+        } => (
+            "Heartbeat(uint64,byte[32],uint64,uint64,bool,uint64)",
+            vec![
+                u(host_id),
+                toplevel_sha256.to_vec(),
+                u(generation),
+                u(last_proposal),
+                vec![if *drift { 0x80 } else { 0 }],
+                u(at),
+            ],
+        ),
         AppEvent::MemberChanged {
             member,
             weight,

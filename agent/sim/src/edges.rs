@@ -385,6 +385,10 @@ impl System for SimEdge {
         w.advance(wait);
         Ok(names)
     }
+
+    fn running(&self) -> io::Result<Option<PathBuf>> {
+        Ok(Some(self.0.world().active.clone()))
+    }
 }
 
 impl Health for SimEdge {

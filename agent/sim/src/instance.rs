@@ -40,6 +40,8 @@ pub fn setup(genesis: git2::Oid) -> Setup {
         checks: vec![Check::Command(vec![
             "/run/current-system/sw/bin/true".into()
         ])],
+        drift: dao_core::config::DriftPolicy::Report,
+        current_system: PathBuf::from("/run/current-system"),
         upgrade: None,
     }
 }
@@ -74,6 +76,7 @@ pub fn start_instance(sim: &Arc<Sim>) -> Result<Arc<Deployer>, String> {
             marker: PathBuf::from(crate::world::MARKER),
             id: sim.world().running_agent.clone(),
         }),
+        drift: sim.setup.drift,
         ..setup(sim.setup.genesis)
     });
     Deployer::start(setup, edges, chain, shared, None)

@@ -77,7 +77,11 @@ pub fn at_self_upgrade(w: &mut World, planned: &Planned) {
             ),
         );
     }
-    if w.upgrades.iter().any(|u| u.proposal == planned.proposal) {
+    let hand_switches = w.hand_made.len();
+    if w.upgrades
+        .iter()
+        .any(|u| u.proposal == planned.proposal && u.hand_switches == hand_switches)
+    {
         w.violation(
             "no_upgrade_loop",
             format!("a second self-upgrade for proposal {}", planned.proposal),

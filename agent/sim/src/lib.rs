@@ -3,6 +3,7 @@
 //! edges (clock, chain, git, Nix, activation, files), from a seed, and checks the invariants of
 //! docs/safety.md after every step. A failing seed replays exactly.
 
+pub mod drift;
 pub mod edges;
 pub mod hooks;
 pub mod instance;

@@ -37,7 +37,7 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
     let sim = Arc::new(Sim {
         world: Mutex::new(world),
         current: Mutex::new(None),
-        setup: Arc::new(setup(genesis)),
+        setup: Arc::new(crate::drift::with_policy(setup(genesis), seed)),
         on_step: crate::hooks::maybe_act,
     });
     let mut agent: Option<Arc<Deployer>> = None;
@@ -100,6 +100,7 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
             // The operator, the faults over, resumes (an unfinished rollback finishes first).
             let _ = d.resume(0);
         }
+        crate::drift::maybe_switch_by_hand(&mut sim.world());
         match catch_unwind(AssertUnwindSafe(|| d.pass())) {
             Ok(Pass::SelfUpgrade(planned)) => {
                 // The agent exits with status 75; its unit starts the new one 10 s later.
@@ -111,10 +112,12 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 agent = None;
                 drop(d);
                 let mut w = sim.world();
+                let hand_switches = w.hand_made.len();
                 w.upgrades.push(crate::world::Upgrade {
                     proposal: planned.proposal,
                     from: planned.from,
                     to: planned.to,
+                    hand_switches,
                 });
                 w.count("self_upgrade");
                 w.advance(10_000);
@@ -130,6 +133,7 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 // the schedule's end waits for the operator's resume (seed 8005331).
                 idle = matches!(pass, Pass::Idle { .. }) && !d.paused();
                 check_visible(&sim, &d, &pass);
+                crate::drift::after_pass(&sim, &d, &pass);
                 // An outcome was just reported (or a step done): the agent is replaced at this
                 // point, by the one the active system names.
                 if pass == Pass::Again && sim.world().replaced_after_outcome() {

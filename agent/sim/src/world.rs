@@ -171,6 +171,9 @@ pub struct Upgrade {
     pub proposal: u64,
     pub from: String,
     pub to: String,
+    /// How many hand-made switches had happened by then: after another one, reactivating the
+    /// approved system may hand over to its agent again.
+    pub hand_switches: usize,
 }
 
 /// A switch-to-configuration process that outlived the agent that started it.
@@ -248,6 +251,10 @@ pub struct World {
     /// Its own stream, so that the other faults of a seed stay what they were.
     pub replace_rng: ChaCha8Rng,
     pub upgrades: Vec<Upgrade>,
+    /// Someone's `nixos-rebuild switch` by hand, on a stream of its own (sim/src/drift.rs).
+    pub hand_rng: ChaCha8Rng,
+    /// The systems switched to by hand: never the agent's to report or to activate.
+    pub hand_made: Vec<PathBuf>,
 }
 
 impl World {
@@ -356,6 +363,8 @@ impl World {
             running_agent: GENESIS_AGENT.into(),
             replace_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5e1f_a9e7_0000_0019),
             upgrades: Vec::new(),
+            hand_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d21_f700_0000_0015),
+            hand_made: Vec::new(),
         }
     }
 

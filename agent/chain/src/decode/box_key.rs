@@ -29,6 +29,8 @@ pub enum BoxKey {
     Claim(u64, Address),
     /// `d`: the bond paid with a proposal and where it is now.
     Bond(u64),
+    /// `H`: a host's last heartbeat.
+    Heartbeat(u64),
 }
 
 fn push_u64(n: &mut Vec<u8>, v: u64) {
@@ -83,6 +85,10 @@ impl BoxKey {
                 n.push(b'd');
                 push_u64(&mut n, *id);
             }
+            BoxKey::Heartbeat(h) => {
+                n.push(b'H');
+                push_u64(&mut n, *h);
+            }
             BoxKey::Attestation(id, h, a) => {
                 n.push(b'a');
                 push_u64(&mut n, *id);
@@ -113,7 +119,7 @@ impl BoxKey {
         let need = match prefix {
             b'm' | b'V' => 32,
             b'w' | b'v' | b'k' => 40,
-            b'p' | b'h' | b'q' | b'd' => 8,
+            b'p' | b'h' | b'q' | b'd' | b'H' => 8,
             b'r' | b'b' | b'g' => 16,
             b'a' | b'c' => 48,
             other => return Err(err(what(), Problem::UnknownPrefix(other))),
@@ -132,6 +138,7 @@ impl BoxKey {
             b'h' => BoxKey::Host(be(rest)),
             b'q' => BoxKey::AttestPolicy(be(rest)),
             b'd' => BoxKey::Bond(be(rest)),
+            b'H' => BoxKey::Heartbeat(be(rest)),
             b'v' => BoxKey::Vote(be(rest), addr(&rest[8..])),
             b'k' => BoxKey::Claim(be(rest), addr(&rest[8..])),
             b'r' => BoxKey::Report(be(rest), be(&rest[8..])),
@@ -160,6 +167,7 @@ impl fmt::Display for BoxKey {
             BoxKey::ClosureCount(id, h, c) => write!(f, "box c[{id}, {h}, {}]", hex::encode(c)),
             BoxKey::Validation(id, h) => write!(f, "box g[{id}, {h}]"),
             BoxKey::Claim(id, a) => write!(f, "box k[{id}, {a}]"),
+            BoxKey::Heartbeat(h) => write!(f, "box H[{h}]"),
         }
     }
 }

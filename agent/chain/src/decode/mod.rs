@@ -10,6 +10,7 @@ mod bond;
 mod box_key;
 mod boxes;
 mod global;
+mod heartbeat;
 mod proposal;
 mod rules;
 mod wire;
@@ -23,6 +24,7 @@ pub use boxes::{
     Report, ReportStatus, VoteChoice, VoteRecord,
 };
 pub use global::{decode_global, GlobalState, GlobalValue};
+pub use heartbeat::{decode_heartbeat, Heartbeat, HEARTBEAT_LEN};
 pub use proposal::{
     decode_arc4_string, decode_payload, decode_proposal, ProposalBox, ProposalHeader,
     ProposalPayload, Targets,

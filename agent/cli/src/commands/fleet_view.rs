@@ -1,20 +1,23 @@
 //! `fleet` and `audit`: the fleet as the chain alone tells it (issue 15, first part). For each
 //! host: its agent, its last report, the deploys still waiting for it, its success over its
 //! last deploys; and the lineage each host ran from the genesis commit, with every
-//! inconsistency named. Heartbeats and drift (what a host runs between deploys) come with the
-//! app's heartbeat method; until then `audit` checks what the reports themselves show.
+//! inconsistency named. Heartbeats (docs/heartbeats.md) say what each host runs between deploys:
+//! its age, running toplevel and drift flag are in `fleet`, a host silent for more than two
+//! heartbeat intervals is marked, and `audit` names a toplevel that changed without a report.
 
 use super::chain::{app, block_on};
 use super::inspect::verified_all;
 use super::print_json;
 use super::show_text::when;
-use crate::cli::{FleetArgs, ListArgs};
+use crate::cli::{AuditArgs, FleetArgs};
 use crate::out::outln;
-use dao_chain::decode::{BoxKey, ProposalPayload, Report, ReportStatus};
+use dao_chain::decode::{BoxKey, Heartbeat, ProposalPayload, Report, ReportStatus};
 use dao_chain::App;
 use dao_core::address::Address;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// One deploy proposal and what each of its targets reported.
@@ -43,8 +46,50 @@ fn report_json(id: u64, r: &Report, now: u64) -> Value {
     })
 }
 
+/// Each host's last heartbeat, and the interval the rules set for them.
+pub struct Beats {
+    pub last: BTreeMap<u64, Heartbeat>,
+    pub interval: u64,
+}
+
+impl Beats {
+    /// Silent: no heartbeat within two intervals (or none at all).
+    fn silent(&self, host: u64, now: u64) -> bool {
+        self.last
+            .get(&host)
+            .is_none_or(|b| now.saturating_sub(b.at) > 2 * self.interval)
+    }
+
+    fn json(&self, host: u64, now: u64) -> Value {
+        self.last.get(&host).map_or(Value::Null, |b| {
+            json!({
+                "at": b.at, "age_s": now.saturating_sub(b.at), "age": when(b.at, now),
+                "toplevel_sha256": hex::encode(b.toplevel_sha256), "generation": b.generation,
+                "last_proposal": b.last_proposal, "drift": b.drift,
+            })
+        })
+    }
+}
+
+/// A host's newest report or amendment, whatever the proposal: what it last said it runs.
+fn latest_report(deploys: &[Deploy], host: u64) -> Option<(u64, &Report)> {
+    deploys
+        .iter()
+        .filter_map(|d| d.reports.get(&host).map(|r| (d.id, r)))
+        .flat_map(|(id, (first, amended))| {
+            [first, amended].into_iter().flatten().map(move |r| (id, r))
+        })
+        .max_by_key(|(id, r)| (r.reported_at, *id))
+}
+
 /// The fleet table: one row a host, `last` deploys counted for the success rate.
-pub fn rows(hosts: &[(u64, Address)], deploys: &[Deploy], last: usize, now: u64) -> Vec<Value> {
+pub fn rows(
+    hosts: &[(u64, Address)],
+    deploys: &[Deploy],
+    beats: &Beats,
+    last: usize,
+    now: u64,
+) -> Vec<Value> {
     hosts
         .iter()
         .map(|(h, agent)| {
@@ -72,13 +117,44 @@ pub fn rows(hosts: &[(u64, Address)], deploys: &[Deploy], last: usize, now: u64)
                 "last": reported.last().map(|(id, r)| report_json(*id, r, now)),
                 "pending": pending,
                 "success": {"applied": applied, "of": window.len()},
+                "heartbeat": beats.json(*h, now),
+                "drift": beats.last.get(h).is_some_and(|b| b.drift),
+                "silent": beats.silent(*h, now),
             })
         })
         .collect()
 }
 
+/// What a host's heartbeat says against its reports: a toplevel that changed without a report,
+/// and the drift its agent itself saw.
+fn heartbeat_findings(h: u64, beat: &Heartbeat, deploys: &[Deploy]) -> Vec<String> {
+    let mut out = Vec::new();
+    if beat.drift {
+        out.push(format!(
+            "host {h}'s heartbeat at {} says it runs a system its agent did not activate (drift)",
+            beat.at
+        ));
+    }
+    match latest_report(deploys, h) {
+        Some((id, r)) if r.reported_at <= beat.at && r.toplevel_sha256 != beat.toplevel_sha256 => {
+            out.push(format!(
+                "host {h} runs toplevel {} (heartbeat at {}), but its last report (proposal {id}, {} at {}) says {}: a toplevel that changed without a report",
+                hex::encode(beat.toplevel_sha256), beat.at, r.status.as_str(), r.reported_at,
+                hex::encode(r.toplevel_sha256)
+            ));
+        }
+        _ => {}
+    }
+    out
+}
+
 /// The lineage each host ran, from the genesis commit, and what does not add up.
-pub fn audit(genesis: &str, hosts: &[(u64, Address)], deploys: &[Deploy]) -> (Value, Vec<String>) {
+pub fn audit(
+    genesis: &str,
+    hosts: &[(u64, Address)],
+    deploys: &[Deploy],
+    beats: &Beats,
+) -> (Value, Vec<String>) {
     let mut findings = Vec::new();
     let mut by_agent: BTreeMap<Address, Vec<u64>> = BTreeMap::new();
     for (h, a) in hosts.iter().filter(|(_, a)| *a != Address([0; 32])) {
@@ -131,19 +207,36 @@ pub fn audit(genesis: &str, hosts: &[(u64, Address)], deploys: &[Deploy]) -> (Va
             }));
         }
         lineage.insert(h.to_string(), Value::Array(steps));
+        if let Some(b) = beats.last.get(h) {
+            findings.extend(heartbeat_findings(*h, b, deploys));
+        }
     }
     (json!({"genesis": genesis, "hosts": lineage}), findings)
 }
 
 /// Hosts and deploys with their reports, from the chain, and the proposals that did not verify
 /// (named, never silently left out).
-async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>, Vec<String>)> {
+async fn gather(
+    app: &App,
+) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>, Beats, Vec<String>)> {
     let mut hosts = Vec::new();
+    let mut beats = Beats {
+        last: BTreeMap::new(),
+        interval: app.global().await?.rules.heartbeat_interval,
+    };
     for k in app.box_keys().await? {
-        if let BoxKey::Host(id) = k {
-            if let Some(a) = app.host(id).await? {
-                hosts.push((id, a));
+        match k {
+            BoxKey::Host(id) => {
+                if let Some(a) = app.host(id).await? {
+                    hosts.push((id, a));
+                }
             }
+            BoxKey::Heartbeat(id) => {
+                if let Some(b) = app.last_heartbeat(id).await? {
+                    beats.last.insert(id, b);
+                }
+            }
+            _ => {}
         }
     }
     hosts.sort_by_key(|h| h.0);
@@ -181,21 +274,21 @@ async fn gather(app: &App) -> anyhow::Result<(Vec<(u64, Address)>, Vec<Deploy>, 
             reports,
         });
     }
-    Ok((hosts, deploys, unverified))
+    Ok((hosts, deploys, beats, unverified))
 }
 
 pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
     let app = app(&a.chain)?;
     loop {
-        let (hosts, deploys, now, round) = block_on(async {
+        let (hosts, deploys, beats, now, round) = block_on(async {
             let round = app.node.last_round().await?;
-            let (h, d, unverified) = gather(&app).await?;
+            let (h, d, b, unverified) = gather(&app).await?;
             for u in &unverified {
                 eprintln!("dao-agentctl: warning: {u}");
             }
-            anyhow::Ok((h, d, super::chain::now(&app.node).await?, round))
+            anyhow::Ok((h, d, b, super::chain::now(&app.node).await?, round))
         })??;
-        let rows = rows(&hosts, &deploys, a.last, now);
+        let rows = rows(&hosts, &deploys, &beats, a.last, now);
         match (a.watch, a.json) {
             // One JSON document a line, a line a block: what a script tails.
             (true, true) => outln!(
@@ -218,14 +311,41 @@ pub fn fleet(a: &FleetArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `audit --host`: what this machine runs (`/run/current-system`) against the host's last report.
+fn this_host(h: u64, current_system: &Path, deploys: &[Deploy]) -> anyhow::Result<Vec<String>> {
+    let running = std::fs::read_link(current_system).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {} (what this host runs): {e}; run `audit --host` on the host itself, or \
+             name the link with --current-system",
+            current_system.display()
+        )
+    })?;
+    let sha: [u8; 32] = Sha256::digest(running.as_os_str().as_encoded_bytes()).into();
+    Ok(match latest_report(deploys, h) {
+        None => vec![format!(
+            "host {h} runs {} but has reported nothing: it was never deployed to by the DAO",
+            running.display()
+        )],
+        Some((_, r)) if r.toplevel_sha256 == sha => Vec::new(),
+        Some((id, r)) => vec![format!(
+            "this host ({h}) runs {} (sha256 {}), but its last report (proposal {id}, {}) says {}: a toplevel that changed without a report",
+            running.display(),
+            hex::encode(sha),
+            r.status.as_str(),
+            hex::encode(r.toplevel_sha256)
+        )],
+    })
+}
+
 fn print_table(rows: &[Value]) {
     outln!(
-        "{:>4}  {:<10} {:<48} {:<9} {:<10}  agent",
+        "{:>4}  {:<10} {:<48} {:<9} {:<10} {:<24}  agent",
         "host",
         "last",
         "reported",
         "success",
-        "waiting"
+        "waiting",
+        "heartbeat"
     );
     for r in rows {
         let last = &r["last"];
@@ -252,8 +372,18 @@ fn print_table(rows: &[Value]) {
         } else {
             r["agent"].as_str().unwrap_or("?").to_owned()
         };
+        let beat = match (r["heartbeat"]["age"].as_str(), r["silent"] == json!(true)) {
+            (None, _) => "SILENT (none)".to_owned(),
+            (Some(age), true) => format!("SILENT ({age})"),
+            (Some(age), false) => age.to_owned(),
+        };
+        let beat = if r["drift"] == json!(true) {
+            format!("{beat} DRIFT")
+        } else {
+            beat
+        };
         outln!(
-            "{:>4}  {:<10} {:<48} {:<9} {:<10}  {agent}",
+            "{:>4}  {:<10} {:<48} {:<9} {:<10} {:<24}  {agent}",
             r["host_id"],
             what,
             at,
@@ -263,19 +393,24 @@ fn print_table(rows: &[Value]) {
             } else {
                 pending.join(",")
             },
+            beat,
         );
     }
 }
 
-pub fn run_audit(a: &ListArgs) -> anyhow::Result<ExitCode> {
-    let app = app(&a.chain)?;
-    let (genesis, hosts, deploys, unverified) = block_on(async {
+pub fn run_audit(a: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let app = app(&a.list.chain)?;
+    let (genesis, hosts, deploys, beats, unverified) = block_on(async {
         let g = app.global().await?;
-        let (h, d, unverified) = gather(&app).await?;
-        anyhow::Ok((hex::encode(g.genesis), h, d, unverified))
+        let (h, d, b, unverified) = gather(&app).await?;
+        anyhow::Ok((hex::encode(g.genesis), h, d, b, unverified))
     })??;
-    let (lineage, mut findings) = audit(&genesis, &hosts, &deploys);
+    let (lineage, mut findings) = audit(&genesis, &hosts, &deploys, &beats);
     findings.extend(unverified);
+    if let Some(h) = a.host {
+        findings.extend(this_host(h, &a.current_system, &deploys)?);
+    }
+    let a = &a.list;
     if a.json {
         print_json(&json!({"lineage": lineage, "findings": findings}))?;
     } else {
@@ -315,88 +450,5 @@ pub fn run_audit(a: &ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn report(status: ReportStatus, generation: u64) -> Report {
-        Report {
-            status,
-            toplevel_sha256: [generation as u8; 32],
-            generation,
-            logs_sha256: [0; 32],
-            reported_at: 1_000,
-        }
-    }
-
-    fn deploy(id: u64, base: &str, head: &str, host: u64, r: Option<Report>) -> Deploy {
-        Deploy {
-            id,
-            state: "queued".into(),
-            base: base.into(),
-            head: head.into(),
-            reports: BTreeMap::from([(host, (r, None))]),
-        }
-    }
-
-    #[test]
-    fn audit_follows_each_host_and_names_what_does_not_add_up() {
-        let hosts = [
-            (1, Address([4; 32])),
-            (2, Address([4; 32])),
-            (3, Address([0; 32])),
-        ];
-        let deploys = [
-            deploy(1, "g", "a", 1, Some(report(ReportStatus::Applied, 2))),
-            deploy(2, "a", "b", 1, Some(report(ReportStatus::Failed, 2))),
-            // generation goes back without a rollback report
-            deploy(3, "a", "c", 1, Some(report(ReportStatus::Applied, 2))),
-            // a base host 1 never ran ("b" failed)
-            deploy(4, "b", "d", 1, Some(report(ReportStatus::Applied, 5))),
-        ];
-        let (lineage, findings) = audit("g", &hosts, &deploys);
-        assert_eq!(findings.len(), 3, "{findings:?}");
-        assert!(findings[0].contains("hosts [1, 2] share the agent"));
-        assert!(findings[1].contains("proposal 3 applied as generation 2"));
-        assert!(findings[2].contains("proposal 4 applied, but its base b"));
-        assert_eq!(lineage["hosts"]["1"].as_array().unwrap().len(), 4);
-        let (_, clean) = audit("g", &hosts[2..], &deploys[..2]);
-        assert!(clean.is_empty(), "{clean:?}");
-    }
-
-    #[test]
-    fn audit_follows_the_order_the_host_acted_in_not_proposal_ids() {
-        // An emergency proposal (id 2) made after deploy 1 but applied first, then deploy 1
-        // on top of it: consistent, whatever the ids say.
-        let hosts = [(1, Address([4; 32]))];
-        let mut first = report(ReportStatus::Applied, 2);
-        first.reported_at = 500;
-        let deploys = [
-            deploy(1, "e", "a", 1, Some(report(ReportStatus::Applied, 3))),
-            deploy(2, "g", "e", 1, Some(first)),
-        ];
-        let (lineage, findings) = audit("g", &hosts, &deploys);
-        assert!(findings.is_empty(), "{findings:?}");
-        assert_eq!(lineage["hosts"]["1"][0]["proposal"], 2);
-    }
-
-    #[test]
-    fn rows_count_the_last_deploys_and_what_still_waits() {
-        let hosts = [(1, Address([4; 32]))];
-        let mut waiting = deploy(3, "b", "c", 1, None);
-        waiting.state = "active".into();
-        let mut dead = deploy(4, "b", "c", 1, None);
-        dead.state = "defeated".into();
-        let deploys = [
-            deploy(1, "g", "a", 1, Some(report(ReportStatus::Refused, 1))),
-            deploy(2, "a", "b", 1, Some(report(ReportStatus::Applied, 2))),
-            waiting,
-            dead,
-        ];
-        let r = &rows(&hosts, &deploys, 1, 2_000)[0];
-        assert_eq!(r["success"], json!({"applied": 1, "of": 1}));
-        assert_eq!(r["pending"], json!([3]));
-        assert_eq!(r["last"]["proposal"], 2);
-        let r = &rows(&hosts, &deploys, 10, 2_000)[0];
-        assert_eq!(r["success"], json!({"applied": 1, "of": 2}));
-    }
-}
+#[path = "fleet_view_tests.rs"]
+mod tests;

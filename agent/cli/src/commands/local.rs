@@ -108,6 +108,30 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let Value::Object(d) = &v["drift"] {
+        outln!(
+            "drift       DRIFT: runs {}, approved {} ({}); policy {}{}",
+            opt(&d["running"]),
+            opt(&d["approved"]),
+            opt(&d["approved_by"]),
+            opt(&d["policy"]),
+            match &d["refused"] {
+                Value::String(r) => format!("; not reactivated: {r}"),
+                _ => String::new(),
+            }
+        );
+    }
+    if let Value::Object(h) = &v["heartbeat"] {
+        outln!(
+            "heartbeat   last at {} (chain time), next from {}{}",
+            opt(&h["last_at"]),
+            opt(&h["next_at"]),
+            match &h["problem"] {
+                Value::String(p) => format!("; FAILING: {p}"),
+                _ => String::new(),
+            }
+        );
+    }
     if let Value::Object(c) = &v["current"] {
         outln!(
             "now         proposal {}: {} {}",

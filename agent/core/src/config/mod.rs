@@ -5,11 +5,13 @@
 //! one round; the NixOS module runs it at build time through `dao-agentctl validate-config`.
 
 mod check;
+mod drift;
 mod duration;
 mod monitoring;
 mod raw;
 mod validator;
 
+pub use drift::{DriftPolicy, DEFAULT_CURRENT_SYSTEM};
 pub use duration::Span;
 pub use monitoring::{Hooks, Metrics, DEFAULT_METRICS_PORT};
 pub use validator::{Validator, VotePolicy};
@@ -144,6 +146,9 @@ pub struct Executor {
     pub build_timeout: Span,
     pub switch_timeout: Span,
     pub health: Health,
+    pub drift: DriftPolicy,
+    /// The link to the system the host runs (`/run/current-system`): what drift is read from.
+    pub current_system: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -498,6 +503,7 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
     );
     let build_timeout = span("build_timeout", e.build_timeout, Duration::from_secs(7200));
     let switch_timeout = span("switch_timeout", e.switch_timeout, Duration::from_secs(900));
+    let (drift, current_system) = drift::check(e.drift.as_deref(), e.current_system.as_deref(), p);
     let h = e.health.unwrap_or_default();
     let health_timeout = Span(p.timeout(
         "executor.health.timeout",
@@ -585,6 +591,8 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                 check_chain: h.check_chain.unwrap_or(true),
                 check_remote: h.check_remote.unwrap_or(true),
             },
+            drift: drift?,
+            current_system: current_system?,
         },
         validator,
         keys: Keys {

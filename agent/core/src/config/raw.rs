@@ -59,6 +59,8 @@ pub struct RawExecutor {
     pub build_timeout: Option<Span>,
     pub switch_timeout: Option<Span>,
     pub health: Option<RawHealth>,
+    pub drift: Option<String>,
+    pub current_system: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -34,6 +34,10 @@ pub struct Shared {
     /// The deployment built and waiting for the validators' attestation quorum.
     pub awaiting_attestations: Option<AwaitingAttestations>,
     pub rollback: Option<OperatorRollback>,
+    /// The host runs a system the agent did not activate (daemon/drift.rs).
+    pub drift: Option<super::drift::Drift>,
+    /// The last heartbeat on chain and the next one due (daemon/heartbeat.rs).
+    pub heartbeat: super::heartbeat::HeartbeatStatus,
     /// Proposals targeting this host that do not verify: never acted on.
     pub unverified: Vec<(u64, String)>,
     pub chain_time: u64,
@@ -158,7 +162,13 @@ pub struct Deployer {
     pub passing: Mutex<()>,
     cache: Mutex<Cache>,
     _instance: Box<dyn InstanceLock>,
+    /// Told of each new drift (the on_outcome hook with `drift`).
+    pub on_drift: Option<DriftSink>,
+    /// Where heartbeats go (None: none are sent, as in dao-sim).
+    pub heartbeats: Option<Arc<dyn super::heartbeat::Heartbeats>>,
 }
+
+pub type DriftSink = Box<dyn Fn(&super::drift::Drift) + Send + Sync>;
 
 impl Deployer {
     /// Takes the state directory (one agent per state directory), checks that the key is the
@@ -219,6 +229,8 @@ impl Deployer {
             passing: Mutex::new(()),
             cache: Mutex::new(survey_cache),
             _instance: instance,
+            on_drift: None,
+            heartbeats: None,
         };
         d.scan_journal();
         d.log_self_upgrade();
@@ -317,7 +329,12 @@ impl Deployer {
         if let Some(planned) = self.self_upgrade_due(&records) {
             return Pass::SelfUpgrade(planned);
         }
+        if !self.stopping() {
+            let _guard = self.activation.lock().unwrap_or_else(|p| p.into_inner());
+            self.check_drift(&records);
+        }
         if self.paused() {
+            self.maybe_heartbeat(None, &records);
             return Pass::Idle {
                 next_eta: None,
                 now: 0,
@@ -367,6 +384,7 @@ impl Deployer {
             warn!(proposal = id, "not acting on proposal {id}: {why}");
         }
         let Some(action) = s.actions.iter().find(|a| open(a.approved())) else {
+            self.maybe_heartbeat(Some(s.now), &records);
             return Pass::Idle {
                 next_eta: s.next_eta,
                 now: s.now,

@@ -8,9 +8,11 @@
 pub mod chain;
 pub mod credentials;
 pub mod deployer;
+pub mod drift;
 pub mod files;
 pub mod following;
 pub mod health;
+pub mod heartbeat;
 pub mod logging;
 pub mod network;
 pub mod notify;
@@ -202,6 +204,7 @@ pub async fn run_with(
         });
         let edges = setup.edges();
         let hooks = hooks(&cfg, &setup, &edges);
+        let drift_hooks = hooks.clone();
         let observer =
             crate::observe::observer(observer, metrics.clone(), hooks, edges.clock.now_ms());
         let chain = Arc::new(chain::ChainEdge {
@@ -209,6 +212,7 @@ pub async fn run_with(
             signer: signer(&cfg)?,
             runtime: tokio::runtime::Handle::current(),
         });
+        let heartbeats: Arc<dyn heartbeat::Heartbeats> = chain.clone();
         let start = {
             let setup = Arc::clone(&setup);
             let shared = Arc::clone(&shared);
@@ -218,10 +222,15 @@ pub async fn run_with(
             .await
             .map_err(|e| Fatal::Other(format!("the executor's start failed: {e}")))?
         };
-        let d = Arc::new(start.map_err(|e| match e {
+        let mut d = start.map_err(|e| match e {
             StartError::Setup(why) => Fatal::Config(why),
             StartError::Other(why) => Fatal::Other(why),
-        })?);
+        })?;
+        d.heartbeats = Some(heartbeats);
+        if let Some(h) = drift_hooks {
+            d.on_drift = Some(Box::new(move |drift| h.fire_drift(drift)));
+        }
+        let d = Arc::new(d);
         if let Some(m) = &metrics {
             m.executor(Arc::clone(&d));
         }

@@ -56,6 +56,8 @@ impl Deployer {
             "unverified": s.unverified,
             "chain_time": s.chain_time,
             "dependencies": s.dependencies,
+            "drift": s.drift,
+            "heartbeat": s.heartbeat,
             "generation": self.edges.system.current().ok().flatten(),
         })
     }

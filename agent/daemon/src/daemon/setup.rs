@@ -8,7 +8,7 @@ use crate::executor::build::Nix;
 use crate::executor::confirm::Check;
 use crate::executor::pipeline::{DirectSwitch, Switcher, Timeouts};
 use crate::executor::systemd::SystemdSwitch;
-use dao_core::config::{Config, SwitchMode};
+use dao_core::config::{Config, DriftPolicy, SwitchMode};
 use git2::Oid;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +32,10 @@ pub struct Setup {
     pub genesis: Oid,
     pub timeouts: Timeouts,
     pub checks: Vec<Check>,
+    /// What to do when the host runs a system the agent did not activate.
+    pub drift: DriftPolicy,
+    /// `/run/current-system` (`executor.current_system`).
+    pub current_system: PathBuf,
     /// Who this agent is and where the running generation names its agent (the unit's
     /// `--self-upgrade-*` flags); None: never hands over by itself.
     pub upgrade: Option<super::upgrade::SelfUpgrade>,
@@ -97,6 +101,8 @@ impl Setup {
                 health_interval: Duration::from_secs(1),
             },
             checks,
+            drift: e.drift,
+            current_system: e.current_system.clone(),
             upgrade: None,
         })
     }
@@ -159,6 +165,7 @@ impl Setup {
             system: Arc::new(HostSystem {
                 profile: self.profile(),
                 switcher: self.switcher(),
+                current_system: self.current_system.clone(),
             }),
             health: Arc::new(CheckHealth(self.checks.clone())),
         }

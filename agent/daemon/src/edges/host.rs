@@ -205,6 +205,8 @@ const CLOSURE_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct HostSystem {
     pub profile: Profile,
     pub switcher: Box<dyn Switcher + Send + Sync>,
+    /// `/run/current-system` on a host (`executor.current_system`).
+    pub current_system: PathBuf,
 }
 
 impl System for HostSystem {
@@ -230,6 +232,14 @@ impl System for HostSystem {
 
     fn settle(&self, timeout: Duration) -> Result<Vec<String>, ActivateError> {
         self.switcher.settle(timeout)
+    }
+
+    fn running(&self) -> std::io::Result<Option<PathBuf>> {
+        match std::fs::read_link(&self.current_system) {
+            Ok(target) => Ok(Some(target)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

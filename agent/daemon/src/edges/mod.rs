@@ -87,6 +87,9 @@ pub trait System: Send + Sync {
     /// Waits until no switch started before (by an agent that crashed, say) is running; names
     /// those it waited for. Called before deciding anything about the host's state.
     fn settle(&self, timeout: Duration) -> Result<Vec<String>, ActivateError>;
+    /// The system the host runs (`/run/current-system`'s target), None when the link is absent
+    /// (a host that never switched). What drift is measured on.
+    fn running(&self) -> io::Result<Option<PathBuf>>;
 }
 
 /// ConfirmHealth: every configured check passes within `timeout`, polled every `interval`.

@@ -16,6 +16,7 @@
 //! agent's own environment (which may name its credentials).
 
 mod direct;
+mod drift;
 pub mod systemd;
 
 use crate::edges::System;
@@ -155,33 +156,37 @@ impl Hooks {
     /// how it went.
     pub fn run(&self, rec: &Record, outcome: &Outcome) -> Ran {
         let env = facts(self, rec, outcome);
+        self.launch(rec.proposal, &tag(&outcome.status), &env)
+    }
+
+    /// Runs the hook with `env`, waits for it, logs and counts how it went.
+    pub(crate) fn launch(&self, proposal: u64, status: &str, env: &[(String, String)]) -> Ran {
         let ran = match &self.runner {
-            Runner::Direct => direct::run(&self.argv, &env, self.timeout),
+            Runner::Direct => direct::run(&self.argv, env, self.timeout),
             Runner::Systemd { bus } => {
-                systemd::run(bus.as_deref(), rec.proposal, &self.argv, &env, self.timeout)
+                systemd::run(bus.as_deref(), proposal, &self.argv, env, self.timeout)
             }
         };
-        let status = tag(&outcome.status);
         let program = self.argv.first().map_or("", String::as_str);
         match &ran {
             Ran::Ok => {
-                info!(proposal = rec.proposal, outcome = %status, program, "on_outcome hook ran")
+                info!(proposal, outcome = %status, program, "on_outcome hook ran")
             }
             Ran::Failed(why) => warn!(
-                proposal = rec.proposal,
+                proposal,
                 outcome = %status,
                 program,
                 "on_outcome hook failed ({why}); the deployment is unaffected"
             ),
             Ran::TimedOut => warn!(
-                proposal = rec.proposal,
+                proposal,
                 outcome = %status,
                 program,
                 timeout_s = self.timeout.as_secs(),
                 "on_outcome hook stopped at its timeout (hooks.timeout); the deployment is unaffected"
             ),
             Ran::NotStarted(why) => warn!(
-                proposal = rec.proposal,
+                proposal,
                 outcome = %status,
                 program,
                 "on_outcome hook could not start: {why}; check hooks.on_outcome"

@@ -68,6 +68,8 @@ pub struct Snapshot {
     pub git_up: bool,
     pub journal_up: bool,
     pub last_applied_ms: Option<u64>,
+    /// The host runs a system the agent did not activate.
+    pub drift: bool,
 }
 
 pub fn snapshot(d: &Deployer) -> Snapshot {
@@ -115,6 +117,7 @@ pub fn snapshot(d: &Deployer) -> Snapshot {
         git_up,
         journal_up: journal_up && records.is_some(),
         last_applied_ms,
+        drift: lock(&d.shared).drift.is_some(),
     }
 }
 

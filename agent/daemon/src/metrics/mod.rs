@@ -200,8 +200,8 @@ impl Metrics {
         );
         r.register(
             "drift",
-            "1 when the running system differs from the last applied one; always 0 until drift \
-             detection exists",
+            "1 when the host runs a system the agent did not activate (someone switched it by \
+             hand)",
             m.drift.clone(),
         );
         r.register(
@@ -342,6 +342,7 @@ impl Metrics {
                 .set(i64::from(ok));
         }
         self.paused.set(i64::from(s.paused));
+        self.drift.set(i64::from(s.drift));
         // Milliseconds to seconds: exact for any real date in an f64.
         #[allow(clippy::cast_precision_loss)]
         self.last_deploy

@@ -271,6 +271,7 @@ impl Host {
                 switcher: Box::new(DirectSwitch {
                     record: Some(self.dir.join("state/switch.json")),
                 }),
+                current_system: self.dir.join("current-system"),
             }),
             health: Arc::new(CheckHealth(vec![Check::Command(vec![
                 "/bin/sh".into(),

@@ -210,10 +210,15 @@ impl Fixture {
 
     /// Writes the agent's configuration; `extra` is appended (more TOML).
     pub fn write_config(&self, extra: &str) {
+        self.write_config_with("", extra);
+    }
+
+    /// [`Fixture::write_config`], with `executor` added to the `[executor]` table.
+    pub fn write_config_with(&self, executor: &str, extra: &str) {
         std::fs::write(
             self.config(),
             format!(
-                "roles = [\"executor\"]\nstate_dir = \"{state}\"\n[chain]\nalgod_url = \"{url}\"\nalgod_token_file = \"{token}\"\napp_id = {app_id}\nnetwork = \"devnet\"\n[host]\nid = {HOST}\nname = \"web\"\nflake_output = \"hosts.web\"\n[source]\nallowed_remotes = [\"{remote}\"]\n[executor]\nsystem_profile = \"{profile}\"\nswitch_mode = \"direct\"\n[executor.health]\ntimeout = \"3s\"\ncommand = [\"/bin/sh\", \"-c\", \"test -e {host}/current-system/healthy\"]\n[keys]\naccount_key_file = \"{key}\"\n{extra}",
+                "roles = [\"executor\"]\nstate_dir = \"{state}\"\n[chain]\nalgod_url = \"{url}\"\nalgod_token_file = \"{token}\"\napp_id = {app_id}\nnetwork = \"devnet\"\n[host]\nid = {HOST}\nname = \"web\"\nflake_output = \"hosts.web\"\n[source]\nallowed_remotes = [\"{remote}\"]\n[executor]\nsystem_profile = \"{profile}\"\nswitch_mode = \"direct\"\ncurrent_system = \"{host}/current-system\"\n{executor}\n[executor.health]\ntimeout = \"3s\"\ncommand = [\"/bin/sh\", \"-c\", \"test -e {host}/current-system/healthy\"]\n[keys]\naccount_key_file = \"{key}\"\n{extra}",
                 state = self.state().display(),
                 url = self.dn.url,
                 token = self.dn.token_file.display(),

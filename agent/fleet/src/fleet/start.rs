@@ -323,11 +323,12 @@ impl Parts {
     fn form(&mut self) -> Result<(u64, u64)> {
         let rules =
             "# Demo rules: a 10-minute vote that ends as soon as it is decided, the shortest \
-             timelock the app allows (10 s).\n\
+             timelock the app allows (10 s), and the shortest heartbeat interval (an hour; each \
+             agent sends its first heartbeat at start).\n\
              voting_delay = 0\nvoting_period = 600\nsupport_ppm = 500000\nquorum_ppm = 200000\n\
              emergency_period = 300\nemergency_support_ppm = 666667\ntimelock = 10\n\
              grace_period = 86400\nmin_proposer_weight = 1\nvote_cap_ppm = 0\n\
-             proposal_bond = 0\nheartbeat_interval = 86400\n";
+             proposal_bond = 0\nheartbeat_interval = 3600\n";
         std::fs::write(self.repo.work.join("rules.toml"), rules)?;
         let mut args: Vec<String> = vec![
             "form".into(),

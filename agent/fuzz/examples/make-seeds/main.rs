@@ -302,7 +302,7 @@ fn box_seed(name: &str, key: &BoxKey, value: &[u8]) {
         BoxKey::AttestPolicy(_) => 8,
         BoxKey::Attestation(..) => 9,
         BoxKey::Validation(..) => 10,
-        BoxKey::Claim(..) | BoxKey::ClosureCount(..) | BoxKey::Bond(_) => 6,
+        BoxKey::Claim(..) | BoxKey::ClosureCount(..) | BoxKey::Bond(_) | BoxKey::Heartbeat(_) => 6,
     };
     put("chain_box", name, &write_box(key, sel, value));
 }

@@ -1,0 +1,429 @@
+//! Drift: the host runs a system this agent did not put there (someone ran `nixos-rebuild` by
+//! hand). Checked at the start of every pass, under the activation lock, so that no activation
+//! of ours is half-way; shown in status, the `dao_agent_drift` gauge, the hook (`drift`) and the
+//! next heartbeat; undone under `executor.drift = "reactivate"` (docs/heartbeats.md).
+//!
+//! What the host should run (the baseline) comes from the agent's own records: the toplevel of
+//! the last applied deployment, or the generation an operator's rollback went back to. Before
+//! the agent first changed the host, the system its first deployment found is the baseline. A
+//! deployment that rolled back restored what it found, which is the baseline unless the host had
+//! already drifted: it does not move the baseline, so a revert never launders a hand-made switch
+//! into "ours".
+
+use super::deployer::{lock, Deployer};
+use super::rollback::{OperatorRollback, Phase};
+use crate::edges::System;
+use crate::journal::{tag, Generation, Record, Status, Step};
+use dao_core::config::DriftPolicy;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use tracing::{info, warn};
+
+/// How far below the profile's current generation the approved one is looked for.
+const GENERATIONS_SEARCHED: u64 = 256;
+
+/// What the host should run, as far as the agent's records tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    /// The agent never changed this host: nothing to compare with.
+    Never,
+    Known {
+        toplevel: PathBuf,
+        /// Why this one: "proposal 4 (applied)", "operator rollback to generation 3", ….
+        by: String,
+    },
+    /// A revert failed half-way: the agent itself does not know what the host should run.
+    Unknown(String),
+}
+
+/// The drift shown in status (`drift`), None while the host runs its baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub running: PathBuf,
+    pub approved: PathBuf,
+    pub approved_by: String,
+    /// Unix ms since which the host has run `running`.
+    pub since_ms: u64,
+    pub policy: DriftPolicy,
+    /// Why the last reactivation did not happen or did not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// Why the approved system cannot be switched back to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReactivateError {
+    #[error(
+        "approved_generation_gone: no generation of the system profile still holds the approved \
+         system {toplevel} ({by}); it was deleted or garbage-collected, so the agent cannot \
+         switch back to it: switch back by hand (`nixos-rebuild switch` of the approved commit) \
+         or let the next proposal replace the system"
+    )]
+    ApprovedGenerationGone { toplevel: String, by: String },
+    #[error("reactivating generation {generation} failed: {why}; the host is back on {restored}")]
+    Reverted {
+        generation: u64,
+        why: String,
+        restored: String,
+    },
+    #[error(
+        "reactivating generation {generation} failed: {why}; and going back to generation \
+         {previous} failed too ({revert}): an operator must look at this host"
+    )]
+    RevertFailed {
+        generation: u64,
+        why: String,
+        previous: u64,
+        revert: String,
+    },
+    #[error("cannot read the system profile: {0}")]
+    Profile(String),
+}
+
+fn finished_at(r: &Record) -> u64 {
+    r.steps.last().map_or(0, |s| s.at_ms)
+}
+
+/// The baseline from the journal's records and the operator's last rollback.
+pub fn baseline(records: &[Record], rollback: Option<&OperatorRollback>) -> Baseline {
+    let mut decided: Vec<&Record> = records.iter().filter(|r| r.outcome.is_some()).collect();
+    decided.sort_by_key(|r| (finished_at(r), r.proposal));
+    let mut base = Baseline::Never;
+    let mut last_ms = 0;
+    for r in decided {
+        last_ms = finished_at(r);
+        if base == Baseline::Never {
+            if let Some(p) = &r.previous {
+                base = Baseline::Known {
+                    toplevel: p.store_path.clone(),
+                    by: format!("generation {}, found by proposal {}", p.number, r.proposal),
+                };
+            }
+        }
+        let Some(o) = &r.outcome else { continue };
+        match (o.status, &r.toplevel) {
+            (Status::Applied, Some(t)) => {
+                base = Baseline::Known {
+                    toplevel: t.clone(),
+                    by: format!("proposal {} (applied)", r.proposal),
+                }
+            }
+            (Status::Failed, _) if o.step == Some(Step::RevertConfiguration) => {
+                base = Baseline::Unknown(format!(
+                    "proposal {} failed and so did its revert",
+                    r.proposal
+                ))
+            }
+            _ => {}
+        }
+    }
+    match rollback {
+        Some(rb) if rb.phase == Phase::Switched && rb.at_ms >= last_ms => Baseline::Known {
+            toplevel: rb.to.store_path.clone(),
+            by: format!("operator rollback to generation {}", rb.to.number),
+        },
+        _ => base,
+    }
+}
+
+/// Whether an activation of ours is under way (a deployment that switched and has no outcome
+/// yet, which recovery finishes): the host is in between, not drifted.
+fn activating(records: &[Record]) -> bool {
+    records.iter().any(|r| {
+        r.outcome.is_none()
+            && r.steps.iter().any(|s| {
+                matches!(
+                    s.step,
+                    Step::SwitchConfiguration | Step::RevertConfiguration
+                )
+            })
+    })
+}
+
+/// The newest generation of the profile, at or below its current one, that holds `toplevel`.
+fn approved_generation(system: &dyn System, toplevel: &Path) -> Result<Option<Generation>, String> {
+    let Some(current) = system.current().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let lowest = current.number.saturating_sub(GENERATIONS_SEARCHED).max(1);
+    Ok((lowest..=current.number)
+        .rev()
+        .filter_map(|n| system.generation(n).ok())
+        .find(|g| g.store_path == toplevel))
+}
+
+impl Deployer {
+    /// Compares what the host runs with its baseline; updates status, logs a change, fires the
+    /// hook, and under `reactivate` switches back. Call with the activation lock held.
+    pub fn check_drift(&self, records: &[Record]) {
+        if activating(records) || crate::mutants::active("drift_unseen") {
+            return;
+        }
+        let rb = lock(&self.shared).rollback.clone();
+        let (approved, by) = match baseline(records, rb.as_ref()) {
+            Baseline::Known { toplevel, by } => (toplevel, by),
+            Baseline::Never | Baseline::Unknown(_) => {
+                lock(&self.shared).drift = None;
+                return;
+            }
+        };
+        let running = match self.edges.system.running() {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                lock(&self.shared).drift = None;
+                return;
+            }
+            Err(e) => {
+                warn!(
+                    path = %self.setup.current_system.display(),
+                    "cannot read what the host runs: {e}; drift is not checked"
+                );
+                return;
+            }
+        };
+        if running == approved {
+            if let Some(was) = lock(&self.shared).drift.take() {
+                info!(
+                    running = %running.display(),
+                    was = %was.running.display(),
+                    "the host runs its approved system again: drift ended"
+                );
+            }
+            return;
+        }
+        let now = self.edges.clock.now_ms();
+        let fresh = {
+            let mut s = lock(&self.shared);
+            let fresh = s.drift.as_ref().is_none_or(|d| d.running != running);
+            let since_ms = match &s.drift {
+                Some(d) if !fresh => d.since_ms,
+                _ => now,
+            };
+            let refused = s.drift.as_ref().and_then(|d| d.refused.clone());
+            s.drift = Some(Drift {
+                running: running.clone(),
+                approved: approved.clone(),
+                approved_by: by.clone(),
+                since_ms,
+                policy: self.setup.drift,
+                refused: if fresh { None } else { refused },
+            });
+            fresh
+        };
+        if fresh {
+            warn!(
+                running = %running.display(),
+                approved = %approved.display(),
+                approved_by = %by,
+                policy = %tag(&self.setup.drift),
+                "drift: the host runs a system the agent did not activate"
+            );
+            if let Some(notify) = &self.on_drift {
+                notify(&Drift {
+                    running: running.clone(),
+                    approved: approved.clone(),
+                    approved_by: by.clone(),
+                    since_ms: now,
+                    policy: self.setup.drift,
+                    refused: None,
+                });
+            }
+        }
+        let paused = lock(&self.shared).paused.is_some();
+        let tried = lock(&self.shared)
+            .drift
+            .as_ref()
+            .is_some_and(|d| d.refused.is_some());
+        // A refusal holds until the host changes again: trying every pass would switch the
+        // host back and forth on a failing health check.
+        if self.setup.drift != DriftPolicy::Reactivate || paused || tried {
+            return;
+        }
+        match self.reactivate(&approved, &by) {
+            Ok(g) => {
+                info!(
+                    generation = g.number,
+                    toplevel = %approved.display(),
+                    "drift undone: reactivated the approved generation {}",
+                    g.number
+                );
+                lock(&self.shared).drift = None;
+                // A new switch to the approved system: the agent it names may be handed over
+                // to once more, as after its deployment (daemon/upgrade.rs).
+                let record = super::upgrade::record_file(self);
+                if let Err(why) = super::files::remove(&*self.edges.files, &record) {
+                    warn!("cannot clear the self-upgrade record: {why}");
+                }
+            }
+            Err(e) => {
+                warn!(toplevel = %approved.display(), "drift stays: {e}");
+                if let Some(d) = lock(&self.shared).drift.as_mut() {
+                    d.refused = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Switches back to the approved generation through a deployment's own path: the profile,
+    /// switch-to-configuration, the health check, and on failure back to exactly the
+    /// generation the host ran.
+    fn reactivate(&self, approved: &Path, by: &str) -> Result<Generation, ReactivateError> {
+        let system = &*self.edges.system;
+        let target = approved_generation(system, approved)
+            .map_err(ReactivateError::Profile)?
+            .ok_or_else(|| ReactivateError::ApprovedGenerationGone {
+                toplevel: approved.display().to_string(),
+                by: by.to_owned(),
+            })?;
+        let previous = system
+            .current()
+            .map_err(|e| ReactivateError::Profile(e.to_string()))?;
+        let t = &self.setup.timeouts;
+        // A switch a crashed agent left running is waited for, as before a deployment.
+        system
+            .settle(t.switch)
+            .map_err(|e| ReactivateError::Profile(e.to_string()))?;
+        let tried = system
+            .restore(&target, t.switch)
+            .and_then(|()| system.switch(&target.store_path, t.switch))
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.edges.health.confirm(t.health, t.health_interval));
+        let Err(why) = tried else {
+            return Ok(target);
+        };
+        let Some(previous) = previous else {
+            return Err(ReactivateError::RevertFailed {
+                generation: target.number,
+                why,
+                previous: 0,
+                revert: "the profile had no generation before".into(),
+            });
+        };
+        let back = system
+            .restore(&previous, t.switch)
+            .and_then(|()| system.switch(&previous.store_path, t.switch));
+        match back {
+            Ok(()) => Err(ReactivateError::Reverted {
+                generation: target.number,
+                why,
+                restored: format!(
+                    "generation {} ({})",
+                    previous.number,
+                    previous.store_path.display()
+                ),
+            }),
+            Err(e) => Err(ReactivateError::RevertFailed {
+                generation: target.number,
+                why,
+                previous: previous.number,
+                revert: e.to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::daemon::rollback::Amendment;
+    use crate::journal::{Outcome, Report, StepEntry, StepState};
+    use dao_core::diff_hash::DiffHash;
+
+    fn gen(n: u64, name: &str) -> Generation {
+        Generation {
+            number: n,
+            store_path: PathBuf::from(format!("/nix/store/{name}")),
+        }
+    }
+
+    fn decided(
+        proposal: u64,
+        at_ms: u64,
+        status: Status,
+        step: Option<Step>,
+        previous: &str,
+    ) -> Record {
+        let mut r = Record::new(proposal, 1, "b", "h", DiffHash([0; 32]));
+        r.steps.push(StepEntry {
+            step: Step::SwitchConfiguration,
+            state: StepState::Done,
+            at_ms,
+            detail: None,
+        });
+        r.previous = Some(gen(proposal, previous));
+        r.toplevel = Some(PathBuf::from(format!("/nix/store/p{proposal}")));
+        r.outcome = Some(Outcome {
+            status,
+            step,
+            reason: None,
+        });
+        r.report = Report::Pending;
+        r
+    }
+
+    fn known(b: &Baseline) -> &str {
+        match b {
+            Baseline::Known { toplevel, .. } => toplevel.to_str().unwrap(),
+            other => panic!("expected a known baseline, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_last_applied_toplevel_is_the_baseline_and_a_rollback_does_not_move_it() {
+        let applied = decided(1, 10, Status::Applied, None, "found");
+        assert_eq!(
+            known(&baseline(std::slice::from_ref(&applied), None)),
+            "/nix/store/p1"
+        );
+        // Proposal 2 found the host drifted (previous "hand") and went back to it: the hand-made
+        // system does not become the baseline.
+        let reverted = decided(2, 20, Status::RolledBack, Some(Step::ConfirmHealth), "hand");
+        assert_eq!(
+            known(&baseline(&[reverted.clone(), applied.clone()], None)),
+            "/nix/store/p1"
+        );
+        // Before anything was applied, the system the first deployment found is the baseline.
+        assert_eq!(known(&baseline(&[reverted], None)), "/nix/store/hand");
+        assert_eq!(baseline(&[], None), Baseline::Never);
+    }
+
+    #[test]
+    fn a_failed_revert_makes_it_unknown_and_an_operator_rollback_after_it_decides() {
+        let applied = decided(1, 10, Status::Applied, None, "found");
+        let broken = decided(2, 20, Status::Failed, Some(Step::RevertConfiguration), "p1");
+        let records = [applied, broken];
+        assert!(matches!(baseline(&records, None), Baseline::Unknown(_)));
+        let mut rb = OperatorRollback {
+            at_ms: 30,
+            uid: 0,
+            reason: "r".into(),
+            from: None,
+            to: gen(1, "found"),
+            proposal: Some(2),
+            phase: Phase::Switched,
+            amendment: Amendment::Pending,
+        };
+        assert_eq!(known(&baseline(&records, Some(&rb))), "/nix/store/found");
+        // A rollback older than the last outcome, or one that did not switch, decides nothing.
+        rb.at_ms = 15;
+        assert!(matches!(
+            baseline(&records, Some(&rb)),
+            Baseline::Unknown(_)
+        ));
+        rb.at_ms = 30;
+        rb.phase = Phase::Switching;
+        assert!(matches!(
+            baseline(&records, Some(&rb)),
+            Baseline::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn a_deployment_that_switched_without_an_outcome_is_ours_in_progress() {
+        let mut r = decided(3, 10, Status::Applied, None, "p2");
+        assert!(!activating(std::slice::from_ref(&r)));
+        r.outcome = None;
+        assert!(activating(&[r]));
+    }
+}

@@ -47,7 +47,7 @@ pub fn arc4(data: &[u8]) {
                     assert_eq!(
                         *p,
                         Problem::Length {
-                            expected: 80,
+                            expected: decode::RULES_LEN,
                             got: bytes.len()
                         }
                     );

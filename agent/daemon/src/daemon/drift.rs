@@ -84,20 +84,24 @@ fn finished_at(r: &Record) -> u64 {
     r.steps.last().map_or(0, |s| s.at_ms)
 }
 
-/// The baseline from the journal's records and the operator's last rollback.
+/// The baseline from the journal's records and the operator's last rollback: whichever of the
+/// record that last set what the host should run and the rollback is later. Only records that
+/// set the baseline count: a later deployment that ended without changing the host (refused, a
+/// failed build, a revert to what it found) leaves an operator's rollback in force.
 pub fn baseline(records: &[Record], rollback: Option<&OperatorRollback>) -> Baseline {
     let mut decided: Vec<&Record> = records.iter().filter(|r| r.outcome.is_some()).collect();
     decided.sort_by_key(|r| (finished_at(r), r.proposal));
     let mut base = Baseline::Never;
-    let mut last_ms = 0;
+    // When the record that set `base` finished.
+    let mut base_ms = 0;
     for r in decided {
-        last_ms = finished_at(r);
         if base == Baseline::Never {
             if let Some(p) = &r.previous {
                 base = Baseline::Known {
                     toplevel: p.store_path.clone(),
                     by: format!("generation {}, found by proposal {}", p.number, r.proposal),
                 };
+                base_ms = finished_at(r);
             }
         }
         let Some(o) = &r.outcome else { continue };
@@ -106,19 +110,21 @@ pub fn baseline(records: &[Record], rollback: Option<&OperatorRollback>) -> Base
                 base = Baseline::Known {
                     toplevel: t.clone(),
                     by: format!("proposal {} (applied)", r.proposal),
-                }
+                };
+                base_ms = finished_at(r);
             }
             (Status::Failed, _) if o.step == Some(Step::RevertConfiguration) => {
                 base = Baseline::Unknown(format!(
                     "proposal {} failed and so did its revert",
                     r.proposal
-                ))
+                ));
+                base_ms = finished_at(r);
             }
             _ => {}
         }
     }
     match rollback {
-        Some(rb) if rb.phase == Phase::Switched && rb.at_ms >= last_ms => Baseline::Known {
+        Some(rb) if rb.phase == Phase::Switched && rb.at_ms >= base_ms => Baseline::Known {
             toplevel: rb.to.store_path.clone(),
             by: format!("operator rollback to generation {}", rb.to.number),
         },
@@ -417,6 +423,41 @@ mod tests {
             baseline(&records, Some(&rb)),
             Baseline::Unknown(_)
         ));
+    }
+
+    #[test]
+    fn a_later_deployment_that_changed_nothing_leaves_an_operator_rollback_in_force() {
+        let applied = decided(4, 10, Status::Applied, None, "g3");
+        let rb = OperatorRollback {
+            at_ms: 20,
+            uid: 0,
+            reason: "502s after proposal 4".into(),
+            from: None,
+            to: gen(3, "g3"),
+            proposal: Some(4),
+            phase: Phase::Switched,
+            amendment: Amendment::Pending,
+        };
+        // After the rollback, proposal 5 ends without changing the host: refused, a failed
+        // build, or a health failure reverted to what it found (the rollback's generation).
+        for (status, step) in [
+            (Status::Refused, None),
+            (Status::Failed, Some(Step::BuildToplevel)),
+            (Status::RolledBack, Some(Step::ConfirmHealth)),
+        ] {
+            let later = decided(5, 30, status, step, "g3");
+            assert_eq!(
+                known(&baseline(&[applied.clone(), later], Some(&rb))),
+                "/nix/store/g3",
+                "{status:?}"
+            );
+        }
+        // A later deployment that applied replaces the rollback's generation.
+        let applied_later = decided(5, 30, Status::Applied, None, "g3");
+        assert_eq!(
+            known(&baseline(&[applied, applied_later], Some(&rb))),
+            "/nix/store/p5"
+        );
     }
 
     #[test]

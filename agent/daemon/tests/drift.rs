@@ -294,3 +294,16 @@ async fn heartbeats_go_at_start_then_once_per_interval_and_carry_the_drift() {
     assert!(next.at >= first.at + 86_400);
     assert!(f.log().contains("heartbeat sent"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_stuck_on_a_proposal_still_heartbeats() {
+    let f = Fixture::new(0).await;
+    // Approved, but its commit never reached the remote: every pass retries the fetch.
+    let lost = f.commit_unpushed("lost", GOOD);
+    let id = f.approve(&f.genesis, &lost, None).await;
+    let _agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    let first = heartbeat_until(&f, "a heartbeat while stuck", |_| true).await;
+    assert_eq!((first.last_proposal, first.drift), (0, false));
+    assert!(f.journal(id).is_none_or(|r| r["outcome"].is_null()));
+}

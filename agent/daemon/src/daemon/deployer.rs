@@ -330,11 +330,16 @@ impl Deployer {
             return Pass::SelfUpgrade(planned);
         }
         if !self.stopping() {
-            let _guard = self.activation.lock().unwrap_or_else(|p| p.into_inner());
-            self.check_drift(&records);
+            {
+                let _guard = self.activation.lock().unwrap_or_else(|p| p.into_inner());
+                self.check_drift(&records);
+            }
+            // Every pass, not only idle ones: a host waiting days for attestations or retrying
+            // a failing fetch is alive, and drift seen meanwhile belongs on chain. Rate-limited
+            // by the interval; it never touches the host.
+            self.maybe_heartbeat(None, &records);
         }
         if self.paused() {
-            self.maybe_heartbeat(None, &records);
             return Pass::Idle {
                 next_eta: None,
                 now: 0,

@@ -253,7 +253,7 @@ METHODS = [
     ("refund_bond", [("uint64", "id", "")], ("uint64", "the amount paid back (microAlgos)"), False,
      ["BondRefunded"],
      "Anyone: pay a proposal's bond back to its proposer, once, when it passed, was defeated with its "
-     "quorum reached, or was canceled before voting started (fee: 2 x min, pooled; the proposer among the "
+     "quorum within reach, or was canceled before voting started (fee: 2 x min, pooled; the proposer among the "
      "accounts). Bonds of proposals that failed their quorum or were canceled while voting stay with the "
      "treasury (finalize / cancel settle them, logging BondKept; both reference the \"d\" box).", False),
     ("heartbeat", [PAY, ("uint64", "host_id", ""),

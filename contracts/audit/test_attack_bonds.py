@@ -179,6 +179,24 @@ def test_a_proposal_that_failed_its_quorum_keeps_its_bond(make_gov, acc):
     g.reject(refund, g, pid, acc.alice, code="bond_kept", ts=p["end"])
 
 
+def test_finalizing_an_early_defeat_at_once_cannot_take_the_bond(make_gov, acc):
+    """With 70 % support, bob and dave (40 of 100) against decide the defeat at once, with 40 of
+    the 50 votes the quorum needs cast and 60 still able to vote. Whoever finalizes first must not
+    decide that the proposer loses the bond."""
+    g = bonded(make_gov, acc, support_ppm=700_000, emergency_support_ppm=800_000,
+               quorum_ppm=500_000)
+    pid, _ = g.propose(acc.alice)
+    p = g.proposal(pid)
+    g.vote(acc.bob, pid, 0, ts=p["start"])
+    g.vote(acc.dave, pid, 0, ts=p["start"])
+    st, _ = g.finalize(pid, ts=p["start"], sender=acc.mallory)
+    assert st == 2
+    assert bond_box(g, pid)[1] == 0 and held(g) == BOND
+    alice = g.balance(acc.alice)
+    refund(g, pid, acc.mallory, accounts=[acc.alice.addr])
+    assert g.balance(acc.alice) - alice == BOND
+
+
 def test_canceled_before_voting_is_refunded_and_during_voting_is_kept(make_gov, acc):
     g = bonded(make_gov, acc)
     early, _ = g.propose(acc.alice)

@@ -102,7 +102,7 @@ pub enum Command {
     /// Cancel your own proposal while it is still being voted on.
     Cancel(ProposalCall),
     /// Pay a proposal's bond back to its proposer (anyone may): once it passed, was defeated
-    /// with its quorum reached, or was canceled before voting started.
+    /// with its quorum within reach, or was canceled before voting started.
     RefundBond(ProposalCall),
     /// List proposals: id, kind, state, tally, end of voting, targets.
     Proposals {

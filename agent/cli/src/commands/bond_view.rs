@@ -5,17 +5,12 @@ use super::show_text::{rfc3339, when};
 use anyhow::bail;
 use dao_chain::decode::ProposalHeader;
 use dao_chain::App;
-use dao_core::rules::{bond_outcome, BondOutcome, BondStatus, Tally};
+use dao_core::rules::{bond_outcome, BondOutcome, BondStatus};
 use serde_json::{json, Value};
 
 /// What the rules say about this bond now: `not_final`, `refund` or `keep`.
-fn outcome(h: &ProposalHeader, canceled_before_start: bool) -> BondOutcome {
-    let tally = Tally {
-        for_: h.for_,
-        against: h.against,
-        abstain: h.abstain,
-    };
-    bond_outcome(h.stored, canceled_before_start, &tally, h.quorum_votes)
+fn outcome(h: &ProposalHeader, canceled_before_start: bool, status: BondStatus) -> BondOutcome {
+    bond_outcome(h.stored, canceled_before_start, status)
 }
 
 /// Proposal `id`'s bond as JSON (null when it was made without one).
@@ -23,7 +18,7 @@ pub async fn bond_json(app: &App, id: u64, h: &ProposalHeader) -> anyhow::Result
     let Some(b) = app.bond(id).await? else {
         return Ok(Value::Null);
     };
-    let rule = match outcome(h, b.bond.canceled_before_start) {
+    let rule = match outcome(h, b.bond.canceled_before_start, b.bond.status) {
         BondOutcome::NotFinal => "not_final",
         BondOutcome::Refund => "refund",
         BondOutcome::Keep => "keep",
@@ -68,7 +63,7 @@ pub async fn refundable(app: &App, id: u64) -> anyhow::Result<u64> {
     };
     match (
         b.bond.status,
-        outcome(&p.header, b.bond.canceled_before_start),
+        outcome(&p.header, b.bond.canceled_before_start, b.bond.status),
     ) {
         (BondStatus::Refunded, _) => {
             bail!(
@@ -78,11 +73,11 @@ pub async fn refundable(app: &App, id: u64) -> anyhow::Result<u64> {
         }
         (BondStatus::Kept, _) | (_, BondOutcome::Keep) => bail!(
             "the treasury keeps the bond of proposal {id} (rule proposal_bond): it failed its \
-             quorum, or was canceled after voting started"
+             quorum (out of reach when it was finalized), or was canceled after voting started"
         ),
         (_, BondOutcome::NotFinal) => bail!(
             "proposal {id} is still voting: its bond is refundable once it is finalized \
-             (dao-agentctl finalize {id}) and passed or was defeated with its quorum reached"
+             (dao-agentctl finalize {id}) and passed or was defeated with its quorum within reach"
         ),
         (_, BondOutcome::Refund) => Ok(b.bond.amount),
     }

@@ -71,7 +71,7 @@ pub async fn proposer_paying(
         + 3 * MIN_FEE;
     let what = format!(
         "the proposal box, fees and the rule proposal_bond's {bond} µAlgo (returned when the \
-         proposal passes, is defeated with its quorum reached or is canceled before voting \
+         proposal passes, is defeated with its quorum within reach or is canceled before voting \
          starts; kept by the treasury when it fails its quorum)"
     );
     can_spend(app, &me, cost, &what).await?;

@@ -61,29 +61,42 @@ pub enum BondOutcome {
 }
 
 /// The bond rule: a bond comes back when the proposal was a real one — it passed (queued,
-/// executed or later expired), or was defeated with its quorum reached, or was withdrawn before
-/// anyone could vote. It stays with the treasury when nobody cared enough to reach the quorum,
-/// or when the proposer withdrew it after voting began.
+/// executed or later expired), or was defeated while its quorum was within reach, or was
+/// withdrawn before anyone could vote. It stays with the treasury when nobody cared enough to
+/// reach the quorum ([`defeat_keeps_bond`], decided once, at finalize, and stored as the bond's
+/// status), or when the proposer withdrew it after voting began.
 pub fn bond_outcome(
     stored: Stored,
     canceled_before_start: bool,
-    tally: &Tally,
-    quorum_votes: u64,
+    status: BondStatus,
 ) -> BondOutcome {
     match stored {
         Stored::Voting => BondOutcome::NotFinal,
         Stored::Canceled if canceled_before_start => BondOutcome::Refund,
         Stored::Canceled => BondOutcome::Keep,
-        Stored::Defeated if quorum_reached(tally, quorum_votes) => BondOutcome::Refund,
-        Stored::Defeated => BondOutcome::Keep,
-        Stored::Queued | Stored::Executed => BondOutcome::Refund,
+        Stored::Defeated if status == BondStatus::Kept => BondOutcome::Keep,
+        Stored::Defeated | Stored::Queued | Stored::Executed => BondOutcome::Refund,
     }
 }
 
-/// The participation check of the tally: every counted vote, abstentions included.
-pub fn quorum_reached(tally: &Tally, quorum_votes: u64) -> bool {
-    u128::from(tally.for_) + u128::from(tally.against) + u128::from(tally.abstain)
-        >= u128::from(quorum_votes)
+/// Whether finalizing a defeat keeps its bond: the quorum is out of reach of every vote that can
+/// still be cast. After the vote's end that is the votes cast; before it (a defeat decided early,
+/// which anyone may finalize at once) the weight not yet cast counts too, so that who finalizes
+/// first cannot decide whether a proposer loses the bond.
+pub fn defeat_keeps_bond(
+    tally: &Tally,
+    quorum_votes: u64,
+    remaining: u64,
+    voting_open: bool,
+) -> bool {
+    let cast = u128::from(tally.for_) + u128::from(tally.against) + u128::from(tally.abstain);
+    let reachable = cast
+        + if voting_open {
+            u128::from(remaining)
+        } else {
+            0
+        };
+    reachable < u128::from(quorum_votes)
 }
 
 /// A proposal's bond: the amount fixed when it was made and where it is now.
@@ -107,12 +120,7 @@ impl Governance {
             BondStatus::Kept => return Err(RuleError::BondKept { id }),
             BondStatus::Held => {}
         }
-        match bond_outcome(
-            p.stored,
-            bond.canceled_before_start,
-            &p.tally,
-            p.quorum_votes,
-        ) {
+        match bond_outcome(p.stored, bond.canceled_before_start, bond.status) {
             BondOutcome::NotFinal => Err(RuleError::BondNotFinal { id }),
             BondOutcome::Keep => Err(RuleError::BondKept { id }),
             BondOutcome::Refund => {
@@ -123,14 +131,23 @@ impl Governance {
         }
     }
 
-    /// Settles a bond the outcome just kept (finalize, cancel): the treasury may spend it.
-    pub(super) fn settle_kept_bond(&mut self, id: u64) -> Result<(), RuleError> {
+    /// Settles the bond of a proposal just finalized as defeated at `now`: kept by the treasury
+    /// when [`defeat_keeps_bond`] says so.
+    pub(super) fn settle_defeated_bond(&mut self, id: u64, now: u64) -> Result<(), RuleError> {
+        let p = self.proposal(id)?;
+        let remaining = p.total.saturating_sub(p.voted_weight);
+        let keep = defeat_keeps_bond(&p.tally, p.quorum_votes, remaining, now < p.end);
+        if keep && p.bond.is_some_and(|b| b.status == BondStatus::Held) {
+            self.set_bond_status(id, BondStatus::Kept)?;
+        }
+        Ok(())
+    }
+
+    /// Settles the bond of a proposal just canceled: kept when voting had begun.
+    pub(super) fn settle_canceled_bond(&mut self, id: u64) -> Result<(), RuleError> {
         let p = self.proposal(id)?;
         if let Some(b) = p.bond {
-            if b.status == BondStatus::Held
-                && bond_outcome(p.stored, b.canceled_before_start, &p.tally, p.quorum_votes)
-                    == BondOutcome::Keep
-            {
+            if b.status == BondStatus::Held && !b.canceled_before_start {
                 self.set_bond_status(id, BondStatus::Kept)?;
             }
         }

@@ -1,7 +1,7 @@
 //! The bond rule as a table, and the model's bond through every way a proposal can end.
 
 use super::*;
-use crate::rules::{Choice, Governance, Kind, Payload, Rules, Stored, Tally};
+use crate::rules::{Choice, Governance, Kind, Payload, ProposalState, Rules, Stored, Tally};
 
 fn tally(for_: u64, against: u64, abstain: u64) -> Tally {
     Tally {
@@ -14,34 +14,42 @@ fn tally(for_: u64, against: u64, abstain: u64) -> Tally {
 #[test]
 fn the_rule_as_a_table() {
     use BondOutcome::*;
-    let none = tally(0, 0, 0);
-    let met = tally(1, 5, 4); // 10 votes
+    use BondStatus::{Held, Kept};
     let cases = [
-        (Stored::Voting, false, met, 10, NotFinal),
-        (Stored::Voting, true, met, 0, NotFinal),
-        (Stored::Canceled, true, none, 10, Refund),
-        (Stored::Canceled, false, met, 10, Keep),
-        (Stored::Defeated, false, met, 10, Refund),
-        (Stored::Defeated, false, met, 11, Keep),
-        (Stored::Defeated, false, none, 0, Refund),
-        (Stored::Defeated, false, tally(0, 0, 10), 10, Refund),
-        (Stored::Queued, false, met, 10, Refund),
-        (Stored::Executed, false, met, 10, Refund),
+        (Stored::Voting, false, Held, NotFinal),
+        (Stored::Voting, true, Held, NotFinal),
+        (Stored::Canceled, true, Held, Refund),
+        (Stored::Canceled, false, Held, Keep),
+        (Stored::Defeated, false, Held, Refund),
+        (Stored::Defeated, false, Kept, Keep),
+        (Stored::Queued, false, Held, Refund),
+        (Stored::Executed, false, Held, Refund),
     ];
-    for (stored, early, t, q, want) in cases {
+    for (stored, early, status, want) in cases {
         assert_eq!(
-            bond_outcome(stored, early, &t, q),
+            bond_outcome(stored, early, status),
             want,
-            "{stored:?} early={early} {t:?} quorum {q}"
+            "{stored:?} early={early} {status:?}"
         );
     }
 }
 
 #[test]
-fn huge_tallies_do_not_overflow_the_quorum_sum() {
-    assert!(quorum_reached(
+fn a_defeat_keeps_the_bond_only_when_the_quorum_is_out_of_reach() {
+    let met = tally(1, 5, 4); // 10 votes cast
+                              // After the end: the votes cast decide.
+    assert!(!defeat_keeps_bond(&met, 10, 0, false));
+    assert!(defeat_keeps_bond(&met, 11, 90, false));
+    assert!(!defeat_keeps_bond(&tally(0, 0, 0), 0, 0, false));
+    // Before it (a defeat decided early): the weight not yet cast could still reach the quorum.
+    assert!(!defeat_keeps_bond(&met, 40, 30, true));
+    assert!(defeat_keeps_bond(&met, 41, 30, true));
+    // No overflow on huge numbers.
+    assert!(!defeat_keeps_bond(
         &tally(u64::MAX, u64::MAX, u64::MAX),
-        u64::MAX
+        u64::MAX,
+        u64::MAX,
+        true
     ));
 }
 
@@ -156,4 +164,20 @@ fn without_a_bond_there_is_nothing_to_refund() {
     assert_eq!(g.proposal(id).unwrap().bond, None);
     assert_eq!(code(g.refund_bond(id)), "no_bond");
     assert_eq!(code(g.refund_bond(9)), "unknown_proposal");
+}
+
+#[test]
+fn an_early_defeat_within_reach_of_the_quorum_keeps_nothing() {
+    // 70 % support: "a" (40 of 100) against decides the defeat at once, with 40 votes of the
+    // 50 the quorum needs cast and 60 still able to vote.
+    let mut g = dao(5);
+    g.rules.support_ppm = 700_000;
+    let id = g.propose("b", Kind::Deploy, Payload::Other, 0).unwrap();
+    g.vote("a", id, Choice::Against, 10).unwrap();
+    assert_eq!(g.finalize(id, 11), Ok(ProposalState::Defeated));
+    assert_eq!(
+        g.proposal(id).unwrap().bond.unwrap().status,
+        BondStatus::Held
+    );
+    assert_eq!(g.refund_bond(id), Ok(5));
 }

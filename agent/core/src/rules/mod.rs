@@ -11,7 +11,7 @@ mod params;
 mod state;
 mod tally;
 
-pub use bond::{bond_outcome, quorum_reached, Bond, BondOutcome, BondStatus};
+pub use bond::{bond_outcome, defeat_keeps_bond, Bond, BondOutcome, BondStatus};
 pub use error::RuleError;
 pub use liveness::{check_live, guaranteed_for, guaranteed_heaviest};
 pub use model::{Choice, Governance, Kind, Payload, Proposal};

@@ -389,7 +389,7 @@ impl Governance {
             None => Err(RuleError::OutcomeUndecided { id, end: p.end }),
             Some(Outcome::Defeated) => {
                 p.stored = Stored::Defeated;
-                self.settle_kept_bond(id)?;
+                self.settle_defeated_bond(id, now)?;
                 Ok(ProposalState::Defeated)
             }
             Some(Outcome::Succeeded) => {
@@ -416,7 +416,7 @@ impl Governance {
         if let Some(b) = p.bond.as_mut() {
             b.canceled_before_start = early;
         }
-        self.settle_kept_bond(id)
+        self.settle_canceled_bond(id)
     }
 
     /// Carries out a queued membership, hosts, parameters or treasury proposal.

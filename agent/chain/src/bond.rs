@@ -4,10 +4,9 @@
 
 use crate::decode::{decode_bond, BondBox, BoxKey};
 use crate::errors::ChainError;
-use crate::events::{decode_log, Log};
 use crate::keys::Signer;
 use crate::node::App;
-use crate::txn::{build_err, method, Confirmed};
+use crate::txn::{build_err, confirmed, method, Confirmed};
 use algonaut::core::{AppId, MicroAlgos};
 use algonaut::transaction::builder::{CallApplication, Pay};
 use algonaut::transaction::transaction::BoxReference;
@@ -78,24 +77,6 @@ impl App {
             .node
             .submit(signer, vec![pay(bond)?, pay(payment)?, call])
             .await?;
-        let mut events = Vec::new();
-        let mut returned = None;
-        for log in p.logs.unwrap_or_default() {
-            match decode_log(&log.0) {
-                Ok(Log::Event(e)) => events.push(e),
-                Ok(Log::Return(v)) => returned = Some(v),
-                Err(e) => {
-                    return Err(ChainError::Invalid(format!(
-                        "transaction {txid} logged something the app never logs: {e}"
-                    )))
-                }
-            }
-        }
-        Ok(Confirmed {
-            txid,
-            round: p.confirmed_round.unwrap_or_default(),
-            events,
-            returned,
-        })
+        confirmed(txid, p)
     }
 }

@@ -2,6 +2,32 @@
 //! boxes, the minimum-balance payment grouped right before it (docs/contract.md, "Paying for
 //! boxes"). Refusals by the app come back as [`ChainError::AppError`] with the app's error code.
 
+/// A confirmed application call's events and ABI return value, from its logs.
+pub(crate) fn confirmed(
+    txid: String,
+    p: algonaut::model::algod::PendingTransactionResponse,
+) -> Result<Confirmed, ChainError> {
+    let mut events = Vec::new();
+    let mut returned = None;
+    for log in p.logs.unwrap_or_default() {
+        match decode_log(&log.0) {
+            Ok(Log::Event(e)) => events.push(e),
+            Ok(Log::Return(v)) => returned = Some(v),
+            Err(e) => {
+                return Err(ChainError::Invalid(format!(
+                    "transaction {txid} logged something the app never logs: {e}"
+                )))
+            }
+        }
+    }
+    Ok(Confirmed {
+        txid,
+        round: p.confirmed_round.unwrap_or_default(),
+        events,
+        returned,
+    })
+}
+
 #[cfg(test)]
 use crate::decode::{deploy_payload_len, PROPOSAL_HEADER};
 use crate::decode::{encode_arc4_bytes, encode_rules, BoxKey, Targets, MAX_REPO};
@@ -494,25 +520,7 @@ impl App {
         }
         txns.push(call.build(&params).map_err(build_err)?);
         let (txid, p) = self.node.submit(signer, txns).await?;
-        let mut events = Vec::new();
-        let mut returned = None;
-        for log in p.logs.unwrap_or_default() {
-            match decode_log(&log.0) {
-                Ok(Log::Event(e)) => events.push(e),
-                Ok(Log::Return(v)) => returned = Some(v),
-                Err(e) => {
-                    return Err(ChainError::Invalid(format!(
-                        "transaction {txid} logged something the app never logs: {e}"
-                    )))
-                }
-            }
-        }
-        Ok(Confirmed {
-            txid,
-            round: p.confirmed_round.unwrap_or_default(),
-            events,
-            returned,
-        })
+        confirmed(txid, p)
     }
 
     pub(crate) async fn exists(&self, key: &BoxKey) -> Result<bool, ChainError> {

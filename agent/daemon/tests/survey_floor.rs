@@ -153,4 +153,21 @@ async fn a_cache_of_another_host_or_one_that_does_not_parse_is_dropped() {
     let s = survey(&app, 1, &mut beyond).await.unwrap();
     assert_eq!(applied(&s), vec![queued, other]);
     assert_eq!(beyond.floor(), queued);
+
+    // A file of this app id and host whose floor is past both proposals: trusted when it names
+    // this DAO (the survey skips them), dropped when it names another DAO's genesis commit (an
+    // app id reused by a reset devnet or another network).
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["floor"] = serde_json::json!(other + 1);
+    v["reported"] = serde_json::json!([]);
+    std::fs::write(&file, v.to_string()).unwrap();
+    let mut trusted = Cache::persisted(file.clone());
+    let s = survey(&app, 1, &mut trusted).await.unwrap();
+    assert_eq!(applied(&s), Vec::<u64>::new());
+    v["genesis"] = serde_json::json!("00".repeat(20));
+    std::fs::write(&file, v.to_string()).unwrap();
+    let mut another_dao = Cache::persisted(file.clone());
+    let s = survey(&app, 1, &mut another_dao).await.unwrap();
+    assert_eq!(applied(&s), vec![queued, other]);
 }

@@ -90,7 +90,15 @@ pub async fn survey(app: &App, host: u64, cache: &mut Cache) -> Result<Survey, C
     let last = app.node.last_round().await?;
     let now = app.node.block_timestamp(last).await?;
     let global = app.global().await?;
-    cache.bind(app.app_id, host, global.proposal_count);
+    cache.bind(
+        cache::Binding {
+            app_id: app.app_id,
+            host,
+            repo: global.repo.clone(),
+            genesis: hex::encode(global.genesis),
+        },
+        global.proposal_count,
+    );
     let mut rules: Option<RulesKnowledge> = None;
     // Listed once per survey, and only when some proposal needs verifying.
     let mut members: Option<Vec<Address>> = None;

@@ -9,10 +9,11 @@
 //! the host still has to act on. A proposal still open (voting, succeeded, queued, expired and
 //! not yet reported, or one that does not verify) holds the floor where it is.
 //!
-//! **Persisted** in the state directory (`survey.json`, replaced atomically), bound to the app
-//! and the host: a file of another app or host, from a chain with fewer proposals than its
-//! floor (a reset devnet, another network), or one that does not parse is dropped with a
-//! warning and the survey starts again from proposal 1. Losing it only costs time.
+//! **Persisted** in the state directory (`survey.json`, replaced atomically), bound to the app,
+//! the host and the DAO's identity (its repository and genesis commit, pinned at creation): a
+//! file of another app, host or DAO (an app id reused by a reset devnet or another network),
+//! from a chain with fewer proposals than its floor, or one that does not parse is dropped with
+//! a warning and the survey starts again from proposal 1. Losing it only costs time.
 
 use crate::executor::Approved;
 use dao_chain::decode::ReportStatus;
@@ -23,7 +24,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The file format's version; another version is dropped (and rebuilt from the chain).
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// What a cache describes: the app, the host, and the DAO's repository and genesis commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Binding {
+    pub app_id: u64,
+    pub host: u64,
+    pub repo: String,
+    pub genesis: String,
+}
 
 #[derive(Debug, Default)]
 pub struct Cache {
@@ -31,8 +41,8 @@ pub struct Cache {
     path: Option<PathBuf>,
     /// Whether the file was read (on the first survey, when the app and host are known).
     loaded: bool,
-    /// The app and host this cache describes.
-    bound: Option<(u64, u64)>,
+    /// What this cache describes.
+    bound: Option<Binding>,
     /// Every proposal id below it is final for this host (see the module doc).
     pub(super) floor: u64,
     /// At or above the floor: proposals that are not deploys targeting this host.
@@ -55,6 +65,8 @@ struct File {
     version: u32,
     app_id: u64,
     host: u64,
+    repo: String,
+    genesis: String,
     floor: u64,
     elsewhere: BTreeSet<u64>,
     settled: BTreeSet<u64>,
@@ -87,9 +99,9 @@ impl Cache {
         self.floor.max(1)
     }
 
-    /// Binds the cache to `app_id` and `host` (reading its file the first time); a cache of
-    /// another app or host, or whose floor is beyond the chain's proposals, starts over.
-    pub(super) fn bind(&mut self, app_id: u64, host: u64, proposal_count: u64) {
+    /// Binds the cache to `binding` (reading its file the first time); a cache of another app,
+    /// host or DAO, or whose floor is beyond the chain's proposals, starts over.
+    pub(super) fn bind(&mut self, binding: Binding, proposal_count: u64) {
         if !self.loaded {
             self.loaded = true;
             if let Some(path) = self.path.clone() {
@@ -115,19 +127,19 @@ impl Cache {
                 .chain(&self.parameters)
                 .chain(self.reported.keys())
                 .all(|id| *id <= proposal_count);
-        let same = self.bound.is_none_or(|b| b == (app_id, host));
+        let same = self.bound.as_ref().is_none_or(|b| *b == binding);
         if !(fits && same) {
             tracing::warn!(
-                app = app_id,
-                host,
+                app = binding.app_id,
+                host = binding.host,
                 floor = self.floor(),
                 proposal_count,
-                "survey cache is of another app, host or chain; the survey reads every proposal \
-                 again"
+                "survey cache is of another app, host, DAO or chain; the survey reads every \
+                 proposal again"
             );
             self.reset();
         }
-        self.bound = Some((app_id, host));
+        self.bound = Some(binding);
     }
 
     fn reset(&mut self) {
@@ -172,7 +184,12 @@ impl Cache {
         *self = Cache {
             path: self.path.take(),
             loaded: true,
-            bound: Some((f.app_id, f.host)),
+            bound: Some(Binding {
+                app_id: f.app_id,
+                host: f.host,
+                repo: f.repo,
+                genesis: f.genesis,
+            }),
             floor: f.floor,
             elsewhere: f.elsewhere,
             settled: f.settled,
@@ -222,13 +239,15 @@ impl Cache {
     /// Writes the file when something changed; a failure is logged, not fatal (the cache is
     /// still in memory, and a lost file only costs time).
     pub(super) fn save(&mut self) {
-        let (Some(path), Some((app_id, host)), true) = (&self.path, self.bound, self.dirty) else {
+        let (Some(path), Some(b), true) = (&self.path, &self.bound, self.dirty) else {
             return;
         };
         let f = File {
             version: VERSION,
-            app_id,
-            host,
+            app_id: b.app_id,
+            host: b.host,
+            repo: b.repo.clone(),
+            genesis: b.genesis.clone(),
             floor: self.floor(),
             elsewhere: self.elsewhere.clone(),
             settled: self.settled.clone(),

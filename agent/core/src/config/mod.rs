@@ -8,12 +8,14 @@ mod check;
 mod drift;
 mod duration;
 mod monitoring;
+mod rate;
 mod raw;
 mod validator;
 
 pub use drift::{DriftPolicy, DEFAULT_CURRENT_SYSTEM};
 pub use duration::Span;
 pub use monitoring::{Hooks, Metrics, DEFAULT_METRICS_PORT};
+pub use rate::{RequestRate, MIN_REQUEST_RATE};
 pub use validator::{Validator, VotePolicy};
 
 use crate::address::Address;
@@ -102,18 +104,6 @@ pub struct Chain {
     /// (docs/operations.md, "Capacity"); None: no budget.
     pub max_requests_per_second: Option<RequestRate>,
 }
-
-/// A request rate, per second: finite and positive (so equality is that of the number).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RequestRate(pub f64);
-
-impl Eq for RequestRate {}
-
-/// The smallest `chain.max_requests_per_second`. Following costs 2 requests per block at the
-/// chain's tip and 1 per block while catching up (the logs alone): with MainNet's blocks of
-/// about 2.8 s, below 1/2.8 ≈ 0.36 requests per second an agent can only fall further behind,
-/// until the node prunes what it has not read. 0.5 leaves it room to catch up.
-pub const MIN_REQUEST_RATE: f64 = 0.5;
 
 /// `chain.max_fee` when unset: ten times the minimum fee.
 pub const DEFAULT_MAX_FEE: u64 = 10_000;
@@ -340,21 +330,7 @@ fn check(raw: Raw, p: &mut Problems) -> Option<Config> {
                 format!("{max_fee} µAlgo is below the protocol's minimum fee of 1000: no transaction could be sent"),
             );
         }
-        let max_requests_per_second = match c.max_requests_per_second {
-            Some(r) if r.is_finite() && r >= MIN_REQUEST_RATE => Some(RequestRate(r)),
-            Some(r) => {
-                p.add(
-                    "chain.max_requests_per_second",
-                    format!(
-                        "{r} is not a rate the agent can follow a chain with: give at least \
-                         {MIN_REQUEST_RATE} (following alone takes up to 2 requests per block), \
-                         or leave it out for no budget"
-                    ),
-                );
-                None
-            }
-            None => None,
-        };
+        let max_requests_per_second = rate::checked(c.max_requests_per_second, p);
         Some(Chain {
             algod_url: url?,
             algod_token_file: token,

@@ -8,13 +8,14 @@ pub mod judge;
 
 use crate::daemon::notify;
 use crate::executor::Approved;
-use dao_chain::decode::{ProposalPayload, Targets, VoteChoice};
+use dao_chain::decode::{ProposalHeader, ProposalPayload, Targets, VoteChoice};
 use dao_chain::validation::Outcome;
-use dao_chain::verify::VerifyError;
+use dao_chain::verify::{RulesKnowledge, VerifyError};
 use dao_chain::{App, ChainError, Signer};
+use dao_core::address::Address;
 use dao_core::config::{Host, VotePolicy};
 use dao_core::diff_hash::DiffHash;
-use dao_core::rules::ProposalState;
+use dao_core::rules::{ProposalState, Stored};
 use git2::Oid;
 use judge::{Judge, Judged};
 use std::collections::BTreeSet;
@@ -32,6 +33,11 @@ pub struct Runner {
     pub judge: Arc<Judge>,
     /// Proposals with nothing left to do here (attested, closed, or not for our hosts).
     done: BTreeSet<u64>,
+    /// The parameters proposals among those read (every proposal is read before it is done),
+    /// so the past rules come from these alone and not from a read of the whole history.
+    parameters: BTreeSet<u64>,
+    /// Some proposal did not decode: it might have been a parameters proposal.
+    unclassified: bool,
 }
 
 /// What one pass left to do later.
@@ -40,6 +46,19 @@ pub struct PassReport {
     pub attested: usize,
     /// Proposals to look at again (a remote down, a build that could not be judged yet).
     pub later: Vec<(u64, String)>,
+}
+
+/// Whether a proposal is over whatever its votes say, from its header alone: canceled or
+/// defeated, or queued and past its grace period (expired). Nothing is decided from this but
+/// "no more work here", which the full verification would conclude too; so a proposal that is
+/// over costs one read instead of its votes and its voters' histories, every pass after a
+/// restart.
+fn over(h: &ProposalHeader, now: u64) -> bool {
+    match h.stored {
+        Stored::Canceled | Stored::Defeated | Stored::Executed => true,
+        Stored::Queued => now >= h.eta.saturating_add(h.grace_period),
+        Stored::Voting => false,
+    }
 }
 
 fn open(state: ProposalState) -> bool {
@@ -59,6 +78,8 @@ impl Runner {
             signer,
             judge: Arc::new(judge),
             done: BTreeSet::new(),
+            parameters: BTreeSet::new(),
+            unclassified: false,
         }
     }
 
@@ -80,12 +101,59 @@ impl Runner {
         let global = self.app.global().await?;
         let last = self.app.node.last_round().await?;
         let now = self.app.node.block_timestamp(last).await?;
-        let knowledge = self.app.rules_knowledge().await?;
+        // Read at the first proposal that needs verifying, then shared by the pass.
+        let mut knowledge: Option<RulesKnowledge> = None;
+        let mut members: Option<Vec<Address>> = None;
         for id in 1..=global.proposal_count {
             if self.done.contains(&id) {
                 continue;
             }
-            let verified = match self.app.verify_proposal(id, &knowledge, now).await {
+            let p = match self.app.proposal(id).await {
+                Ok(p) => p,
+                Err(ChainError::Decode(e)) => {
+                    warn!(proposal = id, "not validating proposal {id}: {e}");
+                    self.unclassified = true;
+                    self.done.insert(id);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if matches!(p.payload, ProposalPayload::Parameters { .. }) {
+                self.parameters.insert(id);
+            }
+            if !matches!(p.payload, ProposalPayload::Deploy { .. }) || over(&p.header, now) {
+                self.done.insert(id);
+                continue;
+            }
+            let knowledge = match &knowledge {
+                Some(k) => k,
+                // A proposal's rules are those in force at its creation, which only a
+                // parameters proposal with a smaller id can have changed: all were read above.
+                None if self.parameters.is_empty() && !self.unclassified => {
+                    knowledge.insert(RulesKnowledge {
+                        candidates: vec![global.rules],
+                        complete: true,
+                    })
+                }
+                None => knowledge.insert(
+                    self.app
+                        .rules_knowledge_of(
+                            global.rules,
+                            self.parameters.iter().copied(),
+                            self.unclassified,
+                        )
+                        .await?,
+                ),
+            };
+            let voters = match &members {
+                Some(m) => m,
+                None => members.insert(self.app.member_addresses().await?),
+            };
+            let verified = match self
+                .app
+                .verify_proposal_among(id, knowledge, now, voters)
+                .await
+            {
                 Ok(v) => v,
                 Err(VerifyError::Read { source, .. }) => return Err(source),
                 Err(e) => {

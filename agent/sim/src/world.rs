@@ -255,6 +255,18 @@ pub struct World {
     pub hand_rng: ChaCha8Rng,
     /// The systems switched to by hand: never the agent's to report or to activate.
     pub hand_made: Vec<PathBuf>,
+    /// The reactivation faults' own stream (sim/src/reactivation.rs).
+    pub react_rng: ChaCha8Rng,
+    /// The profile generation and running system a hand `nixos-rebuild test` left apart, by
+    /// the operator's choice (None once anything moved either).
+    pub apart_by_hand: Option<(u64, PathBuf)>,
+    /// A switch or a profile change failed since the host was last seen with its profile and
+    /// running system together: a failed revert may leave them apart, and says so.
+    pub apart_excused: bool,
+    /// The next health check fails (a hand-activated drift, then a failing reactivation).
+    pub health_fails_once: bool,
+    /// Operator rollbacks that switched, in order: (from, to) toplevels.
+    pub rollbacks: Vec<(PathBuf, PathBuf)>,
 }
 
 impl World {
@@ -365,6 +377,11 @@ impl World {
             upgrades: Vec::new(),
             hand_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d21_f700_0000_0015),
             hand_made: Vec::new(),
+            react_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x4ea0_c71f_0000_0015),
+            apart_by_hand: None,
+            apart_excused: false,
+            health_fails_once: false,
+            rollbacks: Vec::new(),
         }
     }
 

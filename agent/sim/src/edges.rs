@@ -65,7 +65,7 @@ impl Sim {
                 w.advance(jump);
             }
             invariants::after_step(&mut w);
-            let crash = !w.nested && w.roll("crash", 0.02);
+            let crash = w.planned_crash(site) || (!w.nested && w.roll("crash", 0.02));
             crash || crate::reactivation::crash_mid_way(&mut w, site)
         };
         if crash {
@@ -244,7 +244,9 @@ impl System for SimEdge {
         }
         w.current = g.number;
         w.last_set = None;
-        if crate::reactivation::crash_after_profile_moved(&mut w) {
+        if w.planned_crash("profile.restore.after")
+            || crate::reactivation::crash_after_profile_moved(&mut w)
+        {
             drop(w);
             std::panic::resume_unwind(Box::new(Crash));
         }

@@ -267,6 +267,9 @@ pub struct World {
     pub health_fails_once: bool,
     /// Operator rollbacks that switched, in order: (from, to) toplevels.
     pub rollbacks: Vec<(PathBuf, PathBuf)>,
+    /// A crash a test plans: at the n-th (0: next) step of this site ("profile.restore.after":
+    /// right after a profile restore took effect).
+    pub crash_plan: Option<(&'static str, u32)>,
 }
 
 impl World {
@@ -382,6 +385,7 @@ impl World {
             apart_excused: false,
             health_fails_once: false,
             rollbacks: Vec::new(),
+            crash_plan: None,
         }
     }
 
@@ -416,6 +420,21 @@ impl World {
         }
         self.count("agent_replaced");
         true
+    }
+
+    /// Whether the test's planned crash is due at `site` (counting down its steps there).
+    pub fn planned_crash(&mut self, site: &str) -> bool {
+        match &mut self.crash_plan {
+            Some((s, 0)) if *s == site => {
+                self.crash_plan = None;
+                true
+            }
+            Some((s, n)) if *s == site => {
+                *n -= 1;
+                false
+            }
+            _ => false,
+        }
     }
 
     pub fn count(&mut self, kind: &'static str) {

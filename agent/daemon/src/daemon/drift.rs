@@ -269,6 +269,7 @@ mod tests {
     use crate::daemon::rollback::Amendment;
     use crate::journal::{Generation, Outcome, Report, StepEntry, StepState};
     use dao_core::diff_hash::DiffHash;
+    use std::path::Path;
 
     fn gen(n: u64, name: &str) -> Generation {
         Generation {
@@ -392,6 +393,57 @@ mod tests {
             known(&baseline(&[applied, applied_later], Some(&rb))),
             "/nix/store/p5"
         );
+    }
+
+    fn reactivation(ended: Option<Ended>) -> Reactivation {
+        let mut r = Reactivation::new(
+            5,
+            ("/nix/store/p1".into(), "proposal 1 (applied)".into()),
+            gen(2, "p1"),
+            "/nix/store/hand".into(),
+            Some(gen(2, "p1")),
+        );
+        r.outcome = ended.map(|ended| crate::journal::reactivation::ReactivationOutcome {
+            ended,
+            reason: Some("health".into()),
+        });
+        r
+    }
+
+    #[test]
+    fn a_reactivation_without_an_outcome_is_ours_in_progress() {
+        assert!(activating(&[], Some(&reactivation(None))));
+        assert!(!activating(&[], Some(&reactivation(Some(Ended::Reverted)))));
+        assert!(!activating(&[], None));
+    }
+
+    #[test]
+    fn only_a_reactivation_of_the_same_drift_that_did_not_hold_holds_back_the_next() {
+        let (hand, approved) = (Path::new("/nix/store/hand"), Path::new("/nix/store/p1"));
+        for ended in [Ended::Reverted, Ended::RevertFailed, Ended::Superseded] {
+            assert!(
+                did_not_hold(&reactivation(Some(ended)), hand, approved),
+                "{ended:?}"
+            );
+        }
+        assert!(!did_not_hold(
+            &reactivation(Some(Ended::Reactivated)),
+            hand,
+            approved
+        ));
+        assert!(!did_not_hold(&reactivation(None), hand, approved));
+        // The host changed since, or the approved system did: a new drift, tried again.
+        let other = Path::new("/nix/store/hand-2");
+        assert!(!did_not_hold(
+            &reactivation(Some(Ended::Reverted)),
+            other,
+            approved
+        ));
+        assert!(!did_not_hold(
+            &reactivation(Some(Ended::Reverted)),
+            hand,
+            other
+        ));
     }
 
     #[test]

@@ -209,6 +209,7 @@ impl Deployer {
         if let Err(e) = system.restore(&target, t.switch) {
             return self.fail(r, Step::SwitchConfiguration, e.to_string());
         }
+        failpoint("reactivate:after:set_profile");
         // A second entry: the profile moved, the switch is next (what a crash here leaves).
         self.mark(
             r,

@@ -96,7 +96,7 @@ pub fn crash_after_profile_moved(w: &mut World) -> bool {
         return false;
     }
     let forward = unfinished(w).is_some_and(|r| !r.going_back() && switch_entries(&r) == 1);
-    if !forward || !w.react_rng.gen_bool(0.15) {
+    if !forward || !w.react_rng.gen_bool(0.35) {
         return false;
     }
     w.count("crash_reactivation_after_profile");

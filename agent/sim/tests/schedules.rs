@@ -7,7 +7,7 @@ use dao_sim::run::run;
 use std::collections::BTreeMap;
 
 /// The fault kinds docs/safety.md promises the simulator injects.
-const KINDS: [&str; 20] = [
+const KINDS: [&str; 29] = [
     "algod_down",
     "algod_slow",
     "algod_garbage",
@@ -28,6 +28,15 @@ const KINDS: [&str; 20] = [
     "awaiting_attestations",
     "validators_disagree",
     "not_reproducible",
+    "hand_switch",
+    "hand_test_activation",
+    "reactivation_fails",
+    "rollback_then_resume",
+    "crash_reactivation_before_profile",
+    "crash_reactivation_after_profile",
+    "crash_reactivation_in_switch",
+    "crash_reactivation_in_health",
+    "crash_reactivation_in_revert",
 ];
 
 #[test]

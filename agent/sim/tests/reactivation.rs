@@ -258,3 +258,52 @@ fn after_a_rollback_a_deployment_that_changed_nothing_does_not_bring_back_the_ro
     assert_eq!(sim.world().active, genesis);
     assert!(lock(&d.shared).drift.is_none());
 }
+
+/// Killed right after the profile moved; returns the restarted agent, not yet passed.
+fn killed_after_the_profile_moved(sim: &Arc<Sim>, d: Arc<Deployer>) -> Arc<Deployer> {
+    sim.world().crash_plan = Some(("profile.restore.after", 0));
+    let crashed = catch_unwind(AssertUnwindSafe(|| d.pass()));
+    assert!(crashed.is_err_and(|p| p.is::<Crash>()));
+    drop(d);
+    start_instance(sim).unwrap()
+}
+
+#[test]
+fn a_hand_switch_or_an_operator_rollback_since_the_crash_supersedes_the_half_way_reactivation() {
+    std::panic::set_hook(Box::new(|_| {}));
+    // Someone switched by hand again while the agent was down: the record's system is not
+    // brought back; the new drift is undone instead.
+    let (sim, d) = deployed();
+    let approved_generation = sim.world().current;
+    by_hand(&sim, true);
+    let d = killed_after_the_profile_moved(&sim, d);
+    let second = "/nix/store/00000000000000000000000000000002-nixos-system-by-hand";
+    by_hand_to(&sim, true, second);
+    d.pass();
+    assert_eq!(sim.world().active, p1());
+    assert_eq!(sim.world().current, approved_generation);
+    let r = d.last_reactivation().unwrap().unwrap();
+    assert_eq!(
+        r.running,
+        PathBuf::from(second),
+        "a new reactivation, of the new drift"
+    );
+    assert_eq!(r.outcome.unwrap().ended, Ended::Reactivated);
+    assert!(!sim
+        .world()
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Switch { toplevel, .. } if toplevel == &PathBuf::from(HAND))));
+
+    // An operator's rollback before the first pass: it stands, and the paused agent does not go
+    // back to the hand-made system.
+    let (sim, d) = deployed();
+    by_hand(&sim, true);
+    let d = killed_after_the_profile_moved(&sim, d);
+    let rb = d.rollback(None, "back to what we had".into(), 0).unwrap();
+    d.pass();
+    assert_eq!(ended(&d), Ended::Superseded);
+    let w = sim.world();
+    assert_eq!(w.active, rb.to.store_path);
+    assert_eq!(w.current, rb.to.number);
+}

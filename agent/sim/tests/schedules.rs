@@ -81,10 +81,17 @@ fn a_seed_replays_exactly() {
 /// it undid, while that report waited behind the rollback: neither was ever sent. 8005331 (a
 /// soak of issue 14): a host awaiting attestations was paused by an operator and the clock
 /// jumped past the schedule's end; the harness took "paused, so idle" for "done" and ended the
-/// schedule before the operator's resume, so the expired proposal was never reported.
+/// schedule before the operator's resume, so the expired proposal was never reported. Issue 15's
+/// reactivation faults: 59 (a rollback whose amendment waited was not seen as switched: the next
+/// pass switched again and drift named the rolled-back system approved), 238 (a reactivation
+/// finished by recovery did not clear the self-upgrade record), 1017 (drift shown from before
+/// an operator rollback in the same pass), 7000017 (after `nixos-rebuild test` the agent took
+/// the hand-made system's agent for an upgrade).
 #[test]
 fn seeds_that_found_bugs_stay_clean() {
-    for seed in [2_001_159, 2_002_791, 2_005_772, 8_005_331] {
+    for seed in [
+        2_001_159, 2_002_791, 2_005_772, 8_005_331, 59, 238, 1_017, 7_000_017,
+    ] {
         let s = run(seed, false);
         assert!(s.violations.is_empty(), "seed {seed}: {:?}", s.violations);
     }

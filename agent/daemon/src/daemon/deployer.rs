@@ -536,6 +536,16 @@ impl Deployer {
                 lock(&self.shared).rollback = Some(rb);
             }
         }
+        let switched = lock(&self.shared)
+            .rollback
+            .as_ref()
+            .is_some_and(|rb| rb.phase == Phase::Switched);
+        if switched || done.is_ok() {
+            // The rollback's generation is what the host should run now, and runs: a drift
+            // shown before it is over (the next check says so again if not), and must not go
+            // on chain in this pass's heartbeat (found by dao-sim, seed 1017).
+            lock(&self.shared).drift = None;
+        }
         if let Ok(rb) = &done {
             lock(&self.shared).rollback = Some(rb.clone());
             info!(

@@ -85,12 +85,14 @@ fn a_seed_replays_exactly() {
 /// reactivation faults: 59 (a rollback whose amendment waited was not seen as switched: the next
 /// pass switched again and drift named the rolled-back system approved), 238 (a reactivation
 /// finished by recovery did not clear the self-upgrade record), 1017 (drift shown from before
-/// an operator rollback in the same pass), 7000017 (after `nixos-rebuild test` the agent took
-/// the hand-made system's agent for an upgrade).
+/// an operator rollback in the same pass), 4470 (a rollback switched, but recording its
+/// amendment met a full disk: memory still said "switching"), 2960 (the checker: a pass that
+/// finished a rollback returns at once, its reactivation is recovered by the next), 7000017
+/// (after `nixos-rebuild test` the agent took the hand-made system's agent for an upgrade).
 #[test]
 fn seeds_that_found_bugs_stay_clean() {
     for seed in [
-        2_001_159, 2_002_791, 2_005_772, 8_005_331, 59, 238, 1_017, 7_000_017,
+        2_001_159, 2_002_791, 2_005_772, 8_005_331, 59, 238, 1_017, 2_960, 4_470, 7_000_017,
     ] {
         let s = run(seed, false);
         assert!(s.violations.is_empty(), "seed {seed}: {:?}", s.violations);

@@ -527,13 +527,17 @@ impl Deployer {
 
     pub fn finish_rollback(&self, rb: OperatorRollback) -> Result<OperatorRollback, FinishError> {
         let done = rollback::finish(&self.setup, &self.edges, Some(&*self.chain), rb);
-        if let Err(FinishError::Amendment { .. }) = &done {
-            // Switched and recorded; only the amendment waits. Status, the drift baseline and
-            // the next pass must see it switched, or the next pass switches again and drift
-            // names the system rolled back from as approved (found by dao-sim, seed 59).
+        if done.is_err() {
+            // Not finished, but its file may say it switched (the amendment waits, or recording
+            // it failed): status, the drift baseline and the next pass go by that, not by the
+            // intent in memory, or the next pass switches again and drift names the system
+            // rolled back from as approved (found by dao-sim, seeds 59 and 4470). A switch that
+            // failed stays as it was in memory: retried by the next pass.
             let file = rollback::rollback_file(&self.setup);
             if let Ok(Some(rb)) = files::read_json::<OperatorRollback>(&*self.edges.files, &file) {
-                lock(&self.shared).rollback = Some(rb);
+                if rb.phase == Phase::Switched {
+                    lock(&self.shared).rollback = Some(rb);
+                }
             }
         }
         let switched = lock(&self.shared)

@@ -3,7 +3,7 @@
 //! with the `mutants` feature; without it [`active`] is always false and nothing of this ships.
 
 /// The mutants, each re-introducing one finding of issue 13 or a hole issue 14 closes.
-pub const ALL: [(&str, &str); 10] = [
+pub const ALL: [(&str, &str); 13] = [
     (
         "expired_applied",
         "finding 1: expiry is re-checked only while no journal record exists",
@@ -44,6 +44,21 @@ pub const ALL: [(&str, &str); 10] = [
     (
         "no_self_upgrade",
         "issue 18: a deployment that changes the agent leaves the old one running",
+    ),
+    (
+        "reactivation_unrecovered",
+        "issue 15: a reactivation a crash left half-way is dropped at restart, not finished or \
+         reverted, so the profile and the running system stay apart",
+    ),
+    (
+        "reactivation_reverts_to_profile",
+        "issue 15: a failed reactivation goes back to the profile's generation, not to the \
+         system the host ran",
+    ),
+    (
+        "rollback_forgotten",
+        "issue 15 review: a later deployment that changed nothing makes the system an operator \
+         rolled back from the approved one again",
     ),
 ];
 

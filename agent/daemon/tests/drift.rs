@@ -231,6 +231,113 @@ async fn reactivate_switches_back_to_the_approved_generation_and_refuses_when_it
     assert_eq!(s["drift"]["running"], hand.as_str());
 }
 
+/// `nixos-rebuild test`, by hand: the toplevel's switch only, the profile left where it was.
+fn activate_by_hand(toplevel: &str) {
+    let ok = Command::new(format!("{toplevel}/bin/switch-to-configuration"))
+        .arg("test")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn reactivation(f: &Fixture) -> serde_json::Value {
+    let path = f.state().join("executor/reactivation.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reactivation_killed_half_way_is_finished_and_a_failed_one_goes_back_to_what_ran() {
+    let f = Fixture::new(0).await;
+    f.write_config_with("drift = \"reactivate\"", "");
+    let agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    let (id, applied, hand) = deployed_then_hand_built(&f).await;
+    let approved_generation = f.generation();
+    assert!(agent.terminate().success());
+
+    // Killed right after pointing the profile at the approved generation: the profile and the
+    // running system are apart until the next agent's first pass finishes the reactivation.
+    switch_by_hand(&f, &hand);
+    let hand_generation = f.generation();
+    let crashing = f.spawn_agent(&[("DAO_AGENT_FAILPOINT", "reactivate:after:set_profile")]);
+    let exit = crashing.wait(Duration::from_secs(120));
+    assert!(
+        !exit.success(),
+        "the agent should have aborted:\n{}",
+        f.log()
+    );
+    assert_eq!(f.generation(), approved_generation);
+    assert_eq!(running(&f), hand);
+    let r = reactivation(&f);
+    assert!(r["outcome"].is_null(), "{r}");
+    assert_eq!(r["running"], hand.as_str(), "{r}");
+    // The profile's generation when it began: "system-N-link" is generation N.
+    let number = r["profile"]["number"].as_u64().unwrap();
+    assert_eq!(hand_generation, format!("system-{number}-link"), "{r}");
+    let agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    let s = pass_until(&f, "the interrupted reactivation to finish", |s| {
+        s["reactivation"]["outcome"]["ended"] == "reactivated"
+    })
+    .await;
+    assert!(s["drift"].is_null(), "{s}");
+    assert_eq!(running(&f), applied);
+    assert_eq!(f.generation(), approved_generation);
+    assert!(agent.terminate().success());
+
+    // `nixos-rebuild test` of the hand-made system, then a reactivation whose health check
+    // fails: back to the hand-activated system itself, the profile on the generation it had.
+    let health = format!("test -e {}/current-system/healthy", f.host.display());
+    let unhealthy_when_approved = format!(
+        "test \\\"$(readlink {}/current-system)\\\" != {applied}",
+        f.host.display()
+    );
+    f.write_config_with("drift = \"reactivate\"", "");
+    let config = std::fs::read_to_string(f.config()).unwrap();
+    assert!(config.contains(&health));
+    std::fs::write(
+        f.config(),
+        config.replace(&health, &unhealthy_when_approved),
+    )
+    .unwrap();
+    activate_by_hand(&hand);
+    assert_eq!(running(&f), hand);
+    let before = f.switches().len();
+    let _agent = f.spawn_agent(&[]);
+    ready(&f).await;
+    pass_until(&f, "the reactivation to fail and go back", |s| {
+        s["reactivation"]["outcome"]["ended"] == "reverted"
+    })
+    .await;
+    assert_eq!(
+        running(&f),
+        hand,
+        "back on the system that ran, not the profile's"
+    );
+    assert_eq!(
+        f.generation(),
+        approved_generation,
+        "the profile where it was"
+    );
+    let switches = f.switches();
+    assert_eq!(switches.len(), before + 2, "{switches:?}");
+    assert_eq!(switches.last().unwrap(), "by-hand switch", "{switches:?}");
+    let why = pass_until(&f, "the refusal in status", |s| {
+        s["drift"]["refused"].is_string()
+    })
+    .await;
+    let refused = why["drift"]["refused"].as_str().unwrap();
+    assert!(refused.contains("the host is back on"), "{refused}");
+    assert!(refused.contains(&hand), "{refused}");
+    // Never a deployment: one record, one report, no amendment.
+    let records = std::fs::read_dir(f.state().join("executor/journal"))
+        .unwrap()
+        .count();
+    assert_eq!(records, 1);
+    let (report, amendment) = f.reports(id).await;
+    assert!(report.is_some() && amendment.is_none());
+}
+
 fn sha(path: &str) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(path.as_bytes()).into()

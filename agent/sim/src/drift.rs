@@ -25,8 +25,9 @@ pub fn with_policy(setup: Setup, seed: u64) -> Setup {
     }
 }
 
-/// Switches the host by hand, now and then, while no switch of the agent's runs.
-pub fn maybe_switch_by_hand(w: &mut World) {
+/// Switches the host by hand, now and then, while no switch of the agent's runs: mostly
+/// `nixos-rebuild switch`, sometimes only `test` (sim/src/reactivation.rs).
+pub fn maybe_switch_by_hand(w: &mut World, policy: DriftPolicy) {
     if w.healed() || w.fault_rate == 0.0 || !w.hand_rng.gen_bool(0.02) {
         return;
     }
@@ -39,10 +40,18 @@ pub fn maybe_switch_by_hand(w: &mut World) {
         "/nix/store/{:032x}-nixos-system-by-hand-{n}",
         n.wrapping_mul(0x517c_c1b7_2722_0a95)
     ));
+    if w.react_rng.gen_bool(0.4) {
+        crate::reactivation::activate_by_hand(w, path, policy == DriftPolicy::Reactivate);
+        return;
+    }
     w.generations.push(path.clone());
     w.current = w.generations.len() as u64;
     w.active = path.clone();
     w.hand_made.push(path);
+    w.apart_by_hand = None;
+    if w.trace {
+        println!("  nixos-rebuild switch by hand: generation {}", w.current);
+    }
     w.count("hand_switch");
 }
 

@@ -65,7 +65,8 @@ impl Sim {
                 w.advance(jump);
             }
             invariants::after_step(&mut w);
-            !w.nested && w.roll("crash", 0.02)
+            let crash = w.planned_crash(site) || (!w.nested && w.roll("crash", 0.02));
+            crash || crate::reactivation::crash_mid_way(&mut w, site)
         };
         if crash {
             std::panic::resume_unwind(Box::new(Crash));
@@ -235,6 +236,7 @@ impl System for SimEdge {
         self.0.enter("profile.restore", 200);
         let mut w = self.0.world();
         if w.generation(g.number) != Some(&g.store_path) {
+            w.apart_excused = true;
             return Err(command_failed(
                 "nix-env --switch-generation",
                 "generation changed",
@@ -242,6 +244,12 @@ impl System for SimEdge {
         }
         w.current = g.number;
         w.last_set = None;
+        if w.planned_crash("profile.restore.after")
+            || crate::reactivation::crash_after_profile_moved(&mut w)
+        {
+            drop(w);
+            std::panic::resume_unwind(Box::new(Crash));
+        }
         Ok(())
     }
 
@@ -267,6 +275,7 @@ impl System for SimEdge {
         let mut w = self.0.world();
         w.in_flight.retain(|f| f.toplevel != toplevel);
         if w.roll("switch_hang", 0.01) {
+            w.apart_excused = true;
             w.advance(u64::try_from(timeout.as_millis()).unwrap_or(0));
             return Err(ActivateError::Command {
                 step: "switch_configuration",
@@ -278,6 +287,7 @@ impl System for SimEdge {
         }
         w.advance(took);
         if w.roll("switch_failure", 0.02) {
+            w.apart_excused = true;
             return Err(command_failed(
                 "switch-to-configuration switch",
                 "activation failed",
@@ -313,7 +323,8 @@ impl Health for SimEdge {
         let mut w = self.0.world();
         let active = w.active.clone();
         let unhealthy = w.proposal_of(&active).is_some_and(|p| p.unhealthy);
-        if unhealthy || w.roll("health_failure", 0.02) {
+        if crate::reactivation::health_fails(&mut w) || unhealthy || w.roll("health_failure", 0.02)
+        {
             w.advance(u64::try_from(timeout.as_millis()).unwrap_or(0));
             return Err("health checks still failing: nginx.service is failed".into());
         }

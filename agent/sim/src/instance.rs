@@ -13,13 +13,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The executor's state directory in every schedule.
+pub const STATE_DIR: &str = "/sim/state/executor";
+
 /// The executor setup every schedule uses.
 pub fn setup(genesis: git2::Oid) -> Setup {
     Setup {
         host: 1,
         host_name: "web-1".into(),
         app_id: 1001,
-        dir: PathBuf::from("/sim/state/executor"),
+        dir: PathBuf::from(STATE_DIR),
         checkout: PathBuf::from("/sim/state/checkout"),
         allowed_remotes: vec!["git://sim/fleet.git".into()],
         pinned_remote: "git://sim/fleet.git".into(),

@@ -189,6 +189,7 @@ pub fn at_switch(w: &mut World, toplevel: &Path) {
 
 /// When the agent writes a file: a final journal outcome must match the system.
 pub fn at_write(w: &mut World, path: &Path, bytes: &[u8], before: Option<&[u8]>) {
+    crate::reactivation::at_write(w, path, bytes, before);
     if path
         .parent()
         .and_then(Path::file_name)

@@ -8,5 +8,6 @@ pub mod edges;
 pub mod hooks;
 pub mod instance;
 pub mod invariants;
+pub mod reactivation;
 pub mod run;
 pub mod world;

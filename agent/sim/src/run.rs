@@ -100,7 +100,8 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
             // The operator, the faults over, resumes (an unfinished rollback finishes first).
             let _ = d.resume(0);
         }
-        crate::drift::maybe_switch_by_hand(&mut sim.world());
+        crate::drift::maybe_switch_by_hand(&mut sim.world(), sim.setup.drift);
+        crate::reactivation::maybe_rollback_then_resume(&sim, &d);
         match catch_unwind(AssertUnwindSafe(|| d.pass())) {
             Ok(Pass::SelfUpgrade(planned)) => {
                 // The agent exits with status 75; its unit starts the new one 10 s later.
@@ -134,6 +135,7 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 idle = matches!(pass, Pass::Idle { .. }) && !d.paused();
                 check_visible(&sim, &d, &pass);
                 crate::drift::after_pass(&sim, &d, &pass);
+                crate::reactivation::after_pass(&sim, &d, &pass);
                 // An outcome was just reported (or a step done): the agent is replaced at this
                 // point, by the one the active system names.
                 if pass == Pass::Again && sim.world().replaced_after_outcome() {
@@ -156,6 +158,8 @@ pub fn run(seed: u64, trace: bool) -> Schedule {
                 if trace {
                     println!("  crash; restarting");
                 }
+                // Not idle: the schedule does not end before the restarted agent has passed.
+                idle = false;
                 set_current(&sim, None);
                 agent = None;
                 drop(d);

@@ -255,6 +255,21 @@ pub struct World {
     pub hand_rng: ChaCha8Rng,
     /// The systems switched to by hand: never the agent's to report or to activate.
     pub hand_made: Vec<PathBuf>,
+    /// The reactivation faults' own stream (sim/src/reactivation.rs).
+    pub react_rng: ChaCha8Rng,
+    /// The profile generation and running system a hand `nixos-rebuild test` left apart, by
+    /// the operator's choice (None once anything moved either).
+    pub apart_by_hand: Option<(u64, PathBuf)>,
+    /// A switch or a profile change failed since the host was last seen with its profile and
+    /// running system together: a failed revert may leave them apart, and says so.
+    pub apart_excused: bool,
+    /// The next health check fails (a hand-activated drift, then a failing reactivation).
+    pub health_fails_once: bool,
+    /// Operator rollbacks that switched, in order: (from, to) toplevels.
+    pub rollbacks: Vec<(PathBuf, PathBuf)>,
+    /// A crash a test plans: at the n-th (0: next) step of this site ("profile.restore.after":
+    /// right after a profile restore took effect).
+    pub crash_plan: Option<(&'static str, u32)>,
 }
 
 impl World {
@@ -365,6 +380,12 @@ impl World {
             upgrades: Vec::new(),
             hand_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d21_f700_0000_0015),
             hand_made: Vec::new(),
+            react_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x4ea0_c71f_0000_0015),
+            apart_by_hand: None,
+            apart_excused: false,
+            health_fails_once: false,
+            rollbacks: Vec::new(),
+            crash_plan: None,
         }
     }
 
@@ -399,6 +420,21 @@ impl World {
         }
         self.count("agent_replaced");
         true
+    }
+
+    /// Whether the test's planned crash is due at `site` (counting down its steps there).
+    pub fn planned_crash(&mut self, site: &str) -> bool {
+        match &mut self.crash_plan {
+            Some((s, 0)) if *s == site => {
+                self.crash_plan = None;
+                true
+            }
+            Some((s, n)) if *s == site => {
+                *n -= 1;
+                false
+            }
+            _ => false,
+        }
     }
 
     pub fn count(&mut self, kind: &'static str) {

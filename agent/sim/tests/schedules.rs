@@ -7,7 +7,7 @@ use dao_sim::run::run;
 use std::collections::BTreeMap;
 
 /// The fault kinds docs/safety.md promises the simulator injects.
-const KINDS: [&str; 20] = [
+const KINDS: [&str; 29] = [
     "algod_down",
     "algod_slow",
     "algod_garbage",
@@ -28,6 +28,15 @@ const KINDS: [&str; 20] = [
     "awaiting_attestations",
     "validators_disagree",
     "not_reproducible",
+    "hand_switch",
+    "hand_test_activation",
+    "reactivation_fails",
+    "rollback_then_resume",
+    "crash_reactivation_before_profile",
+    "crash_reactivation_after_profile",
+    "crash_reactivation_in_switch",
+    "crash_reactivation_in_health",
+    "crash_reactivation_in_revert",
 ];
 
 #[test]
@@ -72,10 +81,19 @@ fn a_seed_replays_exactly() {
 /// it undid, while that report waited behind the rollback: neither was ever sent. 8005331 (a
 /// soak of issue 14): a host awaiting attestations was paused by an operator and the clock
 /// jumped past the schedule's end; the harness took "paused, so idle" for "done" and ended the
-/// schedule before the operator's resume, so the expired proposal was never reported.
+/// schedule before the operator's resume, so the expired proposal was never reported. Issue 15's
+/// reactivation faults: 59 (a rollback whose amendment waited was not seen as switched: the next
+/// pass switched again and drift named the rolled-back system approved), 238 (a reactivation
+/// finished by recovery did not clear the self-upgrade record), 1017 (drift shown from before
+/// an operator rollback in the same pass), 4470 (a rollback switched, but recording its
+/// amendment met a full disk: memory still said "switching"), 2960 (the checker: a pass that
+/// finished a rollback returns at once, its reactivation is recovered by the next), 7000017
+/// (after `nixos-rebuild test` the agent took the hand-made system's agent for an upgrade).
 #[test]
 fn seeds_that_found_bugs_stay_clean() {
-    for seed in [2_001_159, 2_002_791, 2_005_772, 8_005_331] {
+    for seed in [
+        2_001_159, 2_002_791, 2_005_772, 8_005_331, 59, 238, 1_017, 2_960, 4_470, 7_000_017,
+    ] {
         let s = run(seed, false);
         assert!(s.violations.is_empty(), "seed {seed}: {:?}", s.violations);
     }

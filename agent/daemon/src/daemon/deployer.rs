@@ -36,6 +36,8 @@ pub struct Shared {
     pub rollback: Option<OperatorRollback>,
     /// The host runs a system the agent did not activate (daemon/drift.rs).
     pub drift: Option<super::drift::Drift>,
+    /// The last drift reactivation, from its record (daemon/reactivate.rs).
+    pub reactivation: Option<crate::journal::reactivation::Reactivation>,
     /// The last heartbeat on chain and the next one due (daemon/heartbeat.rs).
     pub heartbeat: super::heartbeat::HeartbeatStatus,
     /// Proposals targeting this host that do not verify: never acted on.
@@ -308,6 +310,15 @@ impl Deployer {
                 }
             }
         }
+        if !self.stopping() {
+            // A reactivation left half-way is finished or reverted before anything else is
+            // decided: until then the profile and the running system may be apart.
+            let _guard = self.activation.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(why) = self.recover_reactivation() {
+                warn!(step = "reactivate", "{why}");
+                return Pass::Retry(why);
+            }
+        }
         let Some(records) = self.scan_journal() else {
             let why = lock(&self.shared).dependencies.journal.problem.clone();
             return Pass::Retry(format!(
@@ -332,7 +343,9 @@ impl Deployer {
         if !self.stopping() {
             {
                 let _guard = self.activation.lock().unwrap_or_else(|p| p.into_inner());
-                self.check_drift(&records);
+                if let Err(why) = self.check_drift(&records) {
+                    return Pass::Retry(why);
+                }
             }
             // Every pass, not only idle ones: a host waiting days for attestations or retrying
             // a failing fetch is alive, and drift seen meanwhile belongs on chain. Rate-limited
@@ -514,6 +527,29 @@ impl Deployer {
 
     pub fn finish_rollback(&self, rb: OperatorRollback) -> Result<OperatorRollback, FinishError> {
         let done = rollback::finish(&self.setup, &self.edges, Some(&*self.chain), rb);
+        if done.is_err() {
+            // Not finished, but its file may say it switched (the amendment waits, or recording
+            // it failed): status, the drift baseline and the next pass go by that, not by the
+            // intent in memory, or the next pass switches again and drift names the system
+            // rolled back from as approved (found by dao-sim, seeds 59 and 4470). A switch that
+            // failed stays as it was in memory: retried by the next pass.
+            let file = rollback::rollback_file(&self.setup);
+            if let Ok(Some(rb)) = files::read_json::<OperatorRollback>(&*self.edges.files, &file) {
+                if rb.phase == Phase::Switched {
+                    lock(&self.shared).rollback = Some(rb);
+                }
+            }
+        }
+        let switched = lock(&self.shared)
+            .rollback
+            .as_ref()
+            .is_some_and(|rb| rb.phase == Phase::Switched);
+        if switched || done.is_ok() {
+            // The rollback's generation is what the host should run now, and runs: a drift
+            // shown before it is over (the next check says so again if not), and must not go
+            // on chain in this pass's heartbeat (found by dao-sim, seed 1017).
+            lock(&self.shared).drift = None;
+        }
         if let Ok(rb) = &done {
             lock(&self.shared).rollback = Some(rb.clone());
             info!(

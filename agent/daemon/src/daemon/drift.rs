@@ -12,15 +12,12 @@
 
 use super::deployer::{lock, Deployer};
 use super::rollback::{OperatorRollback, Phase};
-use crate::edges::System;
-use crate::journal::{tag, Generation, Record, Status, Step};
+use crate::journal::reactivation::{Ended, Reactivation};
+use crate::journal::{tag, Record, Status, Step};
 use dao_core::config::DriftPolicy;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tracing::{info, warn};
-
-/// How far below the profile's current generation the approved one is looked for.
-const GENERATIONS_SEARCHED: u64 = 256;
 
 /// What the host should run, as far as the agent's records tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,36 +45,6 @@ pub struct Drift {
     /// Why the last reactivation did not happen or did not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
-}
-
-/// Why the approved system cannot be switched back to.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReactivateError {
-    #[error(
-        "approved_generation_gone: no generation of the system profile still holds the approved \
-         system {toplevel} ({by}); it was deleted or garbage-collected, so the agent cannot \
-         switch back to it: switch back by hand (`nixos-rebuild switch` of the approved commit) \
-         or let the next proposal replace the system"
-    )]
-    ApprovedGenerationGone { toplevel: String, by: String },
-    #[error("reactivating generation {generation} failed: {why}; the host is back on {restored}")]
-    Reverted {
-        generation: u64,
-        why: String,
-        restored: String,
-    },
-    #[error(
-        "reactivating generation {generation} failed: {why}; and going back to generation \
-         {previous} failed too ({revert}): an operator must look at this host"
-    )]
-    RevertFailed {
-        generation: u64,
-        why: String,
-        previous: u64,
-        revert: String,
-    },
-    #[error("cannot read the system profile: {0}")]
-    Profile(String),
 }
 
 fn finished_at(r: &Record) -> u64 {
@@ -120,6 +87,9 @@ pub fn baseline(records: &[Record], rollback: Option<&OperatorRollback>) -> Base
                 ));
                 base_ms = finished_at(r);
             }
+            // Mutant `rollback_forgotten` (the review's bug): any later outcome, even one that
+            // changed nothing, outdates an operator's rollback.
+            _ if crate::mutants::active("rollback_forgotten") => base_ms = finished_at(r),
             _ => {}
         }
     }
@@ -133,58 +103,62 @@ pub fn baseline(records: &[Record], rollback: Option<&OperatorRollback>) -> Base
 }
 
 /// Whether an activation of ours is under way (a deployment that switched and has no outcome
-/// yet, which recovery finishes): the host is in between, not drifted.
-fn activating(records: &[Record]) -> bool {
-    records.iter().any(|r| {
-        r.outcome.is_none()
-            && r.steps.iter().any(|s| {
-                matches!(
-                    s.step,
-                    Step::SwitchConfiguration | Step::RevertConfiguration
-                )
-            })
-    })
+/// yet, or a reactivation without one, which recovery finishes): the host is in between, not
+/// drifted.
+fn activating(records: &[Record], reactivation: Option<&Reactivation>) -> bool {
+    reactivation.is_some_and(|r| r.outcome.is_none())
+        || records.iter().any(|r| {
+            r.outcome.is_none()
+                && r.steps.iter().any(|s| {
+                    matches!(
+                        s.step,
+                        Step::SwitchConfiguration | Step::RevertConfiguration
+                    )
+                })
+        })
 }
 
-/// The newest generation of the profile, at or below its current one, that holds `toplevel`.
-fn approved_generation(system: &dyn System, toplevel: &Path) -> Result<Option<Generation>, String> {
-    let Some(current) = system.current().map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    let lowest = current.number.saturating_sub(GENERATIONS_SEARCHED).max(1);
-    Ok((lowest..=current.number)
-        .rev()
-        .filter_map(|n| system.generation(n).ok())
-        .find(|g| g.store_path == toplevel))
+/// Whether `r` was a reactivation of this very drift (the host on `running`, `approved` the
+/// approved system) that ended without the approved system running.
+fn did_not_hold(r: &Reactivation, running: &std::path::Path, approved: &std::path::Path) -> bool {
+    r.about(running, approved)
+        && r.outcome
+            .as_ref()
+            .is_some_and(|o| o.ended != Ended::Reactivated)
 }
 
 impl Deployer {
     /// Compares what the host runs with its baseline; updates status, logs a change, fires the
-    /// hook, and under `reactivate` switches back. Call with the activation lock held.
-    pub fn check_drift(&self, records: &[Record]) {
-        if activating(records) || crate::mutants::active("drift_unseen") {
-            return;
+    /// hook, and under `reactivate` switches back. Call with the activation lock held. An error
+    /// says a reactivation is left half-way (its record could not be written): nothing else
+    /// may change the host before the next pass finishes or reverts it.
+    pub fn check_drift(&self, records: &[Record]) -> Result<(), String> {
+        let (rb, last) = {
+            let s = lock(&self.shared);
+            (s.rollback.clone(), s.reactivation.clone())
+        };
+        if activating(records, last.as_ref()) || crate::mutants::active("drift_unseen") {
+            return Ok(());
         }
-        let rb = lock(&self.shared).rollback.clone();
         let (approved, by) = match baseline(records, rb.as_ref()) {
             Baseline::Known { toplevel, by } => (toplevel, by),
             Baseline::Never | Baseline::Unknown(_) => {
                 lock(&self.shared).drift = None;
-                return;
+                return Ok(());
             }
         };
         let running = match self.edges.system.running() {
             Ok(Some(r)) => r,
             Ok(None) => {
                 lock(&self.shared).drift = None;
-                return;
+                return Ok(());
             }
             Err(e) => {
                 warn!(
                     path = %self.setup.current_system.display(),
                     "cannot read what the host runs: {e}; drift is not checked"
                 );
-                return;
+                return Ok(());
             }
         };
         if running == approved {
@@ -195,7 +169,7 @@ impl Deployer {
                     "the host runs its approved system again: drift ended"
                 );
             }
-            return;
+            return Ok(());
         }
         let now = self.edges.clock.now_ms();
         let fresh = {
@@ -235,17 +209,35 @@ impl Deployer {
                 });
             }
         }
+        // A reactivation of this same drift that did not hold (its record says so, across a
+        // restart too) is not tried again until the host changes: trying every pass would
+        // switch the host back and forth on a failing health check.
+        if let Some(r) = last
+            .as_ref()
+            .filter(|r| did_not_hold(r, &running, &approved))
+        {
+            if let Some(d) = lock(&self.shared).drift.as_mut() {
+                if d.refused.is_none() {
+                    d.refused = Some(format!(
+                        "the last reactivation {}: {}",
+                        r.outcome.as_ref().map_or(String::new(), |o| tag(&o.ended)),
+                        r.outcome
+                            .as_ref()
+                            .and_then(|o| o.reason.clone())
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+        }
         let paused = lock(&self.shared).paused.is_some();
         let tried = lock(&self.shared)
             .drift
             .as_ref()
             .is_some_and(|d| d.refused.is_some());
-        // A refusal holds until the host changes again: trying every pass would switch the
-        // host back and forth on a failing health check.
         if self.setup.drift != DriftPolicy::Reactivate || paused || tried {
-            return;
+            return Ok(());
         }
-        match self.reactivate(&approved, &by) {
+        match self.reactivate(&approved, &by, &running) {
             Ok(g) => {
                 info!(
                     generation = g.number,
@@ -254,12 +246,10 @@ impl Deployer {
                     g.number
                 );
                 lock(&self.shared).drift = None;
-                // A new switch to the approved system: the agent it names may be handed over
-                // to once more, as after its deployment (daemon/upgrade.rs).
-                let record = super::upgrade::record_file(self);
-                if let Err(why) = super::files::remove(&*self.edges.files, &record) {
-                    warn!("cannot clear the self-upgrade record: {why}");
-                }
+            }
+            Err(e @ super::reactivate::ReactivateError::Journal { .. }) => {
+                warn!(toplevel = %approved.display(), "reactivation left half-way: {e}");
+                return Err(e.to_string());
             }
             Err(e) => {
                 warn!(toplevel = %approved.display(), "drift stays: {e}");
@@ -268,63 +258,7 @@ impl Deployer {
                 }
             }
         }
-    }
-
-    /// Switches back to the approved generation through a deployment's own path: the profile,
-    /// switch-to-configuration, the health check, and on failure back to exactly the
-    /// generation the host ran.
-    fn reactivate(&self, approved: &Path, by: &str) -> Result<Generation, ReactivateError> {
-        let system = &*self.edges.system;
-        let target = approved_generation(system, approved)
-            .map_err(ReactivateError::Profile)?
-            .ok_or_else(|| ReactivateError::ApprovedGenerationGone {
-                toplevel: approved.display().to_string(),
-                by: by.to_owned(),
-            })?;
-        let previous = system
-            .current()
-            .map_err(|e| ReactivateError::Profile(e.to_string()))?;
-        let t = &self.setup.timeouts;
-        // A switch a crashed agent left running is waited for, as before a deployment.
-        system
-            .settle(t.switch)
-            .map_err(|e| ReactivateError::Profile(e.to_string()))?;
-        let tried = system
-            .restore(&target, t.switch)
-            .and_then(|()| system.switch(&target.store_path, t.switch))
-            .map_err(|e| e.to_string())
-            .and_then(|()| self.edges.health.confirm(t.health, t.health_interval));
-        let Err(why) = tried else {
-            return Ok(target);
-        };
-        let Some(previous) = previous else {
-            return Err(ReactivateError::RevertFailed {
-                generation: target.number,
-                why,
-                previous: 0,
-                revert: "the profile had no generation before".into(),
-            });
-        };
-        let back = system
-            .restore(&previous, t.switch)
-            .and_then(|()| system.switch(&previous.store_path, t.switch));
-        match back {
-            Ok(()) => Err(ReactivateError::Reverted {
-                generation: target.number,
-                why,
-                restored: format!(
-                    "generation {} ({})",
-                    previous.number,
-                    previous.store_path.display()
-                ),
-            }),
-            Err(e) => Err(ReactivateError::RevertFailed {
-                generation: target.number,
-                why,
-                previous: previous.number,
-                revert: e.to_string(),
-            }),
-        }
+        Ok(())
     }
 }
 
@@ -333,8 +267,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::daemon::rollback::Amendment;
-    use crate::journal::{Outcome, Report, StepEntry, StepState};
+    use crate::journal::{Generation, Outcome, Report, StepEntry, StepState};
     use dao_core::diff_hash::DiffHash;
+    use std::path::Path;
 
     fn gen(n: u64, name: &str) -> Generation {
         Generation {
@@ -460,11 +395,62 @@ mod tests {
         );
     }
 
+    fn reactivation(ended: Option<Ended>) -> Reactivation {
+        let mut r = Reactivation::new(
+            5,
+            ("/nix/store/p1".into(), "proposal 1 (applied)".into()),
+            gen(2, "p1"),
+            "/nix/store/hand".into(),
+            Some(gen(2, "p1")),
+        );
+        r.outcome = ended.map(|ended| crate::journal::reactivation::ReactivationOutcome {
+            ended,
+            reason: Some("health".into()),
+        });
+        r
+    }
+
+    #[test]
+    fn a_reactivation_without_an_outcome_is_ours_in_progress() {
+        assert!(activating(&[], Some(&reactivation(None))));
+        assert!(!activating(&[], Some(&reactivation(Some(Ended::Reverted)))));
+        assert!(!activating(&[], None));
+    }
+
+    #[test]
+    fn only_a_reactivation_of_the_same_drift_that_did_not_hold_holds_back_the_next() {
+        let (hand, approved) = (Path::new("/nix/store/hand"), Path::new("/nix/store/p1"));
+        for ended in [Ended::Reverted, Ended::RevertFailed, Ended::Superseded] {
+            assert!(
+                did_not_hold(&reactivation(Some(ended)), hand, approved),
+                "{ended:?}"
+            );
+        }
+        assert!(!did_not_hold(
+            &reactivation(Some(Ended::Reactivated)),
+            hand,
+            approved
+        ));
+        assert!(!did_not_hold(&reactivation(None), hand, approved));
+        // The host changed since, or the approved system did: a new drift, tried again.
+        let other = Path::new("/nix/store/hand-2");
+        assert!(!did_not_hold(
+            &reactivation(Some(Ended::Reverted)),
+            other,
+            approved
+        ));
+        assert!(!did_not_hold(
+            &reactivation(Some(Ended::Reverted)),
+            hand,
+            other
+        ));
+    }
+
     #[test]
     fn a_deployment_that_switched_without_an_outcome_is_ours_in_progress() {
         let mut r = decided(3, 10, Status::Applied, None, "p2");
-        assert!(!activating(std::slice::from_ref(&r)));
+        assert!(!activating(std::slice::from_ref(&r), None));
         r.outcome = None;
-        assert!(activating(&[r]));
+        assert!(activating(&[r], None));
     }
 }

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod network;
 pub mod notify;
 pub mod operator;
+pub mod reactivate;
 pub mod rollback;
 pub mod setup;
 pub mod survey;

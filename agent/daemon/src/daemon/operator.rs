@@ -57,6 +57,7 @@ impl Deployer {
             "chain_time": s.chain_time,
             "dependencies": s.dependencies,
             "drift": s.drift,
+            "reactivation": s.reactivation,
             "heartbeat": s.heartbeat,
             "generation": self.edges.system.current().ok().flatten(),
         })

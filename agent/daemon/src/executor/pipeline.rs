@@ -72,14 +72,14 @@ pub struct Executor<'a> {
 
 /// Test builds can stop the process at a named point, as `kill -9` would (crash tests).
 #[cfg(feature = "failpoints")]
-fn failpoint(name: &str) {
+pub(crate) fn failpoint(name: &str) {
     if std::env::var("DAO_AGENT_FAILPOINT").is_ok_and(|v| v == name) {
         std::process::abort();
     }
 }
 
 #[cfg(not(feature = "failpoints"))]
-fn failpoint(_: &str) {}
+pub(crate) fn failpoint(_: &str) {}
 
 /// Whether the deployment has started changing the host (a switch or a revert was begun).
 pub fn touched(rec: &Record) -> bool {

@@ -19,7 +19,6 @@ use crate::journal::{tag, Journal, Observer, Outcome, Record, Report, Step, Step
 use crate::mutants;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tracing::{error, info, warn};
 
 /// What the agent is doing, for GetStatus and sd-notify.
@@ -589,39 +588,4 @@ fn check_key(setup: &Setup, chain: &dyn Chain) -> Result<(), StartError> {
 
 pub fn unfinished(rb: &OperatorRollback) -> bool {
     rb.phase == Phase::Switching || rb.amendment == Amendment::Pending
-}
-
-/// How long to wait after `pass` before the next one; `failures` counts retries in a row.
-/// How often a deployment awaiting attestations looks again without an event (events wake it
-/// at once; this catches a missed one and the end of the window).
-const AWAITING_RECHECK: Duration = Duration::from_secs(60);
-
-pub fn delay_after(pass: &Pass, failures: &mut u32, now_ms: u64) -> Duration {
-    match pass {
-        Pass::Again => {
-            *failures = 0;
-            Duration::ZERO
-        }
-        Pass::Idle { next_eta, now } => {
-            *failures = 0;
-            // Sleep until the next eta (chain time runs with the wall clock), or until an event
-            // wakes the worker; a periodic re-survey catches anything missed.
-            next_eta.map_or(Duration::from_secs(300), |eta| {
-                Duration::from_secs(eta.saturating_sub(*now).clamp(1, 300))
-            })
-        }
-        Pass::Awaiting(_) => {
-            *failures = 0;
-            AWAITING_RECHECK
-        }
-        Pass::SelfUpgrade(_) => Duration::ZERO,
-        Pass::Retry(_) => {
-            *failures = failures.saturating_add(1);
-            dao_chain::follow::Backoff {
-                initial: Duration::from_secs(2),
-                max: Duration::from_secs(300),
-            }
-            .delay(*failures, now_ms)
-        }
-    }
 }

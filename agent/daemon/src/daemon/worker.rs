@@ -1,7 +1,7 @@
 //! The executor's async shell: runs the deployer's passes on a blocking thread, sleeps between
 //! them (woken by chain events and operators), follows the chain, and answers D-Bus.
 
-use super::deployer::{delay_after, lock, Deployer, Pass};
+use super::deployer::{lock, Deployer, Pass};
 use super::notify;
 use super::setup::Setup;
 use crate::control::{self, Agent1, Request};
@@ -201,4 +201,39 @@ pub async fn serve_bus(
                 control::BUS_NAME
             ),
         })
+}
+
+/// How long to wait after `pass` before the next one; `failures` counts retries in a row.
+/// How often a deployment awaiting attestations looks again without an event (events wake it
+/// at once; this catches a missed one and the end of the window).
+const AWAITING_RECHECK: Duration = Duration::from_secs(60);
+
+pub fn delay_after(pass: &Pass, failures: &mut u32, now_ms: u64) -> Duration {
+    match pass {
+        Pass::Again => {
+            *failures = 0;
+            Duration::ZERO
+        }
+        Pass::Idle { next_eta, now } => {
+            *failures = 0;
+            // Sleep until the next eta (chain time runs with the wall clock), or until an event
+            // wakes the worker; a periodic re-survey catches anything missed.
+            next_eta.map_or(Duration::from_secs(300), |eta| {
+                Duration::from_secs(eta.saturating_sub(*now).clamp(1, 300))
+            })
+        }
+        Pass::Awaiting(_) => {
+            *failures = 0;
+            AWAITING_RECHECK
+        }
+        Pass::SelfUpgrade(_) => Duration::ZERO,
+        Pass::Retry(_) => {
+            *failures = failures.saturating_add(1);
+            dao_chain::follow::Backoff {
+                initial: Duration::from_secs(2),
+                max: Duration::from_secs(300),
+            }
+            .delay(*failures, now_ms)
+        }
+    }
 }

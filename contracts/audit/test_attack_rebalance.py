@@ -46,11 +46,12 @@ def propose_rebalance(g, sender, pairs, url="u", pay=None, raw_weights=None, cal
 def execute_rebalance(g, pid, sender, ts, calls=None, carry=True):
     """References every listed member's m and e boxes and the power boxes of whoever holds its
     weight (the last history entry and the new one), and pays exactly for the new ones. By
-    default in as many calls as the references need (8 each: agent/chain
-    rebalance_execute_calls); carry=False sends the first call's 8 references only."""
+    default in as many calls as clients plan for (agent/chain rebalance_execute_calls): one per
+    two members and one more for the opcode budget, more when the references need them (8 per
+    call); carry=False sends the first call's 8 references only."""
     p = g.proposal(pid)["payload"]
     n = int.from_bytes(p[80:82], "big")
-    calls = 1 if calls is None else calls
+    calls = (n + 2) // 2 if calls is None else calls
     boxes, cost, added = [g.k_prop(pid)], 0, {}
     for j in range(n):
         m = encoding.encode_address(p[82 + 40 * j:114 + 40 * j])
@@ -136,8 +137,8 @@ def test_count_lying_about_the_array(dao, dacc):
 def test_opcode_budget_and_references_per_call(dao, dacc):
     """What clients plan for (agent/chain rebalance_calls, rebalance_execute_calls): one call
     holds a propose of 3 members, not 4, and a group of three calls a propose of 8. An execute
-    needs one call per 8 box references (the proposal box, then 4 per member, 5 for a member who
-    delegates), which also covers its opcode budget: 8 members take 5 calls."""
+    needs (n + 2) // 2 calls for its opcode budget, and one call per 8 box references (the
+    proposal box, then 4 per member, 5 for a member who delegates): 8 members take 5 calls."""
     g = dao
     eight = by_address(dacc.alice, dacc.bob, dacc.carol, dacc.dave, dacc.erin, dacc.mallory,
                        dacc.agent1, dacc.agent2)

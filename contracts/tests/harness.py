@@ -384,8 +384,9 @@ class Gov:
                           b"m" + h] + ([b"w" + h + u64(k - 1)] if k else []) + [b"w" + h + u64(k)]
                 added[holder] = added.get(holder, 0) + 1
             boxes = list(dict.fromkeys(boxes))
-            # agent/chain rebalance_execute_calls: the liveness check leaves room for 2 in one call
-            kw.setdefault("calls", 1 if n <= 2 else 3)
+            # agent/chain rebalance_execute_calls: a call's budget holds two members' power
+            # bookkeeping, the liveness check takes one more call (references may need more)
+            kw.setdefault("calls", (n + 2) // 2)
         return self.call("execute", [pid], by=by, boxes=boxes, accounts=accounts, **kw)
 
     def report(self, by, pid, host_id, status, toplevel=b"\x01" * 32, generation=7, logs=b"\x02" * 32, **kw):

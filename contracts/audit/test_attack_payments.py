@@ -107,5 +107,5 @@ def test_payment_in_wrong_group_position_for_execute(dao, dacc):
     pid, _ = g.propose_membership(dacc.alice, dacc.erin, 5)
     p = pass_proposal(g, dacc, pid)
     g.reject(g.call, dacc.bob, "execute", [pid], ts=p["eta"],
-             boxes=[g.k_prop(pid), g.k_member(dacc.erin), g.k_hist(dacc.erin, 0)],
+             boxes=[g.k_prop(pid)] + g.weight_change_boxes(dacc.erin),
              after=[(g.pay_txn(dacc.bob, 47_400), dacc.bob)], code="payment_missing")

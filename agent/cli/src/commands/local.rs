@@ -71,45 +71,81 @@ fn opt(v: &Value) -> String {
     }
 }
 
+/// The status line of the last drift reactivation (the agent's `reactivation` record): one in
+/// progress is said loudly, since the host may be between two systems until it ends.
+fn reactivation_line(r: &Value) -> Option<String> {
+    if !r.is_object() {
+        return None;
+    }
+    let generation = opt(&r["target"]["number"]);
+    Some(match &r["outcome"] {
+        Value::Object(o) => format!(
+            "reactivate  last: {} (generation {generation}, {}){}",
+            opt(&o["ended"]),
+            opt(&r["approved_by"]),
+            match &o["reason"] {
+                Value::String(why) => format!(": {why}"),
+                _ => String::new(),
+            }
+        ),
+        _ => format!(
+            "reactivate  IN PROGRESS: back to generation {generation} ({}), from {}",
+            opt(&r["approved_by"]),
+            opt(&r["running"])
+        ),
+    })
+}
+
 pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
     let v = parse("GetStatus", call(args, "GetStatus", &())?)?;
     if args.json {
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
-    outln!(
+    for line in status_lines(&v) {
+        outln!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of `status`, from the agent's answer; a field the agent left out is shown as
+/// missing, never a panic.
+fn status_lines(v: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(format!(
         "host        {} (id {}), app {}",
         opt(&v["host"]["name"]),
         opt(&v["host"]["id"]),
         opt(&v["app_id"])
-    );
-    outln!(
+    ));
+    lines.push(format!(
         "generation  {} {}",
         opt(&v["generation"]["number"]),
         opt(&v["generation"]["store_path"])
-    );
+    ));
     match (&v["state"], &v["paused"]) {
-        (_, Value::Object(p)) => outln!(
+        (_, p @ Value::Object(_)) => lines.push(format!(
             "deploying   PAUSED by uid {}: {}",
             opt(&p["uid"]),
             opt(&p["reason"])
-        ),
-        (Value::String(state), _) => outln!("state       {state}"),
-        _ => outln!("deploying   automatically"),
+        )),
+        (Value::String(state), _) => lines.push(format!("state       {state}")),
+        _ => lines.push("deploying   automatically".to_owned()),
     }
     if let Value::Object(deps) = &v["dependencies"] {
         for (name, d) in deps {
             if d["ok"] == Value::Bool(false) {
-                outln!(
+                lines.push(format!(
                     "{name:<11} FAILING since {} (unix ms): {}",
                     opt(&d["since_ms"]),
                     opt(&d["problem"])
-                );
+                ));
             }
         }
     }
-    if let Value::Object(d) = &v["drift"] {
-        outln!(
+    let d = &v["drift"];
+    if d.is_object() {
+        lines.push(format!(
             "drift       DRIFT: runs {}, approved {} ({}); policy {}{}",
             opt(&d["running"]),
             opt(&d["approved"]),
@@ -119,10 +155,14 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
                 Value::String(r) => format!("; not reactivated: {r}"),
                 _ => String::new(),
             }
-        );
+        ));
     }
-    if let Value::Object(h) = &v["heartbeat"] {
-        outln!(
+    if let Some(line) = reactivation_line(&v["reactivation"]) {
+        lines.push(line);
+    }
+    let h = &v["heartbeat"];
+    if h.is_object() {
+        lines.push(format!(
             "heartbeat   last at {} (chain time), next from {}{}",
             opt(&h["last_at"]),
             opt(&h["next_at"]),
@@ -130,18 +170,20 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
                 Value::String(p) => format!("; FAILING: {p}"),
                 _ => String::new(),
             }
-        );
+        ));
     }
-    if let Value::Object(c) = &v["current"] {
-        outln!(
+    let c = &v["current"];
+    if c.is_object() {
+        lines.push(format!(
             "now         proposal {}: {} {}",
             opt(&c["proposal"]),
             opt(&c["step"]),
             opt(&c["state"])
-        );
+        ));
     }
-    if let Value::Object(l) = &v["last"] {
-        outln!(
+    let l = &v["last"];
+    if l.is_object() {
+        lines.push(format!(
             "last        proposal {}: {}{}",
             opt(&l["proposal"]),
             opt(&l["outcome"]["status"]),
@@ -149,27 +191,32 @@ pub fn status(args: &LocalArgs) -> anyhow::Result<ExitCode> {
                 Value::String(r) => format!(" ({r})"),
                 _ => String::new(),
             }
-        );
+        ));
     }
     if let Value::String(w) = &v["waiting"] {
-        outln!("waiting     {w}");
+        lines.push(format!("waiting     {w}"));
     }
-    if let Value::Object(r) = &v["rollback"] {
-        outln!(
+    let r = &v["rollback"];
+    if r.is_object() {
+        lines.push(format!(
             "rollback    to generation {} by uid {}: {} [{}; amendment {}]",
             opt(&r["to"]["number"]),
             opt(&r["uid"]),
             opt(&r["reason"]),
             phase(&r["phase"]),
             phase(&r["amendment"])
-        );
+        ));
     }
     if let Value::Array(u) = &v["unverified"] {
         for e in u {
-            outln!("unverified  proposal {}: {}", opt(&e[0]), opt(&e[1]));
+            lines.push(format!(
+                "unverified  proposal {}: {}",
+                opt(&e[0]),
+                opt(&e[1])
+            ));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    lines
 }
 
 /// A serde enum tag: "switched", or the key of {"failed": {...}}.
@@ -303,4 +350,66 @@ pub fn skip(proposal: u64, reason: &str, args: &LocalArgs) -> anyhow::Result<Exi
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reactivation_line, status_lines};
+    use serde_json::json;
+
+    /// The agent leaves out fields that are none (`refused`, `problem`, ...): the text said so
+    /// by panicking ("no entry found for key") whenever drift was shown without a refusal.
+    #[test]
+    fn fields_the_agent_leaves_out_are_shown_missing_not_a_panic() {
+        let v = json!({
+            "host": {"id": 1, "name": "web"},
+            "app_id": 7,
+            "drift": {"running": "/nix/store/x", "approved": "/nix/store/a",
+                      "approved_by": "proposal 4 (applied)", "since_ms": 1, "policy": "report"},
+            "heartbeat": {"last_at": 10},
+            "current": {"proposal": 5},
+            "last": {"proposal": 4},
+            "rollback": {"uid": 0},
+        });
+        let text = status_lines(&v).join("\n");
+        assert!(
+            text.contains("drift       DRIFT: runs /nix/store/x, approved /nix/store/a (proposal 4 (applied)); policy report\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("heartbeat   last at 10 (chain time), next from -\n"),
+            "{text}"
+        );
+        assert!(text.contains("last        proposal 4: -"), "{text}");
+        assert!(
+            text.contains("rollback    to generation - by uid 0"),
+            "{text}"
+        );
+        assert_eq!(status_lines(&json!({})).len(), 3);
+    }
+
+    #[test]
+    fn a_reactivation_in_progress_and_one_that_ended_are_told_apart() {
+        assert_eq!(reactivation_line(&json!(null)), None);
+        let mut r = json!({
+            "approved_by": "proposal 4 (applied)",
+            "target": {"number": 7, "store_path": "/nix/store/a"},
+            "running": "/nix/store/b",
+        });
+        assert_eq!(
+            reactivation_line(&r).as_deref(),
+            Some(
+                "reactivate  IN PROGRESS: back to generation 7 (proposal 4 (applied)), \
+                 from /nix/store/b"
+            )
+        );
+        r["outcome"] = json!({"ended": "reverted", "reason": "health check failed"});
+        assert_eq!(
+            reactivation_line(&r).as_deref(),
+            Some(
+                "reactivate  last: reverted (generation 7, proposal 4 (applied)): health check \
+                 failed"
+            )
+        );
+    }
 }

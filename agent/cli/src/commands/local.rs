@@ -78,8 +78,9 @@ fn reactivation_line(r: &Value) -> Option<String> {
         return None;
     }
     let generation = opt(&r["target"]["number"]);
-    Some(match &r["outcome"] {
-        Value::Object(o) => format!(
+    let o = &r["outcome"];
+    Some(match o {
+        Value::Object(_) => format!(
             "reactivate  last: {} (generation {generation}, {}){}",
             opt(&o["ended"]),
             opt(&r["approved_by"]),
@@ -402,6 +403,11 @@ mod tests {
                 "reactivate  IN PROGRESS: back to generation 7 (proposal 4 (applied)), \
                  from /nix/store/b"
             )
+        );
+        r["outcome"] = json!({"ended": "reactivated"});
+        assert_eq!(
+            reactivation_line(&r).as_deref(),
+            Some("reactivate  last: reactivated (generation 7, proposal 4 (applied))")
         );
         r["outcome"] = json!({"ended": "reverted", "reason": "health check failed"});
         assert_eq!(

@@ -166,8 +166,8 @@ impl App {
         self.propose_with(signer, args, 44 + url.len(), false).await
     }
 
-    /// `vote`: the signer's vote, with the history index of its snapshot weight found from the
-    /// boxes.
+    /// `vote`: the signer's vote, with the history index of its voting power at the snapshot
+    /// found from the boxes.
     pub async fn vote(
         &self,
         signer: &Signer,
@@ -183,6 +183,8 @@ impl App {
             BoxKey::Member(voter),
             BoxKey::History(voter, index),
             BoxKey::History(voter, index + 1),
+            // Read when the power at the snapshot is 0, to tell weight_delegated from not_member.
+            BoxKey::Delegate(voter),
         ];
         let args = vec![
             method("vote(pay,uint64,uint8,uint64)void"),

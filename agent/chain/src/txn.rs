@@ -527,21 +527,28 @@ impl App {
         Ok(self.read_box(key).await?.is_some())
     }
 
-    /// Payment for a member weight change of `member`, and the boxes it touches.
+    /// Payment for a member weight change of `member`, and the boxes it touches: its `m` box,
+    /// its `e` box (read to find where the power change goes), and the `m` box and next history
+    /// entry of the address whose power changes: its delegate if it has one, else itself.
     pub(crate) async fn member_change(
         &self,
         member: &Address,
     ) -> Result<(u64, Vec<BoxKey>), ChainError> {
         let m = self.member(member).await?;
-        let n = m.map_or(0, |m| m.history_len);
         let mut cost = box_cost(41, 16);
         if m.is_none() {
             cost += box_cost(33, 16);
         }
-        Ok((
-            cost,
-            vec![BoxKey::Member(*member), BoxKey::History(*member, n)],
-        ))
+        let delegation = self.delegation(member).await?;
+        let mut boxes = vec![BoxKey::Member(*member), BoxKey::Delegate(*member)];
+        match delegation.delegate {
+            Some(d) => {
+                let n = self.member(&d).await?.map_or(0, |m| m.history_len);
+                boxes.extend([BoxKey::Member(d), BoxKey::History(d, n)]);
+            }
+            None => boxes.push(BoxKey::History(*member, delegation.history_len)),
+        }
+        Ok((cost, boxes))
     }
 
     /// `set_member`: the creator, before seal, sets a member's weight.

@@ -188,3 +188,76 @@ fn a_delegate_votes_with_both_weights_and_undelegate_gives_the_weight_back() {
         "{show}"
     );
 }
+
+#[test]
+fn weight_changes_of_a_delegator_move_its_delegates_power_and_a_removed_delegate_keeps_it() {
+    let dn = Devnet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = fleet(dir.path());
+    let served = dir.path().join("served.git");
+    git(dir.path(), &["init", "-q", "--bare", "served.git"]);
+    let served = served.to_str().unwrap().to_owned();
+    git(&work, &["push", "-q", &served, "main"]);
+    let spec = form_at(&dn, dir.path(), &work, &format!("file://{served}"), &[]);
+    let ctl = Ctl { dn: &dn, spec };
+    let (bob, carol) = (dn.address(2), dn.address(3));
+    const URL: &str = "https://git.example.org/fleet/issues/21";
+    let power = |who: &str| {
+        ctl.ok(&["members"], None)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["address"] == who)
+            .map(|m| (m["weight"].as_u64().unwrap(), m["power"].as_u64().unwrap()))
+            .unwrap()
+    };
+
+    // carol (20) delegates to bob (30); a membership proposal raises carol to 25: the change
+    // goes to bob's power, carol's own weight changes.
+    ctl.ok(&["delegate", &bob], Some(3));
+    let p = ctl.ok(
+        &[
+            "propose-membership",
+            "--member",
+            &carol,
+            "--weight",
+            "25",
+            "--url",
+            URL,
+        ],
+        Some(1),
+    );
+    ctl.pass_and_execute(p["id"].as_u64().unwrap());
+    assert_eq!(power(&carol), (25, 0));
+    assert_eq!(power(&bob), (30, 55));
+
+    // bob is removed: he keeps carol's 25 and votes with it until she takes it back.
+    let p = ctl.ok(
+        &[
+            "propose-membership",
+            "--member",
+            &bob,
+            "--remove",
+            "--url",
+            URL,
+        ],
+        Some(1),
+    );
+    ctl.pass_and_execute(p["id"].as_u64().unwrap());
+    assert_eq!(power(&bob), (0, 25));
+    let text = String::from_utf8_lossy(&ctl.run(&["members"], None).stdout).into_owned();
+    assert!(
+        text.contains(&bob),
+        "a removed delegate holding power is listed: {text}"
+    );
+    let e = ctl.fails(&["delegate", &bob], Some(1));
+    assert!(e.contains("delegate_not_member"), "{e}");
+    let id = deploy(&ctl, &work, &served, 1, 1);
+    assert_eq!(
+        ctl.ok(&["vote", &id.to_string(), "for"], Some(2))["weight"],
+        25
+    );
+    ctl.ok(&["undelegate"], Some(3));
+    assert_eq!(power(&bob), (0, 0));
+    assert_eq!(power(&carol), (25, 25));
+}

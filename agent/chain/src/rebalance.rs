@@ -168,6 +168,10 @@ impl App {
 
     /// Every member's weight at `member_seq` (from the history boxes), members with weight 0
     /// left out, sorted by address: what a rebalance proposed at that point was computed from.
+    /// The history boxes hold voting power, which is the own weight only while nobody
+    /// delegates: with a delegation in force at `member_seq`, a delegator reads 0 and its
+    /// delegate its own weight plus the delegated, and a recomputed table then differs (the
+    /// chain keeps no history of own weights apart from the MemberChanged events).
     pub async fn weights_at(&self, member_seq: u64) -> Result<Vec<(Address, u64)>, ChainError> {
         let mut out = Vec::new();
         for k in self.box_keys().await? {

@@ -395,13 +395,30 @@ class Gov:
         return idx
 
     # -- methods (happy-path helpers with correct box refs and payments)
+    def k_deleg(self, a):
+        return b"e" + addr_bytes(a.addr if isinstance(a, Account) else a)
+
+    def delegate_of(self, a):
+        raw = self.box(self.k_deleg(a))
+        return None if raw is None else encoding.encode_address(raw)
+
+    def power_boxes(self, a):
+        """A new power history entry of a: its member box, its last entry and the new one."""
+        _, n = self.member(a)
+        return [self.k_member(a)] + ([self.k_hist(a, n - 1)] if n else []) + [self.k_hist(a, n)]
+
+    def weight_change_boxes(self, a):
+        """apply_member_change: a's member and "e" boxes, the power boxes of its weight's holder."""
+        a = a.addr if isinstance(a, Account) else a
+        return list(dict.fromkeys([self.k_member(a), self.k_deleg(a)] +
+                                  self.power_boxes(self.delegate_of(a) or a)))
+
     def set_member(self, who, weight, sender=None, pay=None, ts=None, **kw):
         a = who.addr if isinstance(who, Account) else who
-        _, n = self.member(a)
         cost = 25_300 + (22_100 if self.box(self.k_member(a)) is None else 0)
         return self.call(sender or self.creator, "set_member", [a, weight],
                          pay=cost if pay is None else pay,
-                         boxes=[self.k_member(a), self.k_hist(a, n)], ts=ts, **kw)
+                         boxes=self.weight_change_boxes(a), ts=ts, **kw)
 
     def set_host(self, host_id, agent, sender=None, pay=None, ts=None, **kw):
         a = agent.addr if isinstance(agent, Account) else agent
@@ -461,7 +478,7 @@ class Gov:
         seq = p["member_seq"] if p else 0
         h = self.hint(voter, seq) if hint is None else hint
         boxes = [self.k_prop(pid), self.k_vote(pid, voter), self.k_member(voter),
-                 self.k_hist(voter, h), self.k_hist(voter, h + 1 if h < 2**64 - 1 else h)]
+                 self.k_hist(voter, h), self.k_hist(voter, h + 1 if h < 2**64 - 1 else h), self.k_deleg(voter)]
         return self.call(voter, "vote", [pid, choice, h], pay=pay, boxes=boxes, ts=ts, **kw)
 
     def finalize(self, pid, sender=None, ts=None, **kw):
@@ -479,8 +496,7 @@ class Gov:
         cost = 0
         if p is not None and p["kind"] == 2:
             member = encoding.encode_address(p["payload"][:32])
-            _, n = self.member(member)
-            boxes += [self.k_member(member), self.k_hist(member, n)]
+            boxes += self.weight_change_boxes(member)
             cost = 25_300 + (22_100 if self.box(self.k_member(member)) is None else 0)
         elif p is not None and p["kind"] == 3:
             hid = int.from_bytes(p["payload"][:8], "big")

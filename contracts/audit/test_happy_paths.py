@@ -13,7 +13,7 @@ def test_event_selectors_are_arc28():
 def test_setup_events(make_gov, acc):
     g = make_gov()
     logs, _ = g.set_member(acc.alice, 7)
-    assert events(logs) == [("MemberChanged", [acc.alice.addr, 7, 1, 7])]
+    assert events(logs) == [("MemberChanged", [acc.alice.addr, 7, 1, 7]), ("VotingPowerChanged", [acc.alice.addr, 7, 1])]
     logs, _ = g.set_host(9, acc.agent1)
     assert events(logs) == [("HostChanged", [9, acc.agent1.addr])]
     logs, _ = g.seal()
@@ -78,7 +78,8 @@ def test_membership_proposal_executed(dao, dacc):
     p = pass_proposal(g, dacc, pid)
     logs, _ = g.execute(pid, ts=p["eta"])
     ev = events(logs)
-    assert ev == [("MemberChanged", [dacc.erin.addr, 25, 5, 125]), ("ProposalExecuted", [pid, 2])]
+    assert ev == [("MemberChanged", [dacc.erin.addr, 25, 5, 125]), ("VotingPowerChanged", [dacc.erin.addr, 25, 5]),
+                  ("ProposalExecuted", [pid, 2])]
     assert g.gs()[b"total_weight"] == 125 and g.gs()[b"member_seq"] == 5
     assert g.member(dacc.erin) == (25, 1)
     assert g.get("get_state", [pid], boxes=[g.k_prop(pid)], ts=p["eta"]) == 7

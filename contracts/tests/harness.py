@@ -237,10 +237,23 @@ class Gov:
         return idx
 
     # ------------------------------------------------------------------ methods
-    def member_boxes(self, addr):
+    def delegate_of(self, addr):
+        raw = self.box(b"e" + encoding.decode_address(self.addr(addr)))
+        return None if raw is None else encoding.encode_address(raw)
+
+    def power_boxes(self, addr):
+        """The boxes a new power history entry of addr touches: its member box, its last entry
+        (the power now) and the new one."""
         a = encoding.decode_address(addr)
         n = len(self.member_history(addr))
-        return [b"m" + a, b"w" + a + u64(n)]
+        return [b"m" + a] + ([b"w" + a + u64(n - 1)] if n else []) + [b"w" + a + u64(n)]
+
+    def member_boxes(self, addr):
+        """A weight change of addr (apply_member_change): its member and "e" boxes, and the power
+        boxes of whoever holds its weight (its delegate, else itself)."""
+        a = encoding.decode_address(addr)
+        boxes = [b"m" + a, b"e" + a] + self.power_boxes(self.delegate_of(addr) or addr)
+        return list(dict.fromkeys(boxes))
 
     def set_member(self, member, weight, by=None, **kw):
         member = self.addr(member)
@@ -314,8 +327,31 @@ class Gov:
         a = encoding.decode_address(voter)
         h = self.hint(voter, pid) if hint is None else hint
         choice = CHOICES.get(choice, choice)
-        boxes = [b"p" + u64(pid), b"v" + u64(pid) + a, b"m" + a, b"w" + a + u64(h), b"w" + a + u64(h + 1)]
+        boxes = [b"p" + u64(pid), b"v" + u64(pid) + a, b"m" + a, b"w" + a + u64(h), b"w" + a + u64(h + 1),
+                 b"e" + a]
         return self.call("vote", [pid, choice, h], by=voter, boxes=boxes, **kw)
+
+    # delegation
+    def delegate(self, by, to, **kw):
+        sender, to = self.addr(by), self.addr(to)
+        holder = self.delegate_of(sender) or sender
+        boxes = [b"m" + encoding.decode_address(sender), b"e" + encoding.decode_address(sender),
+                 b"m" + encoding.decode_address(to)] + self.power_boxes(holder) + self.power_boxes(to)
+        return self.call("delegate", [to], by=sender, boxes=list(dict.fromkeys(boxes)), **kw)
+
+    def undelegate(self, by, **kw):
+        sender = self.addr(by)
+        a = encoding.decode_address(sender)
+        boxes = [b"m" + a, b"e" + a] + self.power_boxes(self.delegate_of(sender) or sender)
+        boxes += self.power_boxes(sender)
+        return self.call("undelegate", [], by=sender, boxes=list(dict.fromkeys(boxes)), **kw)
+
+    def get_delegation(self, who):
+        """(delegate or None, power now), evaluated on chain."""
+        a = self.addr(who)
+        boxes = [b"e" + encoding.decode_address(a)] + self.power_boxes(a)
+        delegate, power = self.get("get_delegation", [a], list(dict.fromkeys(boxes)))
+        return (None if delegate == ZERO else delegate), power
 
     def finalize(self, pid, by="anyone", **kw):
         return self.call("finalize", [pid], by=by, boxes=[b"p" + u64(pid), b"d" + u64(pid)], **kw)
@@ -339,8 +375,15 @@ class Gov:
             boxes.append(b"V" + p["payload"][:32])
         elif p is not None and p["kind"] == 8:
             n = int.from_bytes(p["payload"][80:82], "big")      # after commit, hash, points
+            added = {}  # holder -> entries this execute appends before the member's turn
             for i in range(n):
-                boxes += self.member_boxes(encoding.encode_address(p["payload"][82 + 40 * i:114 + 40 * i]))
+                member = encoding.encode_address(p["payload"][82 + 40 * i:114 + 40 * i])
+                holder = self.delegate_of(member) or member
+                h, k = encoding.decode_address(holder), len(self.member_history(holder)) + added.get(holder, 0)
+                boxes += [b"m" + encoding.decode_address(member), b"e" + encoding.decode_address(member),
+                          b"m" + h] + ([b"w" + h + u64(k - 1)] if k else []) + [b"w" + h + u64(k)]
+                added[holder] = added.get(holder, 0) + 1
+            boxes = list(dict.fromkeys(boxes))
             # agent/chain rebalance_execute_calls: the liveness check leaves room for 2 in one call
             kw.setdefault("calls", 1 if n <= 2 else 3)
         return self.call("execute", [pid], by=by, boxes=boxes, accounts=accounts, **kw)

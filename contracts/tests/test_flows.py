@@ -31,7 +31,8 @@ def test_lifecycle_events_and_getters():
     g = Gov(rules=RULES, now=T0)
     alice = g.account("alice")
     g.set_member("alice", 60)
-    assert events(g) == [("MemberChanged", {"member": alice, "weight": 60, "seq": 1, "total_weight": 60})]
+    assert events(g) == [("MemberChanged", {"member": alice, "weight": 60, "seq": 1, "total_weight": 60}),
+                         ("VotingPowerChanged", {"account": alice, "power": 60, "seq": 1})]
     g.set_member("bob", 40)
     g.set_host(7, "agent7")
     assert events(g) == [("HostChanged", {"host_id": 7, "agent": g.account("agent7")})]
@@ -123,7 +124,7 @@ def test_execute_hosts_parameters_membership_treasury():
     m = g.propose_membership("alice", "carol", 25)
     pass_proposal(g, m)
     g.execute(m)
-    assert [e[0] for e in events(g)] == ["MemberChanged", "ProposalExecuted"]
+    assert [e[0] for e in events(g)] == ["MemberChanged", "VotingPowerChanged", "ProposalExecuted"]
     assert g.get_member("carol") == [25, 1]
     # parameters: later proposals only
     new_rules = dict(RULES, voting_period=500, quorum_ppm=1_000_000)

@@ -62,12 +62,15 @@ def test_rebalance_raises_three_members_and_logs_the_table():
     # the caller pays the history boxes (and carol's member box)
     g.execute(pid, pay=3 * box_cost(41, 16) + box_cost(33, 16))
     ev = events(g)
-    assert [e[0] for e in ev] == ["MemberChanged"] * 3 + ["Rebalanced", "ProposalExecuted"]
-    assert [(e[1]["member"], e[1]["weight"], e[1]["seq"]) for e in ev[:3]] == [
+    assert [e[0] for e in ev] == ["MemberChanged", "VotingPowerChanged"] * 3 + ["Rebalanced", "ProposalExecuted"]
+    assert [(e[1]["member"], e[1]["weight"], e[1]["seq"]) for e in ev[0:6:2]] == [
         (g.account(n), new[n], 3 + i) for i, n in enumerate((a, b, c))]
-    assert ev[2][1]["total_weight"] == 120
-    assert ev[3][1] == {"id": pid, "commit": list(COMMIT), "table_hash": list(HASH)}
-    assert ev[4][1] == {"id": pid, "kind": 8}
+    # nobody delegates: each member's power is its new weight
+    assert [(e[1]["account"], e[1]["power"], e[1]["seq"]) for e in ev[1:6:2]] == [
+        (g.account(n), new[n], 3 + i) for i, n in enumerate((a, b, c))]
+    assert ev[4][1]["total_weight"] == 120
+    assert ev[6][1] == {"id": pid, "commit": list(COMMIT), "table_hash": list(HASH)}
+    assert ev[7][1] == {"id": pid, "kind": 8}
     for n in ("alice", "bob", "carol"):
         assert weight(g, n) == new[n]
     assert g.global_state()[b"total_weight"] == 120 and g.global_state()[b"member_seq"] == 5

@@ -58,14 +58,35 @@ def run_step(gov, step):
         return gov.execute(step["proposal"])
     if op == "refund_bond":
         return gov.refund_bond(step["proposal"], by=step.get("by"))
+    if op == "delegate":
+        return gov.delegate(step["by"], step["to"])
+    if op == "undelegate":
+        return gov.undelegate(step["by"])
     raise ValueError(op)
 
 
-def check(gov, step):
-    pid = step["proposal"]
+def check_delegation(gov, step, names):
+    """power: voting power now per name (get_delegation, on chain); delegates: the delegate now
+    (None: none). Such a check also holds the invariant: the powers of every address the
+    scenario names sum to total_weight."""
+    now = {n: gov.get_delegation(n) for n in names}
+    assert sum(p for _, p in now.values()) == gov.global_state()[b"total_weight"], \
+        f"powers {now} do not sum to total_weight"
+    for n, power in step.get("power", {}).items():
+        assert now[n][1] == power, f"power of {n}: {now[n][1]} != {power}"
+    for n, delegate in step.get("delegates", {}).items():
+        assert now[n][0] == (gov.addr(delegate) if delegate else None), f"delegate of {n}"
+
+
+def check(gov, step, names=()):
     known = {"at", "op", "proposal", "state", "tally", "voted_weight", "eta", "total", "quorum_votes",
-             "bond", "bond_status", "bonds_held"}
+             "bond", "bond_status", "bonds_held", "power", "delegates"}
     assert set(step) <= known, f"unknown check fields {set(step) - known}"
+    if "power" in step or "delegates" in step:
+        check_delegation(gov, step, set(names) | set(step.get("power", {})) | set(step.get("delegates", {})))
+    if "proposal" not in step:
+        return
+    pid = step["proposal"]
     if "state" in step:
         assert gov.get_state(pid) == step["state"]
     p = gov.get_proposal(pid)
@@ -90,6 +111,8 @@ def test_scenario(scenario):
     gov = Gov(rules=scenario["rules"], now=steps[0]["at"] if steps else 1000)
     for name, weight in scenario["members"].items():
         gov.set_member(name, weight)
+    # every name a step uses as a member or delegate: the power invariant covers them all
+    names = set(scenario["members"]) | {s[k] for s in steps for k in ("by", "to") if isinstance(s.get(k), str)}
     for n, step in enumerate(steps):
         where = f"step {n}: {json.dumps(step)}"
         # Block timestamps never go back on a real chain; algojig would allow it, so check here.
@@ -97,7 +120,7 @@ def test_scenario(scenario):
         gov.now = step["at"]
         if step["op"] == "check":
             try:
-                check(gov, step)
+                check(gov, step, names)
             except AssertionError as e:
                 raise AssertionError(f"{where}: {e}") from None
             continue

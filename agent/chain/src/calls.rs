@@ -12,6 +12,7 @@ use crate::node::App;
 use crate::txn::{box_cost, build_err, method, Confirmed, DeployProposal};
 use dao_core::address::Address;
 use dao_core::rules::Rules;
+use std::collections::BTreeMap;
 
 impl App {
     pub(crate) fn returned_id(c: &Confirmed) -> Result<u64, ChainError> {
@@ -225,7 +226,7 @@ impl App {
         let mut accounts = Vec::new();
         match (&p.payload, p.header.kind) {
             (P::Membership { member, .. }, _) => {
-                let (c, b) = self.member_change(member).await?;
+                let (c, b) = self.member_change(member, &mut BTreeMap::new()).await?;
                 cost = c;
                 boxes.extend(b);
             }
@@ -257,7 +258,7 @@ impl App {
             (P::Rebalance { weights, .. }, _) => {
                 // Each listed member's weight change writes its m box and next history entry.
                 for (member, _) in weights {
-                    let (c, b) = self.member_change(member).await?;
+                    let (c, b) = self.member_change(member, &mut BTreeMap::new()).await?;
                     cost += c;
                     boxes.extend(b);
                 }

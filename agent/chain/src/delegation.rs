@@ -8,6 +8,7 @@ use crate::keys::Signer;
 use crate::node::App;
 use crate::txn::{method, Confirmed};
 use dao_core::address::Address;
+use std::collections::BTreeMap;
 
 /// The `e` box: a 33-byte key (`e` ++ address) holding the 32-byte delegate.
 pub const DELEGATE_BOX_COST: u64 = 2_500 + 400 * (33 + 32);
@@ -51,11 +52,24 @@ impl App {
         })
     }
 
-    /// The boxes a change of `a`'s power writes: its `m` box (which counts its history) and
-    /// its next history entry.
-    async fn power_change_boxes(&self, a: &Address) -> Result<[BoxKey; 2], ChainError> {
-        let n = self.member(a).await?.map_or(0, |m| m.history_len);
-        Ok([BoxKey::Member(*a), BoxKey::History(*a, n)])
+    /// The power boxes of `a` (docs/contract.md, "Delegation"): its `m` box (which counts its
+    /// history), its last history entry (the power now) and the next one, which this change
+    /// writes. `added` counts entries earlier changes of the same call append for `a`, and is
+    /// counted up by this one.
+    pub(crate) async fn power_boxes(
+        &self,
+        a: &Address,
+        added: &mut BTreeMap<Address, u64>,
+    ) -> Result<Vec<BoxKey>, ChainError> {
+        let earlier = added.entry(*a).or_insert(0);
+        let n = self.member(a).await?.map_or(0, |m| m.history_len) + *earlier;
+        *earlier += 1;
+        let mut boxes = vec![BoxKey::Member(*a)];
+        if let Some(last) = n.checked_sub(1) {
+            boxes.push(BoxKey::History(*a, last));
+        }
+        boxes.push(BoxKey::History(*a, n));
+        Ok(boxes)
     }
 
     /// `delegate`: the signer hands its own weight to `to` (or moves it there from its current
@@ -65,10 +79,15 @@ impl App {
         let me = signer.address();
         let now = self.delegation(&me).await?;
         let holder = now.delegate.unwrap_or(me);
-        let mut boxes = vec![BoxKey::Delegate(me), BoxKey::Member(me)];
-        boxes.extend(self.power_change_boxes(&holder).await?);
-        boxes.extend(self.power_change_boxes(to).await?);
-        boxes.dedup();
+        let mut added = BTreeMap::new();
+        let mut boxes = vec![
+            BoxKey::Member(me),
+            BoxKey::Delegate(me),
+            BoxKey::Member(*to),
+        ];
+        boxes.extend(self.power_boxes(&holder, &mut added).await?);
+        boxes.extend(self.power_boxes(to, &mut added).await?);
+        dedup(&mut boxes);
         let mut cost = 2 * HISTORY_BOX_COST;
         if now.delegate.is_none() {
             cost += DELEGATE_BOX_COST;
@@ -82,15 +101,24 @@ impl App {
     /// history entries written (the `e` box's deletion frees its minimum balance).
     pub async fn undelegate(&self, signer: &Signer) -> Result<Confirmed, ChainError> {
         let me = signer.address();
-        let mut boxes = vec![BoxKey::Delegate(me)];
+        let mut added = BTreeMap::new();
+        let mut boxes = vec![BoxKey::Member(me), BoxKey::Delegate(me)];
         if let Some(d) = self.delegation(&me).await?.delegate {
-            boxes.extend(self.power_change_boxes(&d).await?);
+            boxes.extend(self.power_boxes(&d, &mut added).await?);
         }
-        boxes.extend(self.power_change_boxes(&me).await?);
+        boxes.extend(self.power_boxes(&me, &mut added).await?);
+        dedup(&mut boxes);
         let args = vec![method("undelegate(pay)void")];
         self.call_method(signer, args, &boxes, Some(2 * HISTORY_BOX_COST), None)
             .await
     }
+}
+
+/// Removes repeated references, keeping the first of each (their order does not matter to the
+/// app, only that each is in the group).
+fn dedup(boxes: &mut Vec<BoxKey>) {
+    let mut seen = std::collections::BTreeSet::new();
+    boxes.retain(|k| seen.insert(*k));
 }
 
 #[cfg(test)]

@@ -381,6 +381,11 @@ fn the_vectors_cover_every_error_code_and_state() {
         "heartbeat_interval_out_of_range",
         "would_freeze_vote",
         "would_freeze_proposer",
+        "self_delegation",
+        "delegate_not_member",
+        "already_delegated",
+        "not_delegating",
+        "weight_delegated",
     ] {
         assert!(
             text.contains(&format!("\"error\":\"{code}\"")),

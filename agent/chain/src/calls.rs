@@ -256,11 +256,17 @@ impl App {
                 boxes.push(k);
             }
             (P::Rebalance { weights, .. }, _) => {
-                // Each listed member's weight change writes its m box and next history entry.
+                // Each listed member's weight change writes its m box and the next history entry
+                // of its weight's holder; a holder met twice has one more entry the second time.
+                let mut added = BTreeMap::new();
                 for (member, _) in weights {
-                    let (c, b) = self.member_change(member, &mut BTreeMap::new()).await?;
+                    let (c, b) = self.member_change(member, &mut added).await?;
                     cost += c;
-                    boxes.extend(b);
+                    for k in b {
+                        if !boxes.contains(&k) {
+                            boxes.push(k);
+                        }
+                    }
                 }
                 calls = crate::rebalance::rebalance_execute_calls(weights.len());
             }

@@ -25,15 +25,13 @@ pub fn rebalance_calls(members: usize) -> usize {
     }
 }
 
-/// Application calls the execute of a rebalance of `members` needs: the liveness check after
-/// the changes (docs/governance-rules.md, "Liveness") leaves room for 2 members in one call;
-/// three calls hold 8 (contracts/audit/test_attack_rebalance.py).
+/// Application calls the execute of a rebalance of `members` needs for its opcode budget: one
+/// call holds two members' bookkeeping (own weight and the holder's power entry), and the
+/// liveness check after the changes (docs/governance-rules.md, "Liveness") takes one more
+/// (docs/contract.md, "Delegation"; contracts/audit/test_attack_rebalance.py). More calls may
+/// carry the references (up to 5 per member); [`App::execute`] adds those.
 pub fn rebalance_execute_calls(members: usize) -> usize {
-    if members <= 2 {
-        1
-    } else {
-        3
-    }
+    (members + 2) / 2
 }
 
 /// Bytes of a rebalance payload with `members` entries and a `url_len`-byte URL: commit, hash,

@@ -15,6 +15,9 @@ pub const DELEGATE_BOX_COST: u64 = 2_500 + 400 * (33 + 32);
 /// One new `w` history entry: a 41-byte key (`w` ++ address ++ index) holding 16 bytes.
 pub const HISTORY_BOX_COST: u64 = 2_500 + 400 * (41 + 16);
 
+/// What `undelegate` pays: two history entries, less the `e` box it deletes.
+pub const UNDELEGATE_COST: u64 = 2 * HISTORY_BOX_COST - DELEGATE_BOX_COST;
+
 /// What the chain says about one address's delegation now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delegation {
@@ -98,7 +101,8 @@ impl App {
     }
 
     /// `undelegate`: the signer takes its own weight back from its delegate. Pays the two
-    /// history entries written (the `e` box's deletion frees its minimum balance).
+    /// history entries written less the `e` box it deletes: the app charges the increase of its
+    /// minimum balance ([`UNDELEGATE_COST`]).
     pub async fn undelegate(&self, signer: &Signer) -> Result<Confirmed, ChainError> {
         let me = signer.address();
         let mut added = BTreeMap::new();
@@ -109,7 +113,7 @@ impl App {
         boxes.extend(self.power_boxes(&me, &mut added).await?);
         dedup(&mut boxes);
         let args = vec![method("undelegate(pay)void")];
-        self.call_method(signer, args, &boxes, Some(2 * HISTORY_BOX_COST), None)
+        self.call_method(signer, args, &boxes, Some(UNDELEGATE_COST), None)
             .await
     }
 }
@@ -168,5 +172,8 @@ mod tests {
     fn the_box_costs_are_the_ones_of_the_box_sizes() {
         assert_eq!(DELEGATE_BOX_COST, box_cost(33, 32));
         assert_eq!(HISTORY_BOX_COST, box_cost(41, 16));
+        // docs/contract.md, "Paying for boxes": delegate 79,100, undelegate 22,100.
+        assert_eq!(DELEGATE_BOX_COST + 2 * HISTORY_BOX_COST, 79_100);
+        assert_eq!(UNDELEGATE_COST, 22_100);
     }
 }

@@ -9,7 +9,7 @@ use super::print_json;
 use crate::cli::{DelegateArgs, UndelegateArgs};
 use crate::out::outln;
 use anyhow::bail;
-use dao_chain::delegation::{Delegation, DELEGATE_BOX_COST, HISTORY_BOX_COST};
+use dao_chain::delegation::{Delegation, DELEGATE_BOX_COST, HISTORY_BOX_COST, UNDELEGATE_COST};
 use dao_chain::ChainError;
 use dao_core::address::Address;
 use dao_core::rules::cap_weight;
@@ -151,7 +151,7 @@ pub fn undelegate(a: &UndelegateArgs) -> anyhow::Result<ExitCode> {
                 format!("{me} delegates to no one")
             ));
         };
-        let cost = 2 * HISTORY_BOX_COST + 2 * MIN_FEE;
+        let cost = UNDELEGATE_COST + 2 * MIN_FEE;
         can_spend(&app, &me, cost, "the history boxes and fees").await?;
         let c = app.undelegate(&signer).await.map_err(explained)?;
         anyhow::Ok((mine, from, c))

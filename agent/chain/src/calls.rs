@@ -12,6 +12,7 @@ use crate::node::App;
 use crate::txn::{box_cost, build_err, method, Confirmed, DeployProposal};
 use dao_core::address::Address;
 use dao_core::rules::Rules;
+use std::collections::BTreeMap;
 
 impl App {
     pub(crate) fn returned_id(c: &Confirmed) -> Result<u64, ChainError> {
@@ -166,8 +167,8 @@ impl App {
         self.propose_with(signer, args, 44 + url.len(), false).await
     }
 
-    /// `vote`: the signer's vote, with the history index of its snapshot weight found from the
-    /// boxes.
+    /// `vote`: the signer's vote, with the history index of its voting power at the snapshot
+    /// found from the boxes.
     pub async fn vote(
         &self,
         signer: &Signer,
@@ -183,6 +184,8 @@ impl App {
             BoxKey::Member(voter),
             BoxKey::History(voter, index),
             BoxKey::History(voter, index + 1),
+            // Read when the power at the snapshot is 0, to tell weight_delegated from not_member.
+            BoxKey::Delegate(voter),
         ];
         let args = vec![
             method("vote(pay,uint64,uint8,uint64)void"),
@@ -223,7 +226,7 @@ impl App {
         let mut accounts = Vec::new();
         match (&p.payload, p.header.kind) {
             (P::Membership { member, .. }, _) => {
-                let (c, b) = self.member_change(member).await?;
+                let (c, b) = self.member_change(member, &mut BTreeMap::new()).await?;
                 cost = c;
                 boxes.extend(b);
             }
@@ -253,11 +256,17 @@ impl App {
                 boxes.push(k);
             }
             (P::Rebalance { weights, .. }, _) => {
-                // Each listed member's weight change writes its m box and next history entry.
+                // Each listed member's weight change writes its m box and the next history entry
+                // of its weight's holder; a holder met twice has one more entry the second time.
+                let mut added = BTreeMap::new();
                 for (member, _) in weights {
-                    let (c, b) = self.member_change(member).await?;
+                    let (c, b) = self.member_change(member, &mut added).await?;
                     cost += c;
-                    boxes.extend(b);
+                    for k in b {
+                        if !boxes.contains(&k) {
+                            boxes.push(k);
+                        }
+                    }
                 }
                 calls = crate::rebalance::rebalance_execute_calls(weights.len());
             }

@@ -125,6 +125,21 @@ pub enum AppEvent {
         id: u64,
         amount: u64,
     },
+    /// `delegator` moved its own `weight` from `from` to `to` (zero address: none) at
+    /// member_seq `seq` (docs/contract.md, "Delegation").
+    DelegateChanged {
+        delegator: Address,
+        from: Address,
+        to: Address,
+        weight: u64,
+        seq: u64,
+    },
+    /// `account`'s voting power is `power` from member_seq `seq` on (a new history entry).
+    VotingPowerChanged {
+        account: Address,
+        power: u64,
+        seq: u64,
+    },
 }
 
 impl AppEvent {
@@ -168,6 +183,8 @@ impl AppEvent {
             AppEvent::PointWeightsChanged { .. } => "PointWeightsChanged",
             AppEvent::BondRefunded { .. } => "BondRefunded",
             AppEvent::BondKept { .. } => "BondKept",
+            AppEvent::DelegateChanged { .. } => "DelegateChanged",
+            AppEvent::VotingPowerChanged { .. } => "VotingPowerChanged",
         }
     }
 }
@@ -178,7 +195,7 @@ pub fn selector(signature: &str) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-const SIGNATURES: [(&str, usize); 18] = [
+const SIGNATURES: [(&str, usize); 20] = [
     (
         "ProposalCreated(uint64,uint8,address,uint64,uint64)",
         8 + 1 + 32 + 8 + 8,
@@ -212,6 +229,11 @@ const SIGNATURES: [(&str, usize); 18] = [
     ("PointWeightsChanged(uint64,uint64,uint64)", 24),
     ("BondRefunded(uint64,address,uint64)", 8 + 32 + 8),
     ("BondKept(uint64,uint64)", 16),
+    (
+        "DelegateChanged(address,address,address,uint64,uint64)",
+        3 * 32 + 16,
+    ),
+    ("VotingPowerChanged(address,uint64,uint64)", 32 + 16),
 ];
 
 const HEARTBEAT: &str = "Heartbeat(uint64,byte[32],uint64,uint64,bool,uint64)";
@@ -331,7 +353,9 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
         14 => "Rebalanced",
         15 => "PointWeightsChanged",
         16 => "BondRefunded",
-        _ => "BondKept",
+        17 => "BondKept",
+        18 => "DelegateChanged",
+        _ => "VotingPowerChanged",
     };
     debug_assert!(sig.starts_with(name));
     if args.len() != *len {
@@ -475,9 +499,21 @@ pub fn decode_log(log: &[u8]) -> Result<Log, LogError> {
             proposer: addr_at(args, 8),
             amount: u64_at(args, 40),
         },
-        _ => AppEvent::BondKept {
+        17 => AppEvent::BondKept {
             id: u64_at(args, 0),
             amount: u64_at(args, 8),
+        },
+        18 => AppEvent::DelegateChanged {
+            delegator: addr_at(args, 0),
+            from: addr_at(args, 32),
+            to: addr_at(args, 64),
+            weight: u64_at(args, 96),
+            seq: u64_at(args, 104),
+        },
+        _ => AppEvent::VotingPowerChanged {
+            account: addr_at(args, 0),
+            power: u64_at(args, 32),
+            seq: u64_at(args, 40),
         },
     }))
 }

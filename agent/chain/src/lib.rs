@@ -18,6 +18,7 @@ pub mod bond;
 pub mod budget;
 pub mod calls;
 pub mod decode;
+pub mod delegation;
 pub mod errors;
 pub mod events;
 pub mod follow;

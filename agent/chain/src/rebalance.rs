@@ -25,15 +25,13 @@ pub fn rebalance_calls(members: usize) -> usize {
     }
 }
 
-/// Application calls the execute of a rebalance of `members` needs: the liveness check after
-/// the changes (docs/governance-rules.md, "Liveness") leaves room for 2 members in one call;
-/// three calls hold 8 (contracts/audit/test_attack_rebalance.py).
+/// Application calls the execute of a rebalance of `members` needs for its opcode budget: one
+/// call holds two members' bookkeeping (own weight and the holder's power entry), and the
+/// liveness check after the changes (docs/governance-rules.md, "Liveness") takes one more
+/// (docs/contract.md, "Delegation"; contracts/audit/test_attack_rebalance.py). More calls may
+/// carry the references (up to 5 per member); [`App::execute`] adds those.
 pub fn rebalance_execute_calls(members: usize) -> usize {
-    if members <= 2 {
-        1
-    } else {
-        3
-    }
+    (members + 2) / 2
 }
 
 /// Bytes of a rebalance payload with `members` entries and a `url_len`-byte URL: commit, hash,
@@ -168,6 +166,10 @@ impl App {
 
     /// Every member's weight at `member_seq` (from the history boxes), members with weight 0
     /// left out, sorted by address: what a rebalance proposed at that point was computed from.
+    /// The history boxes hold voting power, which is the own weight only while nobody
+    /// delegates: with a delegation in force at `member_seq`, a delegator reads 0 and its
+    /// delegate its own weight plus the delegated, and a recomputed table then differs (the
+    /// chain keeps no history of own weights apart from the MemberChanged events).
     pub async fn weights_at(&self, member_seq: u64) -> Result<Vec<(Address, u64)>, ChainError> {
         let mut out = Vec::new();
         for k in self.box_keys().await? {

@@ -42,6 +42,7 @@ use algonaut::transaction::transaction::{BoxReference, StateSchema};
 use algonaut::transaction::{SignedTransaction, Transaction};
 use dao_core::address::Address;
 use dao_core::rules::Rules;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Raises a transaction's fee to what a congested node asks: its fee per byte times the signed
@@ -527,21 +528,26 @@ impl App {
         Ok(self.read_box(key).await?.is_some())
     }
 
-    /// Payment for a member weight change of `member`, and the boxes it touches.
+    /// Payment for a member weight change of `member`, and the boxes it touches: its `m` and
+    /// `e` boxes (the app reads the latter to find where the power change goes) and the power
+    /// boxes of the address whose power changes, its delegate if it has one, else itself
+    /// (docs/contract.md, "Delegation"). `added` counts the history entries earlier changes of
+    /// the same call append per holder (a rebalance of two members with one delegate).
     pub(crate) async fn member_change(
         &self,
         member: &Address,
+        added: &mut BTreeMap<Address, u64>,
     ) -> Result<(u64, Vec<BoxKey>), ChainError> {
         let m = self.member(member).await?;
-        let n = m.map_or(0, |m| m.history_len);
         let mut cost = box_cost(41, 16);
         if m.is_none() {
             cost += box_cost(33, 16);
         }
-        Ok((
-            cost,
-            vec![BoxKey::Member(*member), BoxKey::History(*member, n)],
-        ))
+        let delegate = self.delegation(member).await?.delegate;
+        let holder = delegate.unwrap_or(*member);
+        let mut boxes = vec![BoxKey::Member(*member), BoxKey::Delegate(*member)];
+        boxes.extend(self.power_boxes(&holder, added).await?);
+        Ok((cost, boxes))
     }
 
     /// `set_member`: the creator, before seal, sets a member's weight.
@@ -551,7 +557,7 @@ impl App {
         member: &Address,
         weight: u64,
     ) -> Result<Confirmed, ChainError> {
-        let (cost, boxes) = self.member_change(member).await?;
+        let (cost, boxes) = self.member_change(member, &mut BTreeMap::new()).await?;
         let args = vec![
             method("set_member(pay,address,uint64)void"),
             member.0.to_vec(),

@@ -237,3 +237,90 @@ fn kinds_six_to_eight_verify_with_their_payloads_and_not_with_another() {
         );
     }
 }
+
+/// A proposal decided with a delegated vote, its chain data taken from the rules engine: alice
+/// 60, bob 30 and carol 10, carol delegating to bob before the proposal (bob's power 40);
+/// bob votes for with 40, alice against with 60. Returns the proposal, the votes and carol's
+/// history (power 10, then 0).
+fn delegated_fixture() -> (ProposalBox, Vec<VoteEvidence>, Vec<HistoryEntry>) {
+    use dao_core::rules::{Choice, Governance};
+    // The engine wants a valid emergency period; a deploy proposal's numbers do not use it.
+    let mut g = Governance::new(Rules {
+        emergency_period: 50,
+        ..rules()
+    })
+    .unwrap();
+    for (m, w) in [("alice", 60), ("bob", 30), ("carol", 10)] {
+        g.set_member(m, w).unwrap();
+    }
+    g.delegate("carol", "bob", 0).unwrap();
+    let id = g
+        .propose("alice", Kind::Deploy, Payload::Other, 1000)
+        .unwrap();
+    g.vote("bob", id, Choice::For, 1010).unwrap();
+    g.vote("alice", id, Choice::Against, 1010).unwrap();
+    let e = g.proposal(id).unwrap().clone();
+    let history = |who: &str| -> Vec<HistoryEntry> {
+        g.powers[who]
+            .iter()
+            .map(|(seq, weight)| HistoryEntry {
+                seq: *seq,
+                weight: *weight,
+            })
+            .collect()
+    };
+    let (mut p, _) = fixture();
+    p.header.member_seq = e.member_seq;
+    p.header.for_ = e.tally.for_;
+    p.header.against = e.tally.against;
+    p.header.voted_weight = e.voted_weight;
+    let vote = |n: u8, choice, weight: u64, who: &str| VoteEvidence {
+        voter: a(n),
+        record: VoteRecord {
+            choice,
+            weight,
+            effective_weight: weight,
+        },
+        history: history(who),
+    };
+    let votes = vec![
+        vote(1, VoteChoice::Against, 60, "alice"),
+        vote(2, VoteChoice::For, 40, "bob"),
+    ];
+    (p, votes, history("carol"))
+}
+
+#[test]
+fn a_proposal_decided_with_delegated_votes_verifies() {
+    let (p, votes, _) = delegated_fixture();
+    assert_eq!((p.header.for_, p.header.against), (40, 60));
+    let v = verify(&p, &votes, &known(), 1110).unwrap();
+    assert_eq!(v.state, ProposalState::Defeated);
+    assert_eq!(v.engine.voted_weight, 100);
+}
+
+#[test]
+fn a_vote_whose_weight_is_not_the_power_at_the_snapshot_is_refused() {
+    // bob casting only his own weight: not his power at the snapshot.
+    let (p, mut votes, _) = delegated_fixture();
+    votes[1].record.weight = 30;
+    votes[1].record.effective_weight = 30;
+    let f = field(verify(&p, &votes, &known(), 1050).unwrap_err());
+    assert!(f.contains("weight of"), "{f}");
+    // carol's delegated weight cast a second time, by carol: her power at the snapshot is 0.
+    let (mut p, mut votes, carol) = delegated_fixture();
+    p.header.against += 10;
+    p.header.voted_weight += 10;
+    p.header.voters = 3;
+    votes.push(VoteEvidence {
+        voter: a(3),
+        record: VoteRecord {
+            choice: VoteChoice::Against,
+            weight: 10,
+            effective_weight: 10,
+        },
+        history: carol,
+    });
+    let f = field(verify(&p, &votes, &known(), 1050).unwrap_err());
+    assert!(f.contains(&a(3).to_string()), "{f}");
+}

@@ -130,9 +130,13 @@ async fn formation_proposal_vote_finalize_report_and_follow() {
     assert_eq!(
         names,
         [
+            // Each member's weight, and its voting power's first history entry.
             "MemberChanged",
+            "VotingPowerChanged",
             "MemberChanged",
+            "VotingPowerChanged",
             "MemberChanged",
+            "VotingPowerChanged",
             "HostChanged",
             "Sealed",
             "ProposalCreated",
@@ -142,13 +146,13 @@ async fn formation_proposal_vote_finalize_report_and_follow() {
             "ExecutionReported"
         ]
     );
-    let rounds: Vec<u64> = seen[5..].iter().map(|e| e.round).collect();
+    let rounds: Vec<u64> = seen[8..].iter().map(|e| e.round).collect();
     assert_eq!(
         rounds,
         [created.round, v1.round, v2.round, fin.round, rep.round]
     );
     assert!(rounds.windows(2).all(|w| w[0] < w[1]));
-    match &seen[5].event {
+    match &seen[8].event {
         AppEvent::ProposalCreated {
             id: 1,
             kind,
@@ -161,7 +165,7 @@ async fn formation_proposal_vote_finalize_report_and_follow() {
         other => panic!("{other:?}"),
     }
     // Every proposal event carries the re-verified proposal.
-    for e in &seen[5..] {
+    for e in &seen[8..] {
         let v = e.proposal.as_ref().unwrap().as_ref().unwrap();
         assert_eq!(v.proposal.id, 1);
         assert_eq!(v.state, ProposalState::Queued);
@@ -169,7 +173,7 @@ async fn formation_proposal_vote_finalize_report_and_follow() {
         assert_eq!(v.engine.tally.for_, 50);
         assert_eq!(v.votes.len(), 2);
     }
-    assert!(seen[..5].iter().all(|e| e.proposal.is_none()));
+    assert!(seen[..8].iter().all(|e| e.proposal.is_none()));
     // The watermark covers the report's round once acknowledged.
     let ack = tokio::time::timeout(Duration::from_secs(5), f.next()).await;
     assert!(ack.is_err(), "no more events");
@@ -245,7 +249,7 @@ async fn a_restarted_follower_resumes_from_its_watermark_without_loss() {
     assert!(replayed <= 1);
     let unique: BTreeSet<_> = keys.iter().cloned().collect();
     assert_eq!(unique.len(), keys.len());
-    assert_eq!(keys.len(), 6 + 3);
+    assert_eq!(keys.len(), 9 + 3);
     let total: u64 = votes.iter().map(|v| v.1).sum();
     assert_eq!(total, 100, "every vote counted once");
     let p = app.proposal(id).await.unwrap();

@@ -33,8 +33,9 @@ async fn the_follower_retries_while_algod_is_unreachable_and_loses_nothing() {
         },
     )
     .unwrap();
-    // Catch up with the formation: 3 members, 1 host, sealed.
-    for _ in 0..5 {
+    // Catch up with the formation: 3 members (each with its first voting power entry), 1 host,
+    // sealed.
+    for _ in 0..8 {
         tokio::time::timeout(Duration::from_secs(30), f.next())
             .await
             .unwrap()

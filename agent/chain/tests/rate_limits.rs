@@ -94,6 +94,13 @@ async fn the_follower_waits_out_429_and_a_403_with_retry_after_at_the_pace_asked
         "{seen:?}"
     );
     assert_eq!(dn.switches().await["refused"], 3);
+    // The member's first voting power entry comes from the same block, without a request.
+    let (e, _) = next_watching(&mut f).await;
+    assert!(
+        matches!(e.event, AppEvent::VotingPowerChanged { .. }),
+        "{:?}",
+        e.event
+    );
 
     // A provider's 403 that says when to come back (an HTTP date) is a rate limit too.
     dn.switch(

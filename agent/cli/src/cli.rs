@@ -95,6 +95,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Delegate all of your own weight to another member: it votes with it on proposals created
+    /// while you delegate (re-run with another address to move it; `undelegate` to take it back).
+    Delegate(DelegateArgs),
+    /// Take your own weight back from your delegate, for proposals created from now on.
+    Undelegate(UndelegateArgs),
     /// End a proposal's vote once its outcome is decided (anyone may).
     Finalize(ProposalCall),
     /// Carry out a queued membership, hosts, parameters or treasury proposal (anyone may).
@@ -214,6 +219,33 @@ pub struct LocalArgs {
     /// DBUS_SYSTEM_BUS_ADDRESS).
     #[arg(long, value_name = "ADDRESS")]
     pub bus: Option<String>,
+    /// Print JSON (for scripts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `delegate ADDRESS`.
+#[derive(Debug, clap::Args)]
+pub struct DelegateArgs {
+    /// The member who will cast your weight.
+    #[arg(value_name = "ADDRESS")]
+    pub address: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Print JSON (for scripts) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `undelegate`.
+#[derive(Debug, clap::Args)]
+pub struct UndelegateArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Print JSON (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,

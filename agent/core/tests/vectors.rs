@@ -74,6 +74,15 @@ enum Op {
     Execute {
         proposal: u64,
     },
+    /// `by` delegates all of its own weight to `to` (docs/governance-rules.md, "Delegation").
+    Delegate {
+        by: String,
+        to: String,
+    },
+    /// `by` takes its own weight back.
+    Undelegate {
+        by: String,
+    },
     /// Anyone asks for the proposal's bond back (docs/governance-rules.md, "Proposal bond").
     RefundBond {
         proposal: u64,
@@ -81,7 +90,9 @@ enum Op {
         amount: Option<u64>,
     },
     Check {
-        proposal: u64,
+        /// The proposal the proposal fields are about; a check of powers alone may omit it.
+        #[serde(default)]
+        proposal: Option<u64>,
         #[serde(default)]
         state: Option<ProposalState>,
         #[serde(default)]
@@ -103,6 +114,12 @@ enum Op {
         /// Every bond the app holds, all proposals together.
         #[serde(default)]
         bonds_held: Option<u64>,
+        /// Voting power now, per named address.
+        #[serde(default)]
+        power: Option<BTreeMap<String, u64>>,
+        /// The delegate now, per named address (null: none).
+        #[serde(default)]
+        delegates: Option<BTreeMap<String, Option<String>>>,
     },
 }
 
@@ -195,6 +212,8 @@ fn run(s: &Scenario) -> Result<(), String> {
                 }
             }),
             Op::Cancel { by, proposal } => g.cancel(by, *proposal, now),
+            Op::Delegate { by, to } => g.delegate(by, to, now),
+            Op::Undelegate { by } => g.undelegate(by, now),
             Op::Execute { proposal } => g.execute(*proposal, now),
             Op::RefundBond { proposal, amount } => g.refund_bond(*proposal).map(|got| {
                 if let Some(want) = amount {
@@ -212,45 +231,61 @@ fn run(s: &Scenario) -> Result<(), String> {
                 bond,
                 bond_status,
                 bonds_held,
+                power,
+                delegates,
             } => {
-                let p = g.proposal(*proposal).map_err(|e| here(e.to_string()))?;
                 let mut diffs = Vec::new();
-                let mut cmp = |what: &str, want: String, got: String| {
-                    if want != got {
-                        diffs.push(format!("{what}: expected {want}, got {got}"));
+                for (who, want) in power.iter().flatten() {
+                    let got = g.power(who);
+                    if got != *want {
+                        diffs.push(format!("power of {who}: expected {want}, got {got}"));
                     }
-                };
-                if let Some(w) = state {
-                    cmp("state", w.to_string(), p.state_at(now).to_string());
                 }
-                if let Some(w) = tally {
-                    cmp("tally", format!("{w:?}"), format!("{:?}", p.tally));
+                for (who, want) in delegates.iter().flatten() {
+                    let got = g.delegate_of(who);
+                    if got != want.as_deref() {
+                        diffs.push(format!("delegate of {who}: expected {want:?}, got {got:?}"));
+                    }
                 }
-                if let Some(w) = voted_weight {
-                    cmp("voted_weight", w.to_string(), p.voted_weight.to_string());
-                }
-                if let Some(w) = eta {
-                    cmp("eta", format!("{:?}", Some(*w)), format!("{:?}", p.eta));
-                }
-                if let Some(w) = total {
-                    cmp("total", w.to_string(), p.total.to_string());
-                }
-                if let Some(w) = quorum_votes {
-                    cmp("quorum_votes", w.to_string(), p.quorum_votes.to_string());
-                }
-                if let Some(w) = bond {
-                    cmp(
-                        "bond",
-                        w.to_string(),
-                        p.bond.map_or(0, |b| b.amount).to_string(),
-                    );
-                }
-                if let Some(w) = bond_status {
-                    let got = p.bond.map_or("none", |b| b.status.as_str());
-                    cmp("bond_status", w.clone(), got.to_string());
-                }
-                if let Some(w) = bonds_held {
-                    cmp("bonds_held", w.to_string(), g.bonds_held().to_string());
+                if let Some(id) = proposal {
+                    let p = g.proposal(*id).map_err(|e| here(e.to_string()))?;
+                    let mut cmp = |what: &str, want: String, got: String| {
+                        if want != got {
+                            diffs.push(format!("{what}: expected {want}, got {got}"));
+                        }
+                    };
+                    if let Some(w) = state {
+                        cmp("state", w.to_string(), p.state_at(now).to_string());
+                    }
+                    if let Some(w) = tally {
+                        cmp("tally", format!("{w:?}"), format!("{:?}", p.tally));
+                    }
+                    if let Some(w) = voted_weight {
+                        cmp("voted_weight", w.to_string(), p.voted_weight.to_string());
+                    }
+                    if let Some(w) = eta {
+                        cmp("eta", format!("{:?}", Some(*w)), format!("{:?}", p.eta));
+                    }
+                    if let Some(w) = total {
+                        cmp("total", w.to_string(), p.total.to_string());
+                    }
+                    if let Some(w) = quorum_votes {
+                        cmp("quorum_votes", w.to_string(), p.quorum_votes.to_string());
+                    }
+                    if let Some(w) = bond {
+                        cmp(
+                            "bond",
+                            w.to_string(),
+                            p.bond.map_or(0, |b| b.amount).to_string(),
+                        );
+                    }
+                    if let Some(w) = bond_status {
+                        let got = p.bond.map_or("none", |b| b.status.as_str());
+                        cmp("bond_status", w.clone(), got.to_string());
+                    }
+                    if let Some(w) = bonds_held {
+                        cmp("bonds_held", w.to_string(), g.bonds_held().to_string());
+                    }
                 }
                 if !diffs.is_empty() {
                     return Err(here(diffs.join("; ")));
@@ -346,6 +381,11 @@ fn the_vectors_cover_every_error_code_and_state() {
         "heartbeat_interval_out_of_range",
         "would_freeze_vote",
         "would_freeze_proposer",
+        "self_delegation",
+        "delegate_not_member",
+        "already_delegated",
+        "not_delegating",
+        "weight_delegated",
     ] {
         assert!(
             text.contains(&format!("\"error\":\"{code}\"")),
@@ -359,4 +399,61 @@ fn the_vectors_cover_every_error_code_and_state() {
         );
     }
     assert!(!file.scenarios.is_empty());
+}
+
+/// A delegation scenario in the vector format, written here so that the runner's delegation ops
+/// are tested whatever the shared file holds.
+const LOCAL_DELEGATION: &str = r#"{
+  "version": 1,
+  "scenarios": [{
+    "name": "local: delegate, vote, undelegate",
+    "rules": {"voting_delay": 10, "voting_period": 100, "support_ppm": 500000,
+              "quorum_ppm": 200000, "emergency_period": 50, "emergency_support_ppm": 666667,
+              "timelock": 3600, "grace_period": 600, "min_proposer_weight": 1,
+              "vote_cap_ppm": 0, "proposal_bond": 0, "heartbeat_interval": 86400},
+    "members": {"alice": 10, "bob": 5, "carol": 1},
+    "steps": [
+      {"at": 0, "op": "delegate", "by": "alice", "to": "alice", "error": "self_delegation"},
+      {"at": 0, "op": "delegate", "by": "dave", "to": "bob", "error": "not_member"},
+      {"at": 0, "op": "delegate", "by": "alice", "to": "dave", "error": "delegate_not_member"},
+      {"at": 0, "op": "undelegate", "by": "alice", "error": "not_delegating"},
+      {"at": 0, "op": "delegate", "by": "alice", "to": "bob"},
+      {"at": 0, "op": "delegate", "by": "alice", "to": "bob", "error": "already_delegated"},
+      {"at": 0, "op": "check", "power": {"alice": 0, "bob": 15, "carol": 1},
+       "delegates": {"alice": "bob", "bob": null}},
+      {"at": 1, "op": "propose", "by": "alice", "kind": "deploy", "id": 1},
+      {"at": 11, "op": "vote", "by": "alice", "proposal": 1, "choice": "for",
+       "error": "weight_delegated"},
+      {"at": 11, "op": "vote", "by": "bob", "proposal": 1, "choice": "for"},
+      {"at": 12, "op": "undelegate", "by": "alice"},
+      {"at": 12, "op": "check", "proposal": 1, "voted_weight": 15,
+       "tally": {"for": 15, "against": 0, "abstain": 0},
+       "power": {"alice": 10, "bob": 5}, "delegates": {"alice": null}}
+    ]
+  }]
+}"#;
+
+#[test]
+fn the_runner_replays_delegation_ops_and_checks_powers_and_delegates() {
+    let file: File = serde_json::from_str(LOCAL_DELEGATION).unwrap();
+    for s in &file.scenarios {
+        run(s).unwrap();
+    }
+    // The checker can fail: a wrong power or delegate is reported, naming what differs.
+    for (wrong, what) in [
+        (
+            r#""power": {"alice": 10, "bob": 5}"#,
+            r#""power": {"alice": 0, "bob": 5}"#,
+        ),
+        (
+            r#""delegates": {"alice": null}"#,
+            r#""delegates": {"alice": "bob"}"#,
+        ),
+    ] {
+        let text = LOCAL_DELEGATION.replace(wrong, what);
+        assert_ne!(text, LOCAL_DELEGATION);
+        let file: File = serde_json::from_str(&text).unwrap();
+        let e = run(&file.scenarios[0]).unwrap_err();
+        assert!(e.contains("of alice"), "{e}");
+    }
 }

@@ -260,6 +260,10 @@ fn check_box(key: &BoxKey, value: &[u8]) {
         matches!(key, BoxKey::Host(_)),
     );
     kind_ok(
+        decode::decode_delegate(key, value).map(|d| d.0.to_vec()),
+        matches!(key, BoxKey::Delegate(_)),
+    );
+    kind_ok(
         decode::decode_report(key, value).map(|r| encode_report(&r)),
         matches!(key, BoxKey::Report(..) | BoxKey::Rollback(..)),
     );

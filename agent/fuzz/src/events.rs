@@ -166,6 +166,30 @@ pub fn encode_event(e: &AppEvent) -> Vec<u8> {
             vec![u(id), proposer.0.to_vec(), u(amount)],
         ),
         AppEvent::BondKept { id, amount } => ("BondKept(uint64,uint64)", vec![u(id), u(amount)]),
+        AppEvent::DelegateChanged {
+            delegator,
+            from,
+            to,
+            weight,
+            seq,
+        } => (
+            "DelegateChanged(address,address,address,uint64,uint64)",
+            vec![
+                delegator.0.to_vec(),
+                from.0.to_vec(),
+                to.0.to_vec(),
+                u(weight),
+                u(seq),
+            ],
+        ),
+        AppEvent::VotingPowerChanged {
+            account,
+            power,
+            seq,
+        } => (
+            "VotingPowerChanged(address,uint64,uint64)",
+            vec![account.0.to_vec(), u(power), u(seq)],
+        ),
     };
     assert!(sig.starts_with(e.name()));
     let mut out = events::selector(sig).to_vec();

@@ -31,6 +31,8 @@ pub enum BoxKey {
     Bond(u64),
     /// `H`: a host's last heartbeat.
     Heartbeat(u64),
+    /// `e`: whom a member delegates its weight to, present exactly while it delegates.
+    Delegate(Address),
 }
 
 fn push_u64(n: &mut Vec<u8>, v: u64) {
@@ -77,6 +79,10 @@ impl BoxKey {
                 n.push(b'V');
                 n.extend_from_slice(&a.0);
             }
+            BoxKey::Delegate(a) => {
+                n.push(b'e');
+                n.extend_from_slice(&a.0);
+            }
             BoxKey::AttestPolicy(id) => {
                 n.push(b'q');
                 push_u64(&mut n, *id);
@@ -117,7 +123,7 @@ impl BoxKey {
             .split_first()
             .ok_or_else(|| err(what(), Problem::TooShort { min: 1, got: 0 }))?;
         let need = match prefix {
-            b'm' | b'V' => 32,
+            b'm' | b'V' | b'e' => 32,
             b'w' | b'v' | b'k' => 40,
             b'p' | b'h' | b'q' | b'd' | b'H' => 8,
             b'r' | b'b' | b'g' => 16,
@@ -133,6 +139,7 @@ impl BoxKey {
         Ok(match prefix {
             b'm' => BoxKey::Member(addr(rest)),
             b'V' => BoxKey::Validator(addr(rest)),
+            b'e' => BoxKey::Delegate(addr(rest)),
             b'w' => BoxKey::History(addr(rest), be(&rest[32..])),
             b'p' => BoxKey::Proposal(be(rest)),
             b'h' => BoxKey::Host(be(rest)),
@@ -168,6 +175,7 @@ impl fmt::Display for BoxKey {
             BoxKey::Validation(id, h) => write!(f, "box g[{id}, {h}]"),
             BoxKey::Claim(id, a) => write!(f, "box k[{id}, {a}]"),
             BoxKey::Heartbeat(h) => write!(f, "box H[{h}]"),
+            BoxKey::Delegate(a) => write!(f, "box e[{a}]"),
         }
     }
 }

@@ -12,7 +12,8 @@ pub struct Member {
     pub history_len: u64,
 }
 
-/// `w` box: one weight change.
+/// `w` box: one change of an address's voting power (its own weight when it delegates to no
+/// one, plus what its delegators hand it: docs/contract.md, "Delegation").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub seq: u64,
@@ -142,6 +143,15 @@ pub fn decode_history(key: &BoxKey, value: &[u8]) -> Result<HistoryEntry, Decode
         seq: be(value),
         weight: be(&value[8..]),
     })
+}
+
+/// `e` box: the member's delegate, exactly 32 bytes.
+pub fn decode_delegate(key: &BoxKey, value: &[u8]) -> Result<Address, DecodeError> {
+    check_key(key, |k| matches!(k, BoxKey::Delegate(_)), "an e box")?;
+    exact(value, 32).map_err(|p| err(key.to_string(), p))?;
+    let mut a = [0u8; 32];
+    a.copy_from_slice(value);
+    Ok(Address(a))
 }
 
 pub fn decode_vote(key: &BoxKey, value: &[u8]) -> Result<VoteRecord, DecodeError> {

@@ -20,8 +20,8 @@ pub use bond::{decode_bond, BondBox, BOND_LEN};
 pub use box_key::BoxKey;
 pub(crate) use boxes::check_key;
 pub use boxes::{
-    decode_history, decode_host, decode_member, decode_report, decode_vote, HistoryEntry, Member,
-    Report, ReportStatus, VoteChoice, VoteRecord,
+    decode_delegate, decode_history, decode_host, decode_member, decode_report, decode_vote,
+    HistoryEntry, Member, Report, ReportStatus, VoteChoice, VoteRecord,
 };
 pub use global::{decode_global, GlobalState, GlobalValue};
 pub use heartbeat::{decode_heartbeat, Heartbeat, HEARTBEAT_LEN};

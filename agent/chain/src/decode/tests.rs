@@ -142,6 +142,7 @@ fn box_names_round_trip_and_refuse_bad_lengths() {
         BoxKey::Host(4),
         BoxKey::Report(9, 4),
         BoxKey::Rollback(9, 4),
+        BoxKey::Delegate(a(5)),
     ] {
         assert_eq!(BoxKey::parse(&k.name()).unwrap(), k);
         let mut long = k.name();
@@ -154,6 +155,19 @@ fn box_names_round_trip_and_refuse_bad_lengths() {
         Problem::UnknownPrefix(b'x')
     );
     assert!(BoxKey::parse(b"").is_err());
+}
+
+#[test]
+fn delegate_boxes_decode_by_their_exact_key_and_length() {
+    let k = BoxKey::Delegate(a(1));
+    assert_eq!(k.name().len(), 33);
+    assert_eq!(k.name()[0], b'e');
+    assert_eq!(k.to_string(), format!("box e[{}]", a(1)));
+    assert_eq!(decode_delegate(&k, &[2; 32]).unwrap(), a(2));
+    assert!(decode_delegate(&k, &[2; 31]).is_err());
+    assert!(decode_delegate(&k, &[2; 33]).is_err());
+    // An m box's bytes are not a delegate.
+    assert!(decode_delegate(&BoxKey::Member(a(1)), &[2; 32]).is_err());
 }
 
 #[test]

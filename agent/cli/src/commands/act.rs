@@ -11,14 +11,20 @@ use dao_chain::txn::box_cost;
 use dao_chain::{App, Signer};
 use std::process::ExitCode;
 
-/// A vote that cannot count is refused before it is signed: the voter must have held weight
-/// when the proposal was created (its member_seq snapshot), not voted yet, and be able to pay
-/// the vote box and fees. Returns the snapshot weight.
+/// A vote that cannot count is refused before it is signed: the voter must have held voting
+/// power when the proposal was created (its member_seq snapshot), not voted yet, and be able to
+/// pay the vote box and fees. Returns the voting power at the snapshot.
 async fn vote_preflight(app: &App, signer: &Signer, id: u64) -> anyhow::Result<u64> {
     let me = signer.address();
     let p = app.proposal(id).await?;
     let (_, weight) = app.snapshot(&me, p.header.member_seq).await?;
     if weight == 0 {
+        if let Some(d) = app.delegation(&me).await?.delegate {
+            let what = super::delegation::advice("weight_delegated").unwrap_or_default();
+            bail!(
+                "{me} had no voting power when proposal {id} was created: its weight is delegated (to {d} now), and the delegate casts it (weight_delegated): {what}"
+            );
+        }
         bail!(
             "{me} is not a member who can vote on proposal {id}: it held no weight when the proposal was created"
         );

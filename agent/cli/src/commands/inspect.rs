@@ -317,24 +317,39 @@ pub fn members(chain: &ChainArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         let mut out = Vec::new();
         for k in app.box_keys().await? {
             if let BoxKey::Member(a) = k {
-                if let Some(m) = app.member(&a).await? {
-                    out.push((a, m.weight));
-                }
+                out.push((a, app.delegation(&a).await?));
             }
         }
-        out.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        out.sort_by(|x, y| y.1.weight.cmp(&x.1.weight).then(x.0.cmp(&y.0)));
         anyhow::Ok(out)
     })??;
     if json_out {
         print_json(
             &list
                 .iter()
-                .map(|(a, w)| json!({ "address": a.to_string(), "weight": w }))
+                .map(|(a, d)| {
+                    json!({
+                        "address": a.to_string(), "weight": d.weight, "power": d.power,
+                        "delegate": d.delegate.map(|x| x.to_string()),
+                    })
+                })
                 .collect::<Vec<_>>(),
         )?;
     } else {
-        for (a, w) in list.iter().filter(|(_, w)| *w > 0) {
-            outln!("{w:>14}  {a}");
+        // A removed member still holding delegated power is shown: it can still vote with it.
+        let shown: Vec<_> = list
+            .iter()
+            .filter(|(_, d)| d.weight > 0 || d.power > 0)
+            .collect();
+        if !shown.is_empty() {
+            outln!("{:>14} {:>14}  address", "weight", "voting power");
+        }
+        for (a, d) in shown {
+            let to = d
+                .delegate
+                .map(|x| format!("  delegates to {x}"))
+                .unwrap_or_default();
+            outln!("{:>14} {:>14}  {a}{to}", d.weight, d.power);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,7 @@ mod act;
 mod bond_view;
 mod chain;
 pub mod contributors;
+pub mod delegation;
 mod docs;
 mod fleet_view;
 mod form;
@@ -59,6 +60,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             key,
             json,
         } => act::run(act::Action::Vote(choice), id, &chain, &key, json),
+        Command::Delegate(a) => delegation::delegate(&a),
+        Command::Undelegate(a) => delegation::undelegate(&a),
         Command::Finalize(c) => act::run(act::Action::Finalize, c.id, &c.chain, &c.key, c.json),
         Command::Execute(c) => act::run(act::Action::Execute, c.id, &c.chain, &c.key, c.json),
         Command::Cancel(c) => act::run(act::Action::Cancel, c.id, &c.chain, &c.key, c.json),

@@ -62,6 +62,22 @@ pub enum RuleError {
     WouldFreezeVote(String),
     #[error("this would freeze the DAO: {0}")]
     WouldFreezeProposer(String),
+    #[error("{who} holds no weight now: only a member can delegate")]
+    NotMemberNow { who: String },
+    #[error("{who} cannot delegate to itself: to vote with its own weight again, undelegate")]
+    SelfDelegation { who: String },
+    #[error("{to} holds no weight now: delegate to a member of the DAO")]
+    DelegateNotMember { to: String },
+    #[error("{who} already delegates to {to}: nothing to change")]
+    AlreadyDelegated { who: String, to: String },
+    #[error("{who} delegates to no one: there is nothing to take back")]
+    NotDelegating { who: String },
+    #[error("{voter} had no voting power when proposal {id} was created: its weight is delegated (to {delegate} now), and the delegate casts it")]
+    WeightDelegated {
+        id: u64,
+        voter: String,
+        delegate: String,
+    },
     #[error("the rebalance would lower {member} from {weight} to {listed}: a rebalance never lowers anyone")]
     RebalanceLowersWeight {
         member: String,
@@ -79,7 +95,12 @@ impl RuleError {
             RuleError::VotingNotStarted { .. } => "voting_not_started",
             RuleError::VotingClosed { .. } => "voting_closed",
             RuleError::AlreadyVoted { .. } => "already_voted",
-            RuleError::NotMember { .. } => "not_member",
+            RuleError::NotMember { .. } | RuleError::NotMemberNow { .. } => "not_member",
+            RuleError::SelfDelegation { .. } => "self_delegation",
+            RuleError::DelegateNotMember { .. } => "delegate_not_member",
+            RuleError::AlreadyDelegated { .. } => "already_delegated",
+            RuleError::NotDelegating { .. } => "not_delegating",
+            RuleError::WeightDelegated { .. } => "weight_delegated",
             RuleError::NotOpen { .. } => "not_open",
             RuleError::OutcomeUndecided { .. } => "outcome_undecided",
             RuleError::NotProposer { .. } => "not_proposer",

@@ -198,7 +198,7 @@ fn pass(g: &mut Governance, id: u64) -> u64 {
     let p = g.proposal(id).unwrap().clone();
     let voters: Vec<String> = g.members.keys().cloned().collect();
     for m in voters {
-        if g.weight_at(&m, p.member_seq) > 0 {
+        if g.power_at(&m, p.member_seq) > 0 {
             g.vote(&m, id, Choice::For, p.start).unwrap();
         }
     }

@@ -4,6 +4,7 @@
 //! `contracts/vectors/governance.json` hold this engine and the on-chain app to the same answers.
 
 mod bond;
+mod delegation;
 mod error;
 mod liveness;
 mod model;

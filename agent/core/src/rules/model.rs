@@ -178,10 +178,17 @@ impl Proposal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Governance {
     pub rules: Rules,
+    /// Counts every weight change and every delegation change.
     pub member_seq: u64,
     pub total_weight: u64,
-    /// Each member's weight history: `(member_seq of the change, weight from then on)`.
+    /// Each member's own weight history: `(member_seq of the change, weight from then on)`.
     pub members: BTreeMap<String, Vec<(u64, u64)>>,
+    /// Each address's voting power history (the app's `w` boxes): `(member_seq of the change,
+    /// power from then on)`. Power is the own weight of a member who delegates to no one plus
+    /// the own weights of those who delegate to it (docs/governance-rules.md, "Delegation").
+    pub powers: BTreeMap<String, Vec<(u64, u64)>>,
+    /// Who delegates to whom now (the app's `e` boxes).
+    pub delegates: BTreeMap<String, String>,
     pub proposals: Vec<Proposal>,
 }
 
@@ -193,16 +200,20 @@ impl Governance {
             member_seq: 0,
             total_weight: 0,
             members: BTreeMap::new(),
+            powers: BTreeMap::new(),
+            delegates: BTreeMap::new(),
             proposals: Vec::new(),
         })
     }
 
-    /// A member's weight now.
+    /// A member's own weight now (what `min_proposer_weight` and liveness look at).
     pub fn weight(&self, member: &str) -> u64 {
-        self.weight_at(member, self.member_seq)
+        self.members
+            .get(member)
+            .and_then(|h| h.last())
+            .map_or(0, |(_, w)| *w)
     }
 
-    /// A member's weight as of the member change sequence number `seq`.
     /// How many members have a weight above 0 now (the app's global `members`).
     pub fn member_count(&self) -> u64 {
         self.members
@@ -230,14 +241,9 @@ impl Governance {
         self.check_live(&self.rules)
     }
 
-    pub fn weight_at(&self, member: &str, seq: u64) -> u64 {
-        self.members
-            .get(member)
-            .and_then(|h| h.iter().rev().find(|(s, _)| *s <= seq))
-            .map_or(0, |(_, w)| *w)
-    }
-
-    /// Sets a member's weight (0 removes it); one change of the member sequence.
+    /// Sets a member's weight (0 removes it); one change of the member sequence. The change
+    /// of power goes to the member's delegate if it has one, else to the member (the app's
+    /// `apply_member_change`).
     pub fn set_member(&mut self, member: &str, weight: u64) -> Result<(), RuleError> {
         let total =
             u128::from(self.total_weight) - u128::from(self.weight(member)) + u128::from(weight);
@@ -248,12 +254,21 @@ impl Governance {
                 total,
                 max: MAX_TOTAL_WEIGHT,
             })?;
+        let old = self.weight(member);
+        let holder = self
+            .delegates
+            .get(member)
+            .cloned()
+            .unwrap_or_else(|| member.to_owned());
+        // The holder's power includes `old`, and the new power is at most the total.
+        let power = self.power(&holder).saturating_sub(old) + weight;
         self.member_seq += 1;
         self.total_weight = total;
         self.members
             .entry(member.to_owned())
             .or_default()
             .push((self.member_seq, weight));
+        self.push_power(&holder, power);
         Ok(())
     }
 
@@ -336,7 +351,7 @@ impl Governance {
         Ok(id)
     }
 
-    /// Casts `by`'s vote with its snapshot weight, clipped to the proposal's cap.
+    /// Casts `by`'s vote with its voting power at the snapshot, clipped to the proposal's cap.
     pub fn vote(&mut self, by: &str, id: u64, choice: Choice, now: u64) -> Result<(), RuleError> {
         let p = self.proposal(id)?;
         if p.stored != Stored::Voting {
@@ -358,11 +373,18 @@ impl Governance {
                 voter: by.to_owned(),
             });
         }
-        let weight = self.weight_at(by, p.member_seq);
+        let weight = self.power_at(by, p.member_seq);
         if weight == 0 {
-            return Err(RuleError::NotMember {
-                id,
-                voter: by.to_owned(),
+            return Err(match self.delegates.get(by) {
+                Some(delegate) => RuleError::WeightDelegated {
+                    id,
+                    voter: by.to_owned(),
+                    delegate: delegate.clone(),
+                },
+                None => RuleError::NotMember {
+                    id,
+                    voter: by.to_owned(),
+                },
             });
         }
         let p = self.proposal_mut(id)?;

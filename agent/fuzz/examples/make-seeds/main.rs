@@ -302,7 +302,11 @@ fn box_seed(name: &str, key: &BoxKey, value: &[u8]) {
         BoxKey::AttestPolicy(_) => 8,
         BoxKey::Attestation(..) => 9,
         BoxKey::Validation(..) => 10,
-        BoxKey::Claim(..) | BoxKey::ClosureCount(..) | BoxKey::Bond(_) | BoxKey::Heartbeat(_) => 6,
+        BoxKey::Claim(..)
+        | BoxKey::ClosureCount(..)
+        | BoxKey::Bond(_)
+        | BoxKey::Heartbeat(_)
+        | BoxKey::Delegate(_) => 6,
     };
     put("chain_box", name, &write_box(key, sel, value));
 }
@@ -313,6 +317,7 @@ fn chain_box() {
     box_seed("history", &BoxKey::History(a(2), 1), &u(&[4, 40]));
     box_seed("vote", &BoxKey::Vote(7, a(2)), &u(&[1, 40, 40]));
     box_seed("host", &BoxKey::Host(1), &[9; 32]);
+    box_seed("delegate", &BoxKey::Delegate(a(2)), &[3; 32]);
     let report = [
         u(&[0]),
         vec![0x11; 32],

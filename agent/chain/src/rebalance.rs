@@ -3,7 +3,7 @@
 //! explained before anything is signed), and the member weights a rebalance is judged against.
 //! Kind 9, the point weights its tables are computed with, lives here too.
 
-use crate::decode::{BoxKey, MAX_REBALANCE, PROPOSAL_HEADER};
+use crate::decode::{BoxKey, HistoryEntry, MAX_REBALANCE, PROPOSAL_HEADER};
 use crate::errors::ChainError;
 use crate::keys::Signer;
 use crate::node::{snapshot_of, App};
@@ -11,6 +11,7 @@ use crate::txn::{box_cost, build_err, method, Confirmed};
 use dao_core::address::Address;
 use dao_core::contributors::PointWeights;
 use dao_core::rules::MAX_TOTAL_WEIGHT;
+use std::collections::BTreeMap;
 
 const SIGNATURE: &str = "propose_rebalance(pay,byte[20],byte[32],(address,uint64)[],string)uint64";
 
@@ -164,23 +165,21 @@ impl App {
             .await
     }
 
-    /// Every member's weight at `member_seq` (from the history boxes), members with weight 0
-    /// left out, sorted by address: what a rebalance proposed at that point was computed from.
-    /// The history boxes hold voting power, which is the own weight only while nobody
-    /// delegates: with a delegation in force at `member_seq`, a delegator reads 0 and its
-    /// delegate its own weight plus the delegated, and a recomputed table then differs (the
-    /// chain keeps no history of own weights apart from the MemberChanged events).
-    pub async fn weights_at(&self, member_seq: u64) -> Result<Vec<(Address, u64)>, ChainError> {
-        let mut out = Vec::new();
+    /// Every member's own weight at `member_seq`, members with weight 0 left out, sorted by
+    /// address: what a rebalance proposed at that point was computed from; `None` when the
+    /// app's boxes cannot tell ([`own_weights_at`]).
+    pub async fn weights_at(
+        &self,
+        member_seq: u64,
+    ) -> Result<Option<Vec<(Address, u64)>>, ChainError> {
+        let mut accounts = Vec::new();
         for k in self.box_keys().await? {
             if let BoxKey::Member(a) = k {
-                let (_, w) = snapshot_of(&self.member_history(&a).await?, member_seq);
-                if w > 0 {
-                    out.push((a, w));
-                }
+                let own = self.member(&a).await?.map_or(0, |m| m.weight);
+                accounts.push((a, own, self.member_history(&a).await?));
             }
         }
-        Ok(out)
+        Ok(own_weights_at(&accounts, member_seq))
     }
 
     /// Every member's current weight (members with weight 0 left out), sorted by address.
@@ -197,6 +196,42 @@ impl App {
         }
         Ok(out)
     }
+}
+
+/// Own weights at `member_seq` from each account's (own weight now, voting power history), when
+/// the boxes determine them. The history holds voting power (docs/governance-rules.md,
+/// "Delegation"); every step of `member_seq` writes either one entry (a weight change, to
+/// whoever holds that weight) or two (a delegation change, to the two holders). So:
+/// - no delegation change at or before `member_seq`: power was own weight, read the history;
+/// - else, no weight change after it: own weights are still those of now;
+/// - else the boxes cannot tell (`None`): a delegation was in force and a weight changed since.
+pub fn own_weights_at(
+    accounts: &[(Address, u64, Vec<HistoryEntry>)],
+    member_seq: u64,
+) -> Option<Vec<(Address, u64)>> {
+    let mut entries_per_seq: BTreeMap<u64, u32> = BTreeMap::new();
+    for (_, _, history) in accounts {
+        for e in history {
+            *entries_per_seq.entry(e.seq).or_default() += 1;
+        }
+    }
+    let delegated_before = entries_per_seq.range(..=member_seq).any(|(_, n)| *n >= 2);
+    let weight_changed_after = entries_per_seq
+        .range(member_seq.saturating_add(1)..)
+        .any(|(_, n)| *n == 1);
+    let mut out: Vec<(Address, u64)> = if !delegated_before {
+        accounts
+            .iter()
+            .map(|(a, _, history)| (*a, snapshot_of(history, member_seq).1))
+            .collect()
+    } else if !weight_changed_after {
+        accounts.iter().map(|(a, own, _)| (*a, *own)).collect()
+    } else {
+        return None;
+    };
+    out.retain(|(_, w)| *w > 0);
+    out.sort();
+    Some(out)
 }
 
 #[cfg(test)]
@@ -223,5 +258,37 @@ mod tests {
         assert_eq!(&enc[..2], &[0, 2]);
         assert_eq!(&enc[34..42], &7u64.to_be_bytes());
         assert_eq!(rebalance_payload_len(2, 10), 80 + 2 + 80 + 2 + 10);
+    }
+
+    fn h(entries: &[(u64, u64)]) -> Vec<HistoryEntry> {
+        entries
+            .iter()
+            .map(|&(seq, weight)| HistoryEntry { seq, weight })
+            .collect()
+    }
+
+    #[test]
+    fn own_weights_are_read_where_the_power_history_determines_them() {
+        let (a, b, c) = (Address([1; 32]), Address([2; 32]), Address([3; 32]));
+        // seq 1-3: a 50, b 30, c 20 set; seq 4: a delegates to b (two entries); seq 5: c's
+        // weight becomes 40 (one entry); seq 6: a undelegates (two entries).
+        let accounts = vec![
+            (a, 50, h(&[(1, 50), (4, 0), (6, 50)])),
+            (b, 30, h(&[(2, 30), (4, 80), (6, 30)])),
+            (c, 40, h(&[(3, 20), (5, 40)])),
+        ];
+        // Before any delegation: the history is own weight.
+        assert_eq!(
+            own_weights_at(&accounts, 3),
+            Some(vec![(a, 50), (b, 30), (c, 20)])
+        );
+        // At 4 the history says a 0, b 80: a weight changed after it, so nothing can be told.
+        assert_eq!(own_weights_at(&accounts, 4), None);
+        // At 5 and 6, only a delegation change follows: own weights are those of now.
+        assert_eq!(
+            own_weights_at(&accounts, 5),
+            Some(vec![(a, 50), (b, 30), (c, 40)])
+        );
+        assert_eq!(own_weights_at(&accounts, 6), own_weights_at(&accounts, 5));
     }
 }

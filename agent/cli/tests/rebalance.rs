@@ -293,3 +293,49 @@ fn point_weights_are_the_daos_and_show_catches_a_made_up_table() {
     assert_eq!(v["rebalance_check"]["hash_matches"], false, "{v}");
     assert_eq!(v["rebalance_check"]["weights_match"], false, "{v}");
 }
+
+/// A rebalance proposed while a member delegates: the app's history holds voting power, so the
+/// delegator reads 0 there and its delegate both weights. `show` recomputes from the own
+/// weights (those of now, since only delegations came after), and after the execution changed
+/// weights it says it cannot check rather than reporting a mismatch.
+#[test]
+fn show_recomputes_a_rebalance_made_while_a_member_delegates() {
+    let dn = Devnet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = contributors_repo(dir.path(), &dn);
+    let spec = support::form(&dn, dir.path(), &work, &[]);
+    let ctl = Ctl { dn: &dn, spec };
+    let repo = work.to_str().unwrap();
+
+    ctl.ok(&["delegate", &dn.address(1)], Some(3));
+    let p = ctl.ok(
+        &[
+            "propose-rebalance",
+            "--repo",
+            repo,
+            "--at",
+            "HEAD",
+            "--url",
+            U,
+        ],
+        Some(1),
+    );
+    let id = p["id"].as_u64().unwrap();
+    let shown = ctl.ok(&["show", &id.to_string(), "--repo", repo], None);
+    assert_eq!(shown["rebalance_check"]["matches"], true, "{shown}");
+
+    ctl.ok(&["vote", &id.to_string(), "for"], Some(1));
+    ctl.ok(&["vote", &id.to_string(), "for"], Some(2));
+    ctl.ok(&["finalize", &id.to_string()], Some(3));
+    dn.advance(11);
+    ctl.ok(&["execute", &id.to_string()], Some(3));
+    let shown = ctl.ok(&["show", &id.to_string(), "--repo", repo], None);
+    assert_eq!(shown["rebalance_check"]["checked"], false, "{shown}");
+    assert!(
+        shown["rebalance_check"]["how"]
+            .as_str()
+            .unwrap()
+            .contains("a delegation was in force"),
+        "{shown}"
+    );
+}

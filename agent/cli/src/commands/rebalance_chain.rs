@@ -163,11 +163,20 @@ pub async fn check(
             "how": format!("give --repo PATH (a clone of the governed repository with commit {commit}) to recompute the table from the weights at member_seq {} and compare its hash and weights", p.header.member_seq),
         })));
     };
-    let before: BTreeMap<Address, u64> = app
-        .weights_at(p.header.member_seq)
-        .await?
-        .into_iter()
-        .collect();
+    let Some(before) = app.weights_at(p.header.member_seq).await? else {
+        return Ok(Some(json!({
+            "checked": false,
+            "how": format!(
+                "the members' own weights at member_seq {} cannot be read from the app's boxes: a \
+                 delegation was in force then and a weight changed since (the history holds \
+                 voting power, docs/contributors.md); recompute the table with `dao-agentctl \
+                 rebalance --at {commit}` from the weights the MemberChanged events give up to \
+                 member_seq {}",
+                p.header.member_seq, p.header.member_seq
+            ),
+        })));
+    };
+    let before: BTreeMap<Address, u64> = before.into_iter().collect();
     let mut minted = 0u64;
     for (a, w) in weights {
         let had = before.get(a).copied().unwrap_or(0);

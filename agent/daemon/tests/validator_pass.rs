@@ -139,3 +139,47 @@ async fn a_pass_after_a_restart_reads_a_proposal_that_is_over_once() {
         "proposal {later} was verified: {with_new} requests"
     );
 }
+
+/// A deploy still open when a later parameters proposal changed the rules was made under the
+/// old ones: the pass must learn of the parameters proposal before verifying the deploy, or it
+/// refuses the deploy as not matching the rules and never looks at it again.
+#[tokio::test]
+async fn a_deploy_made_before_a_rules_change_is_still_validated() {
+    let dn = Devnet::start();
+    let dao = form(&dn, false).await;
+    let validator = dn.account(6);
+    dao.app
+        .set_validator(&dao.creator, &validator.address(), true)
+        .await
+        .unwrap();
+    dao.app.seal(&dao.creator).await.unwrap();
+    let (deploy_id, _) = dao
+        .app
+        .propose_deploy(&dao.members[0], &deploy(Targets::Hosts(vec![1]), 1))
+        .await
+        .unwrap();
+    let mut rules = test_rules();
+    rules.voting_period += 600;
+    let (params, _) = dao
+        .app
+        .propose_parameters(&dao.members[0], &rules, "")
+        .await
+        .unwrap();
+    for m in &dao.members[..2] {
+        dao.app.vote(m, params, VoteChoice::For).await.unwrap();
+    }
+    dao.app.finalize(&dao.creator, params).await.unwrap();
+    dn.advance(61).await;
+    dao.app.execute(&dao.creator, params).await.unwrap();
+    assert_eq!(dao.app.global().await.unwrap().rules, rules);
+
+    // A validator of host 1, the deploy's target: it verifies the deploy and goes on to fetch
+    // its commits, which are nowhere to be found: "later", not dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = runner(&dn, &dao, dir.path());
+    let report = r.pass().await.unwrap();
+    assert!(
+        report.later.iter().any(|(id, _)| *id == deploy_id),
+        "the open deploy was not judged: {report:?}"
+    );
+}

@@ -101,9 +101,11 @@ impl Runner {
         let global = self.app.global().await?;
         let last = self.app.node.last_round().await?;
         let now = self.app.node.block_timestamp(last).await?;
-        // Read at the first proposal that needs verifying, then shared by the pass.
-        let mut knowledge: Option<RulesKnowledge> = None;
-        let mut members: Option<Vec<Address>> = None;
+        // Every proposal is classified before any is verified: a deploy's rules are those in
+        // force at its creation, which a parameters proposal executed since (a larger id) has
+        // replaced in `global.rules`; deciding the rules before reading it would refuse the
+        // deploy for good.
+        let mut open_deploys = Vec::new();
         for id in 1..=global.proposal_count {
             if self.done.contains(&id) {
                 continue;
@@ -125,26 +127,29 @@ impl Runner {
                 self.done.insert(id);
                 continue;
             }
-            let knowledge = match &knowledge {
-                Some(k) => k,
-                // A proposal's rules are those in force at its creation, which only a
-                // parameters proposal with a smaller id can have changed: all were read above.
-                None if self.parameters.is_empty() && !self.unclassified => {
-                    knowledge.insert(RulesKnowledge {
-                        candidates: vec![global.rules],
-                        complete: true,
-                    })
-                }
-                None => knowledge.insert(
-                    self.app
-                        .rules_knowledge_of(
-                            global.rules,
-                            self.parameters.iter().copied(),
-                            self.unclassified,
-                        )
-                        .await?,
-                ),
-            };
+            open_deploys.push(id);
+        }
+        if open_deploys.is_empty() {
+            return Ok(report);
+        }
+        let knowledge = if self.parameters.is_empty() && !self.unclassified {
+            // No parameters proposal at all: the rules in force now are every proposal's.
+            RulesKnowledge {
+                candidates: vec![global.rules],
+                complete: true,
+            }
+        } else {
+            self.app
+                .rules_knowledge_of(
+                    global.rules,
+                    self.parameters.iter().copied(),
+                    self.unclassified,
+                )
+                .await?
+        };
+        let knowledge = &knowledge;
+        let mut members: Option<Vec<Address>> = None;
+        for id in open_deploys {
             let voters = match &members {
                 Some(m) => m,
                 None => members.insert(self.app.member_addresses().await?),

@@ -89,6 +89,20 @@ fn reactivation_line(r: &Value) -> Option<String> {
                 _ => String::new(),
             }
         ),
+        // A failed step or a revert begun: it is going back to what ran, not forward.
+        _ if r["steps"].as_array().is_some_and(|steps| {
+            steps
+                .iter()
+                .any(|e| e["step"] == "revert_configuration" || e["state"] == "failed")
+        }) =>
+        {
+            format!(
+                "reactivate  IN PROGRESS, FAILED: going back to {} (it ran before), from \
+                 generation {generation} ({})",
+                opt(&r["running"]),
+                opt(&r["approved_by"])
+            )
+        }
         _ => format!(
             "reactivate  IN PROGRESS: back to generation {generation} ({}), from {}",
             opt(&r["approved_by"]),
@@ -402,6 +416,17 @@ mod tests {
             Some(
                 "reactivate  IN PROGRESS: back to generation 7 (proposal 4 (applied)), \
                  from /nix/store/b"
+            )
+        );
+        r["steps"] = json!([
+            {"step": "switch_configuration", "state": "done", "at_ms": 1},
+            {"step": "confirm_health", "state": "failed", "at_ms": 2},
+        ]);
+        assert_eq!(
+            reactivation_line(&r).as_deref(),
+            Some(
+                "reactivate  IN PROGRESS, FAILED: going back to /nix/store/b (it ran before), \
+                 from generation 7 (proposal 4 (applied))"
             )
         );
         r["outcome"] = json!({"ended": "reactivated"});

@@ -3,7 +3,7 @@
 //! with the `mutants` feature; without it [`active`] is always false and nothing of this ships.
 
 /// The mutants, each re-introducing one finding of issue 13 or a hole issue 14 closes.
-pub const ALL: [(&str, &str); 13] = [
+pub const ALL: [(&str, &str); 14] = [
     (
         "expired_applied",
         "finding 1: expiry is re-checked only while no journal record exists",
@@ -54,6 +54,11 @@ pub const ALL: [(&str, &str); 13] = [
         "reactivation_reverts_to_profile",
         "issue 15: a failed reactivation goes back to the profile's generation, not to the \
          system the host ran",
+    ),
+    (
+        "reactivation_revert_moves_boot",
+        "issue 15 review: a failed reactivation of a system only activated by hand switches to \
+         it, which makes it the next boot instead of the profile's generation",
     ),
     (
         "rollback_forgotten",

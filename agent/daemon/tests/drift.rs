@@ -319,9 +319,21 @@ async fn a_reactivation_killed_half_way_is_finished_and_a_failed_one_goes_back_t
         approved_generation,
         "the profile where it was"
     );
+    // Forward to the approved system, then back: the bootloader to the profile's generation
+    // (`boot`), the hand-made system activated only (`test`): a `switch` of it would make it
+    // the next boot, which `nixos-rebuild test` never did.
     let switches = f.switches();
-    assert_eq!(switches.len(), before + 2, "{switches:?}");
-    assert_eq!(switches.last().unwrap(), "by-hand switch", "{switches:?}");
+    assert_eq!(switches.len(), before + 3, "{switches:?}");
+    let approved_version = switches[before].split(' ').next().unwrap().to_owned();
+    assert_eq!(
+        &switches[before..],
+        [
+            format!("{approved_version} switch"),
+            format!("{approved_version} boot"),
+            "by-hand test".to_owned()
+        ],
+        "{switches:?}"
+    );
     let why = pass_until(&f, "the refusal in status", |s| {
         s["drift"]["refused"].is_string()
     })

@@ -47,6 +47,7 @@ pub fn maybe_switch_by_hand(w: &mut World, policy: DriftPolicy) {
     w.generations.push(path.clone());
     w.current = w.generations.len() as u64;
     w.active = path.clone();
+    w.boot = path.clone();
     w.hand_made.push(path);
     w.apart_by_hand = None;
     if w.trace {

@@ -5,7 +5,9 @@
 use crate::invariants;
 use crate::world::{Decided, Effect, InFlight, World};
 use dao_agent::daemon::survey::{Action, Cache, Survey};
-use dao_agent::edges::{BuildTarget, Builder, Chain, Clock, Health, Source, System};
+use dao_agent::edges::{
+    Action as SwitchAction, BuildTarget, Builder, Chain, Clock, Health, Source, System,
+};
 use dao_agent::executor::activate::ActivateError;
 use dao_agent::executor::command::CommandError;
 use dao_agent::executor::fetch::{Attempt, FetchError, Fetched};
@@ -254,6 +256,15 @@ impl System for SimEdge {
     }
 
     fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
+        self.activate(toplevel, SwitchAction::Switch, timeout)
+    }
+
+    fn activate(
+        &self,
+        toplevel: &Path,
+        action: SwitchAction,
+        timeout: Duration,
+    ) -> Result<(), ActivateError> {
         let took = {
             let mut w = self.0.world();
             invariants::at_switch(&mut w, toplevel);
@@ -268,6 +279,7 @@ impl System for SimEdge {
             w.in_flight.push(InFlight {
                 toplevel: toplevel.to_path_buf(),
                 until_ms: at_ms + took,
+                action,
             });
             took
         };
@@ -293,7 +305,7 @@ impl System for SimEdge {
                 "activation failed",
             ));
         }
-        w.active = toplevel.to_path_buf();
+        w.finish_switch(toplevel, action);
         Ok(())
     }
 

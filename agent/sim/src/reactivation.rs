@@ -193,13 +193,16 @@ pub fn at_write(w: &mut World, path: &Path, bytes: &[u8], before: Option<&[u8]>)
                 r.target.number
             ),
         ),
+        // The next boot is the profile's generation again, as `nixos-rebuild test` left it.
         Ended::Reverted => (
             w.active == r.running
                 && r.profile.as_ref().is_none_or(|p| {
-                    p.number == w.current && Some(&p.store_path) == profile.as_ref()
+                    p.number == w.current
+                        && Some(&p.store_path) == profile.as_ref()
+                        && w.boot == p.store_path
                 }),
             format!(
-                "{}, the system it ran before, the profile on {:?}",
+                "{}, the system it ran before, the profile and the next boot on {:?}",
                 r.running.display(),
                 r.profile.as_ref().map(|p| p.number)
             ),
@@ -210,10 +213,12 @@ pub fn at_write(w: &mut World, path: &Path, bytes: &[u8], before: Option<&[u8]>)
         w.violation(
             "reactivation_ends_known",
             format!(
-                "a reactivation ended {:?}, but the host runs {} on generation {}, not {wanted}",
+                "a reactivation ended {:?}, but the host runs {} on generation {} (next boot {}), \
+                 not {wanted}",
                 o.ended,
                 w.active.display(),
-                w.current
+                w.current,
+                w.boot.display()
             ),
         );
     }

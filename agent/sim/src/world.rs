@@ -2,6 +2,7 @@
 //! the system profile and its switches, the state directory's files, the clock — and the
 //! faults the schedule injects. Everything is derived from the seed.
 
+use dao_agent::edges::Action;
 use dao_agent::journal::Status;
 use dao_chain::validation::Validation;
 use dao_core::diff_hash::DiffHash;
@@ -9,7 +10,7 @@ use git2::Oid;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The agent the genesis system runs.
 pub const GENESIS_AGENT: &str = "agent-genesis";
@@ -181,6 +182,8 @@ pub struct Upgrade {
 pub struct InFlight {
     pub toplevel: PathBuf,
     pub until_ms: u64,
+    /// `switch` activates and sets the boot default, `boot` only the latter, `test` the former.
+    pub action: Action,
 }
 
 /// One thing the world records for the checker.
@@ -226,6 +229,8 @@ pub struct World {
     pub generations: Vec<PathBuf>,
     pub current: u64,
     pub active: PathBuf,
+    /// The bootloader's default entry: what the next boot runs.
+    pub boot: PathBuf,
     pub in_flight: Vec<InFlight>,
     /// The toplevel the profile was last set to (a forward activation), until a restore.
     pub last_set: Option<PathBuf>,
@@ -360,7 +365,8 @@ impl World {
             end_at_ms: heal_at_ms + 3_600_000,
             generations: vec![genesis_toplevel.clone()],
             current: 1,
-            active: genesis_toplevel,
+            active: genesis_toplevel.clone(),
+            boot: genesis_toplevel,
             in_flight: Vec::new(),
             last_set: None,
             gate_open_for: None,
@@ -453,7 +459,17 @@ impl World {
             .collect();
         self.in_flight.retain(|f| f.until_ms > now);
         for f in done {
-            self.active = f.toplevel;
+            self.finish_switch(&f.toplevel, f.action);
+        }
+    }
+
+    /// What a switch-to-configuration that ran to its end changed.
+    pub fn finish_switch(&mut self, toplevel: &Path, action: Action) {
+        if action != Action::Boot {
+            self.active = toplevel.to_path_buf();
+        }
+        if action != Action::Test {
+            self.boot = toplevel.to_path_buf();
         }
     }
 

@@ -12,6 +12,7 @@
 //! found it, profile and running system alike, rather than choose a new boot default.
 
 use super::deployer::{lock, Deployer};
+use crate::edges::Action;
 use crate::executor::pipeline::failpoint;
 use crate::journal::reactivation::{
     parse_reactivation, Ended, Reactivation, ReactivationOutcome, REACTIVATION_FILE,
@@ -272,10 +273,23 @@ impl Deployer {
             Some(format!("going back to {}", back_to.display())),
         )?;
         let back = match &r.profile {
-            Some(p) => system.restore(p, timeout),
-            None => Ok(()),
-        }
-        .and_then(|()| system.switch(&back_to, timeout));
+            // What ran is not the profile's (`nixos-rebuild test`): the bootloader goes back to
+            // the profile's generation and the running system to what ran, each alone; a
+            // `switch` of what ran would make it the next boot (review finding).
+            Some(p)
+                if p.store_path != back_to
+                    && !mutants::active("reactivation_revert_moves_boot") =>
+            {
+                system
+                    .restore(p, timeout)
+                    .and_then(|()| system.activate(&p.store_path, Action::Boot, timeout))
+                    .and_then(|()| system.activate(&back_to, Action::Test, timeout))
+            }
+            Some(p) => system
+                .restore(p, timeout)
+                .and_then(|()| system.switch(&back_to, timeout)),
+            None => system.switch(&back_to, timeout),
+        };
         let running = back_to.display().to_string();
         match back {
             Ok(()) => {

@@ -1,6 +1,6 @@
 //! The real edges: this host's clock, disk, git, Nix, system profile, switch and health checks.
 
-use super::Switcher;
+use super::{Action, Switcher};
 use super::{BuildTarget, Builder, Clock, Files, Health, InstanceLock, Source, System};
 use crate::executor::activate::{ActivateError, Profile};
 use crate::executor::build::{build_toplevel, dry_build, Nix, Target};
@@ -228,6 +228,15 @@ impl System for HostSystem {
 
     fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
         self.switcher.switch(toplevel, timeout)
+    }
+
+    fn activate(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<(), ActivateError> {
+        self.switcher.run_action(toplevel, action, timeout)
     }
 
     fn settle(&self, timeout: Duration) -> Result<Vec<String>, ActivateError> {

@@ -73,6 +73,27 @@ pub trait Builder: Send + Sync {
     fn closure(&self, toplevel: &Path) -> Result<[u8; 32], String>;
 }
 
+/// What `switch-to-configuration` is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Activate and make it the boot default: what a deployment does.
+    Switch,
+    /// Make it the boot default only, leave the running system alone.
+    Boot,
+    /// Activate only, leave the boot default alone (`nixos-rebuild test`).
+    Test,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Switch => "switch",
+            Action::Boot => "boot",
+            Action::Test => "test",
+        }
+    }
+}
+
 /// The system profile and switch-to-configuration.
 pub trait System: Send + Sync {
     /// The generation the profile points at, None for a profile without generations.
@@ -84,6 +105,15 @@ pub trait System: Send + Sync {
     fn restore(&self, generation: &Generation, timeout: Duration) -> Result<(), ActivateError>;
     /// Runs `switch-to-configuration switch` of `toplevel`, after any earlier switch ended.
     fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
+    /// Runs `switch-to-configuration boot` or `test` (or `switch`) of `toplevel`, after any
+    /// earlier switch ended: what a reactivation's revert needs to run a system that is not the
+    /// profile's while the next boot stays the profile's.
+    fn activate(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<(), ActivateError>;
     /// Waits until no switch started before (by an agent that crashed, say) is running; names
     /// those it waited for. Called before deciding anything about the host's state.
     fn settle(&self, timeout: Duration) -> Result<Vec<String>, ActivateError>;
@@ -152,7 +182,16 @@ pub trait Reporter {
 
 /// How switch-to-configuration is run: directly, or in a transient systemd unit.
 pub trait Switcher {
-    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError>;
+    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
+        self.run_action(toplevel, Action::Switch, timeout)
+    }
+    /// `switch-to-configuration ACTION` of `toplevel`.
+    fn run_action(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<(), ActivateError>;
     /// Waits for a switch that an earlier agent process left running; names those waited for.
     fn settle(&self, _timeout: Duration) -> Result<Vec<String>, ActivateError> {
         Ok(Vec::new())

@@ -9,7 +9,7 @@
 use super::activate::ActivateError;
 use super::command::{self, CommandError};
 use crate::edges::host::replace_file;
-use crate::edges::Switcher;
+use crate::edges::{Action, Switcher};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,7 +115,12 @@ fn record_error(path: &Path, why: String) -> ActivateError {
 }
 
 impl Switcher for DirectSwitch {
-    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
+    fn run_action(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<(), ActivateError> {
         self.settle(timeout)?;
         let mut r = InFlight {
             toplevel: toplevel.to_path_buf(),
@@ -124,7 +129,7 @@ impl Switcher for DirectSwitch {
         };
         self.write(&r)?;
         let mut c = Command::new(toplevel.join("bin/switch-to-configuration"));
-        c.arg("switch");
+        c.arg(action.as_str());
         let mut noted = Ok(());
         let ran = command::run_noting(c, timeout, |pid| {
             r.pid = Some(pid);

@@ -410,8 +410,9 @@ pub fn oid_bytes(hex_id: &str) -> [u8; 20] {
 }
 
 /// The fleet flake: `hosts.web` is a plain derivation (it builds offline) whose
-/// switch-to-configuration records the activation, takes `switch_secs`, and points
-/// `HOST/current-system` at itself as NixOS does; healthy versions carry a `healthy` file.
+/// switch-to-configuration records the activation and its action, takes `switch_secs`, and
+/// points `HOST/current-system` at itself as NixOS does (not for `boot`, which only changes the
+/// bootloader); healthy versions carry a `healthy` file.
 fn write_flake(work: &Path, host: &Path, version: &str, b: Behaviour) {
     write_flake_with(work, host, version, b, None);
 }
@@ -431,7 +432,7 @@ fn write_flake_with(
         None => (String::new(), String::new()),
     };
     let script = format!(
-        "mkdir -p $out/bin; {agent_file}{healthy}printf '#!/bin/sh\\nsleep {secs}\\necho \"{version} $1\" >> {log}\\n{write_marker}ln -sfn '$out' {current}\\n' > $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration",
+        "mkdir -p $out/bin; {agent_file}{healthy}printf '#!/bin/sh\\nsleep {secs}\\necho \"{version} $1\" >> {log}\\n{write_marker}[ \"$1\" = boot ] || ln -sfn '$out' {current}\\n' > $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration",
         healthy = if b.healthy { "touch $out/healthy; " } else { "" },
         secs = b.switch_secs,
         log = host.join("switch.log").display(),

@@ -50,7 +50,7 @@
 //! Every error names the unit and says how to read its log: `journalctl -u UNIT`.
 
 use super::activate::ActivateError;
-use crate::edges::Switcher;
+use crate::edges::{Action, Switcher};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -105,11 +105,18 @@ pub struct Switched {
 }
 
 impl Switcher for SystemdSwitch {
-    fn switch(&self, toplevel: &Path, timeout: Duration) -> Result<(), ActivateError> {
-        self.run(toplevel, timeout).map(|_| ()).map_err(|e| {
-            let program = toplevel.join("bin/switch-to-configuration");
-            e.into_activate_error(format!("{} switch", program.display()))
-        })
+    fn run_action(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<(), ActivateError> {
+        self.run_as(toplevel, action, timeout)
+            .map(|_| ())
+            .map_err(|e| {
+                let program = toplevel.join("bin/switch-to-configuration");
+                e.into_activate_error(format!("{} {}", program.display(), action.as_str()))
+            })
     }
 }
 
@@ -188,7 +195,17 @@ impl SystemdSwitch {
     /// Runs `<toplevel>/bin/switch-to-configuration switch` in a new transient unit, after any
     /// switch unit still running from before, and waits at most `timeout` for it.
     pub fn run(&self, toplevel: &Path, timeout: Duration) -> Result<Switched, SwitchError> {
-        block_on(|| self.run_async(toplevel, timeout)).map_err(SwitchError::Runtime)?
+        self.run_as(toplevel, Action::Switch, timeout)
+    }
+
+    /// [`SystemdSwitch::run`] with another action (`boot`, `test`).
+    pub fn run_as(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<Switched, SwitchError> {
+        block_on(|| self.run_async(toplevel, action, timeout)).map_err(SwitchError::Runtime)?
     }
 
     /// The manager on a new connection, subscribed to its signals.
@@ -206,7 +223,12 @@ impl SystemdSwitch {
         Ok(manager)
     }
 
-    async fn run_async(&self, toplevel: &Path, timeout: Duration) -> Result<Switched, SwitchError> {
+    async fn run_async(
+        &self,
+        toplevel: &Path,
+        action: Action,
+        timeout: Duration,
+    ) -> Result<Switched, SwitchError> {
         let program = toplevel.join("bin/switch-to-configuration");
         let program = program
             .to_str()
@@ -230,7 +252,8 @@ impl SystemdSwitch {
             (
                 "Description",
                 Value::from(format!(
-                    "dao-governance: switch-to-configuration switch of {}",
+                    "dao-governance: switch-to-configuration {} of {}",
+                    action.as_str(),
                     toplevel.display()
                 )),
             ),
@@ -239,7 +262,7 @@ impl SystemdSwitch {
                 "ExecStart",
                 Value::from(vec![(
                     program.clone(),
-                    vec![program.clone(), "switch".to_owned()],
+                    vec![program.clone(), action.as_str().to_owned()],
                     false,
                 )]),
             ),

@@ -13,4 +13,5 @@ pub mod config;
 pub mod contributors;
 pub mod diff_hash;
 pub mod fsio;
+pub mod git_header;
 pub mod rules;

@@ -160,7 +160,7 @@ fn file_lines(
     };
     let (size, _) = repo
         .odb()
-        .and_then(|o| o.read_header(blob))
+        .and_then(|o| crate::git_header::read_header(&o, blob))
         .map_err(missing)?;
     if size > MAX_FILE_BYTES {
         return Ok(Err(size as u64));

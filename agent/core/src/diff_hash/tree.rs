@@ -65,16 +65,26 @@ fn entries(
     let where_ = || show(dir.strip_suffix(b"/").unwrap_or(b"."));
     let tree = repo.find_tree(oid).map_err(|source| {
         // Say which: another kind of object, a tree that does not parse, or no object at all.
-        match repo.odb().and_then(|odb| odb.read_header(oid)) {
-            Ok((_, ObjectType::Tree)) => DiffHashError::MalformedTree {
+        match repo
+            .odb()
+            .and_then(|odb| crate::git_header::read_header(&odb, oid))
+        {
+            Ok((_, Some(ObjectType::Tree))) => DiffHashError::MalformedTree {
                 path: where_(),
                 problem: format!("object {oid} does not parse: {}", source.message()),
             },
-            Ok((_, kind)) => DiffHashError::WrongObjectType {
+            Ok((_, Some(kind))) => DiffHashError::WrongObjectType {
                 path: where_(),
                 oid: oid.to_string(),
                 found: kind.str(),
                 expected: "tree",
+            },
+            Ok((_, None)) => DiffHashError::MalformedTree {
+                path: where_(),
+                problem: format!(
+                    "object {oid} has a type no git object may have (a damaged repository): {}",
+                    source.message()
+                ),
             },
             Err(_) => DiffHashError::MissingObject {
                 oid: oid.to_string(),

@@ -27,7 +27,8 @@ fn deploy(targets: Targets, n: u8) -> DeployProposal {
     }
 }
 
-/// A validator of host 1 whose judge is never reached: no proposal here targets host 1.
+/// dev6 validating host 1; its judge fetches from a repository that does not exist, so a deploy
+/// for host 1 is judged "later", and one for another host is never judged.
 fn runner(dn: &Devnet, dao: &Dao, dir: &std::path::Path) -> Runner {
     let span = Span(Duration::from_secs(60));
     let judge = Judge {
@@ -58,16 +59,21 @@ fn runner(dn: &Devnet, dao: &Dao, dir: &std::path::Path) -> Runner {
     Runner::new(dao.app.clone(), dn.account(6), judge)
 }
 
-#[tokio::test]
-async fn a_pass_after_a_restart_reads_a_proposal_that_is_over_once() {
+/// A sealed DAO whose validator set is dev6, the account [`runner`] validates with.
+async fn with_validator() -> (Devnet, Dao) {
     let dn = Devnet::start();
     let dao = form(&dn, false).await;
-    let validator = dn.account(6);
     dao.app
-        .set_validator(&dao.creator, &validator.address(), true)
+        .set_validator(&dao.creator, &dn.account(6).address(), true)
         .await
         .unwrap();
     dao.app.seal(&dao.creator).await.unwrap();
+    (dn, dao)
+}
+
+#[tokio::test]
+async fn a_pass_after_a_restart_reads_a_proposal_that_is_over_once() {
+    let (dn, dao) = with_validator().await;
 
     // Proposal 1, defeated, and 299 copies of it made by the devnet: a long history.
     let (first, _) = dao
@@ -145,14 +151,7 @@ async fn a_pass_after_a_restart_reads_a_proposal_that_is_over_once() {
 /// refuses the deploy as not matching the rules and never looks at it again.
 #[tokio::test]
 async fn a_deploy_made_before_a_rules_change_is_still_validated() {
-    let dn = Devnet::start();
-    let dao = form(&dn, false).await;
-    let validator = dn.account(6);
-    dao.app
-        .set_validator(&dao.creator, &validator.address(), true)
-        .await
-        .unwrap();
-    dao.app.seal(&dao.creator).await.unwrap();
+    let (dn, dao) = with_validator().await;
     let (deploy_id, _) = dao
         .app
         .propose_deploy(&dao.members[0], &deploy(Targets::Hosts(vec![1]), 1))

@@ -172,14 +172,23 @@ impl App {
         &self,
         member_seq: u64,
     ) -> Result<Option<Vec<(Address, u64)>>, ChainError> {
-        let mut accounts = Vec::new();
-        for k in self.box_keys().await? {
-            if let BoxKey::Member(a) = k {
-                let own = self.member(&a).await?.map_or(0, |m| m.weight);
-                accounts.push((a, own, self.member_history(&a).await?));
+        // The boxes are read one at a time at the latest round: a weight or delegation change
+        // between two reads would mix two moments, so the reads count only when `member_seq`
+        // did not move during them (a few tries, then "cannot tell").
+        for _ in 0..3 {
+            let before = self.global().await?.member_seq;
+            let mut accounts = Vec::new();
+            for k in self.box_keys().await? {
+                if let BoxKey::Member(a) = k {
+                    let own = self.member(&a).await?.map_or(0, |m| m.weight);
+                    accounts.push((a, own, self.member_history(&a).await?));
+                }
+            }
+            if self.global().await?.member_seq == before {
+                return Ok(own_weights_at(&accounts, member_seq));
             }
         }
-        Ok(own_weights_at(&accounts, member_seq))
+        Ok(None)
     }
 
     /// Every member's current weight (members with weight 0 left out), sorted by address.

@@ -289,7 +289,7 @@ impl Walk<'_> {
         };
         // The header first: an oversized blob is refused without inflating it.
         let odb = self.repo.odb().map_err(missing)?;
-        let (size, _) = odb.read_header(oid).map_err(missing)?;
+        let (size, _) = crate::git_header::read_header(&odb, oid).map_err(missing)?;
         if size > MAX_FILE_BYTES {
             return Ok(Vec::new());
         }

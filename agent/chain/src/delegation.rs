@@ -6,14 +6,14 @@ use crate::decode::{decode_delegate, BoxKey};
 use crate::errors::ChainError;
 use crate::keys::Signer;
 use crate::node::App;
-use crate::txn::{method, Confirmed};
+use crate::txn::{box_cost, method, Confirmed};
 use dao_core::address::Address;
 use std::collections::BTreeMap;
 
 /// The `e` box: a 33-byte key (`e` ++ address) holding the 32-byte delegate.
-pub const DELEGATE_BOX_COST: u64 = 2_500 + 400 * (33 + 32);
+pub const DELEGATE_BOX_COST: u64 = box_cost(33, 32);
 /// One new `w` history entry: a 41-byte key (`w` ++ address ++ index) holding 16 bytes.
-pub const HISTORY_BOX_COST: u64 = 2_500 + 400 * (41 + 16);
+pub const HISTORY_BOX_COST: u64 = box_cost(41, 16);
 
 /// What `undelegate` pays: two history entries, less the `e` box it deletes.
 pub const UNDELEGATE_COST: u64 = 2 * HISTORY_BOX_COST - DELEGATE_BOX_COST;
@@ -32,13 +32,18 @@ pub struct Delegation {
 }
 
 impl App {
+    /// Whom `a` delegates its own weight to now (its `e` box), if anyone.
+    pub async fn delegate_of(&self, a: &Address) -> Result<Option<Address>, ChainError> {
+        let k = BoxKey::Delegate(*a);
+        match self.read_box(&k).await? {
+            Some(v) => Ok(Some(decode_delegate(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// `a`'s own weight, delegate and voting power now.
     pub async fn delegation(&self, a: &Address) -> Result<Delegation, ChainError> {
-        let k = BoxKey::Delegate(*a);
-        let delegate = match self.read_box(&k).await? {
-            Some(v) => Some(decode_delegate(&k, &v)?),
-            None => None,
-        };
+        let delegate = self.delegate_of(a).await?;
         let (weight, history_len) = self
             .member(a)
             .await?
@@ -80,8 +85,8 @@ impl App {
     /// entries written.
     pub async fn delegate(&self, signer: &Signer, to: &Address) -> Result<Confirmed, ChainError> {
         let me = signer.address();
-        let now = self.delegation(&me).await?;
-        let holder = now.delegate.unwrap_or(me);
+        let current = self.delegate_of(&me).await?;
+        let holder = current.unwrap_or(me);
         let mut added = BTreeMap::new();
         let mut boxes = vec![
             BoxKey::Member(me),
@@ -92,7 +97,7 @@ impl App {
         boxes.extend(self.power_boxes(to, &mut added).await?);
         dedup(&mut boxes);
         let mut cost = 2 * HISTORY_BOX_COST;
-        if now.delegate.is_none() {
+        if current.is_none() {
             cost += DELEGATE_BOX_COST;
         }
         let args = vec![method("delegate(pay,address)void"), to.0.to_vec()];
@@ -107,7 +112,7 @@ impl App {
         let me = signer.address();
         let mut added = BTreeMap::new();
         let mut boxes = vec![BoxKey::Member(me), BoxKey::Delegate(me)];
-        if let Some(d) = self.delegation(&me).await?.delegate {
+        if let Some(d) = self.delegate_of(&me).await? {
             boxes.extend(self.power_boxes(&d, &mut added).await?);
         }
         boxes.extend(self.power_boxes(&me, &mut added).await?);
@@ -128,7 +133,6 @@ fn dedup(boxes: &mut Vec<BoxKey>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::txn::box_cost;
 
     #[test]
     fn the_delegation_events_decode_and_refuse_bad_lengths() {

@@ -94,7 +94,7 @@ fn poll_delay(troubled: u32, retry_after: Option<Duration>) -> Duration {
 pub const ACCOUNT_MIN_BALANCE: u64 = 100_000;
 
 /// The minimum-balance cost of a box: 2,500 + 400 · (key + value) µAlgo.
-pub fn box_cost(key_len: usize, value_len: usize) -> u64 {
+pub const fn box_cost(key_len: usize, value_len: usize) -> u64 {
     2_500 + 400 * (key_len as u64 + value_len as u64)
 }
 
@@ -543,8 +543,7 @@ impl App {
         if m.is_none() {
             cost += box_cost(33, 16);
         }
-        let delegate = self.delegation(member).await?.delegate;
-        let holder = delegate.unwrap_or(*member);
+        let holder = self.delegate_of(member).await?.unwrap_or(*member);
         let mut boxes = vec![BoxKey::Member(*member), BoxKey::Delegate(*member)];
         boxes.extend(self.power_boxes(&holder, added).await?);
         Ok((cost, boxes))
